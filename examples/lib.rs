@@ -1,0 +1,1 @@
+//! Small programs a newcomer runs first; see `cargo run -p vaxcert-examples --example verify_one`.

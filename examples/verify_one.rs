@@ -1,0 +1,2 @@
+//! Verify one certificate.
+fn main() {}

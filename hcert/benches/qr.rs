@@ -1,0 +1,2 @@
+//! QR benchmarks (in progress).
+fn main() {}

@@ -1,0 +1,293 @@
+//! CWT claims (RFC 8392) as HCERT uses them: `iss`, `iat`, `exp` and the `hcert` claim holding the DCC.
+
+use minicbor::Decoder;
+use minicbor::data::Type;
+use serde_json::Value;
+
+use crate::Error;
+use crate::cbor::{self, Label};
+use crate::cose::push_head;
+use crate::dcc::Dcc;
+
+const CLAIM_ISS: i128 = 1;
+const CLAIM_EXP: i128 = 4;
+const CLAIM_IAT: i128 = 6;
+const CLAIM_HCERT: i128 = -260;
+/// Key of the EU DCC inside the `hcert` claim.
+const HCERT_EU_DCC: i128 = 1;
+/// The largest NumericDate accepted: 2^53, beyond which a float cannot count seconds exactly.
+const MAX_NUMERIC_DATE: f64 = 9_007_199_254_740_992.0;
+
+/// Seconds since the Unix epoch, UTC (RFC 8392 NumericDate), never negative.
+pub type NumericDate = i64;
+
+/// The claims of an HCERT, decoded from the COSE payload.
+///
+/// Only a payload whose signature has been verified should be treated as fact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Claims {
+    /// `iss` (1): the issuing country, ISO 3166-1 alpha-2, when present.
+    pub issuer: Option<String>,
+    /// `iat` (6): when the certificate was signed.
+    pub issued_at: Option<NumericDate>,
+    /// `exp` (4): after this instant the certificate must be rejected.
+    pub expires_at: Option<NumericDate>,
+    /// `hcert` (-260) → 1: the DCC payload.
+    pub dcc: Dcc,
+}
+
+impl Claims {
+    /// Decodes the claims from a COSE payload.
+    ///
+    /// Strict: the payload must be one well-formed CBOR map with unique keys; `iss` text; `iat`/`exp`
+    /// non-negative integers or finite non-negative floats (truncated: dgc-testdata ES/701-703 carry
+    /// floats) up to 2^53; `hcert` a map with unique keys whose key 1 holds the DCC map. Every failure is
+    /// [`Error::Claims`]; defects inside the DCC itself are left for the schema check.
+    pub fn decode(payload: &[u8]) -> Result<Claims, Error> {
+        Self::decode_inner(payload).map_err(|reason| Error::Claims { reason })
+    }
+
+    fn decode_inner(payload: &[u8]) -> Result<Claims, &'static str> {
+        cbor::check_single_item(payload).map_err(|_| "payload is not one well-formed CBOR item")?;
+        let mut d = Decoder::new(payload);
+        let len = d.map().map_err(|_| "payload is not a map")?;
+        let mut seen = Vec::new();
+        let (mut issuer, mut issued_at, mut expires_at, mut dcc) = (None, None, None, None);
+        cbor::for_each_entry(&mut d, len, |d| {
+            let label = cbor::read_label(d)?.ok_or("claim key is neither an integer nor text")?;
+            if seen.contains(&label) {
+                return Err("duplicate claim");
+            }
+            seen.push(label);
+            match label {
+                Label::Int(CLAIM_ISS) => issuer = Some(d.str().map_err(|_| "iss is not text")?.to_owned()),
+                Label::Int(CLAIM_IAT) => issued_at = Some(read_numeric_date(d)?),
+                Label::Int(CLAIM_EXP) => expires_at = Some(read_numeric_date(d)?),
+                Label::Int(CLAIM_HCERT) => dcc = Some(read_hcert(d)?),
+                _ => d.skip().map_err(|_| "invalid claim value")?,
+            }
+            Ok(())
+        })?;
+        if let (Some(iat), Some(exp)) = (issued_at, expires_at) {
+            if exp < iat {
+                return Err("exp is before iat");
+            }
+        }
+        Ok(Claims {
+            issuer,
+            issued_at,
+            expires_at,
+            dcc: dcc.ok_or("no hcert claim")?,
+        })
+    }
+}
+
+/// Reads a NumericDate: an unsigned integer, or a finite non-negative float, truncated; at most 2^53.
+fn read_numeric_date(d: &mut Decoder<'_>) -> Result<NumericDate, &'static str> {
+    let seconds = match d.datatype().map_err(|_| "truncated date")? {
+        Type::U8 | Type::U16 | Type::U32 | Type::U64 => {
+            let n = d.u64().map_err(|_| "invalid date")?;
+            i64::try_from(n).map_err(|_| "date out of range")?
+        }
+        Type::F16 | Type::F32 | Type::F64 => {
+            let f = d.f64().map_err(|_| "invalid date")?;
+            if !f.is_finite() || f < 0.0 || f > MAX_NUMERIC_DATE {
+                return Err("date is not a finite non-negative number");
+            }
+            f.trunc() as i64
+        }
+        _ => return Err("date is not a number of seconds"),
+    };
+    if seconds > 1 << 53 {
+        return Err("date out of range");
+    }
+    Ok(seconds)
+}
+
+/// Reads the `hcert` claim map and converts its EU DCC (key 1) to lossless JSON.
+fn read_hcert(d: &mut Decoder<'_>) -> Result<Dcc, &'static str> {
+    let len = d.map().map_err(|_| "hcert is not a map")?;
+    let mut seen = Vec::new();
+    let mut dcc = None;
+    cbor::for_each_entry(d, len, |d| {
+        let label = cbor::read_label(d)?.ok_or("hcert key is neither an integer nor text")?;
+        if seen.contains(&label) {
+            return Err("duplicate key in hcert");
+        }
+        seen.push(label);
+        if label == Label::Int(HCERT_EU_DCC) {
+            if !matches!(d.datatype(), Ok(Type::Map | Type::MapIndef)) {
+                return Err("the DCC is not a map");
+            }
+            let mut defect = None;
+            let value = cbor::to_json(d, &mut String::new(), &mut defect)?;
+            dcc = Some(Dcc::with_defect(value, defect));
+        } else {
+            d.skip().map_err(|_| "invalid hcert value")?;
+        }
+        Ok(())
+    })?;
+    dcc.ok_or("hcert holds no EU DCC (key 1)")
+}
+
+/// Builds CWT claims for issuing; the output is deterministic CBOR with integer dates.
+#[derive(Debug, Clone)]
+pub struct ClaimsBuilder {
+    issuer: String,
+    issued_at: NumericDate,
+    expires_at: NumericDate,
+}
+
+impl ClaimsBuilder {
+    /// Claims for a certificate issued by `issuer` (ISO 3166-1 alpha-2) at `issued_at`, expiring at
+    /// `expires_at` (both seconds since the epoch).
+    pub fn new(issuer: &str, issued_at: NumericDate, expires_at: NumericDate) -> Self {
+        ClaimsBuilder {
+            issuer: issuer.to_owned(),
+            issued_at,
+            expires_at,
+        }
+    }
+
+    /// Encodes the claims with `dcc` as the EU DCC: `{1: iss, 4: exp, 6: iat, -260: {1: dcc}}`.
+    ///
+    /// Fails when the DCC holds something CBOR cannot carry as the schema expects (a float where an
+    /// integer is due is kept as a float) — that is, never for a JSON object; the error names the reason.
+    pub fn encode(&self, dcc: &Value) -> Result<Vec<u8>, Error> {
+        if !dcc.is_object() {
+            return Err(Error::Claims { reason: "the DCC is not an object" });
+        }
+        let mut out = Vec::with_capacity(512);
+        out.push(0xa4);
+        push_head(&mut out, 0, CLAIM_ISS as u64);
+        push_text(&mut out, &self.issuer);
+        push_head(&mut out, 0, CLAIM_EXP as u64);
+        push_head(&mut out, 0, self.expires_at.max(0) as u64);
+        push_head(&mut out, 0, CLAIM_IAT as u64);
+        push_head(&mut out, 0, self.issued_at.max(0) as u64);
+        push_head(&mut out, 1, (-1 - CLAIM_HCERT) as u64);
+        out.push(0xa1);
+        push_head(&mut out, 0, HCERT_EU_DCC as u64);
+        push_json(&mut out, dcc);
+        Ok(out)
+    }
+}
+
+fn push_text(out: &mut Vec<u8>, text: &str) {
+    push_head(out, 3, text.len() as u64);
+    out.extend_from_slice(text.as_bytes());
+}
+
+/// Encodes JSON as CBOR: integers as integers, other numbers as 64-bit floats, objects as text-keyed maps.
+fn push_json(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::Null => out.push(0xf6),
+        Value::Bool(false) => out.push(0xf4),
+        Value::Bool(true) => out.push(0xf5),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => push_head(out, 0, u),
+            (None, Some(i), _) => push_head(out, 1, (-1 - i) as u64),
+            (None, None, Some(f)) => {
+                out.push(0xfb);
+                out.extend_from_slice(&f.to_be_bytes());
+            }
+            (None, None, None) => out.push(0xf6),
+        },
+        Value::String(s) => push_text(out, s),
+        Value::Array(items) => {
+            push_head(out, 4, items.len() as u64);
+            items.iter().for_each(|item| push_json(out, item));
+        }
+        Value::Object(map) => {
+            push_head(out, 5, map.len() as u64);
+            for (key, item) in map {
+                push_text(out, key);
+                push_json(out, item);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dcc() -> Value {
+        json!({"ver": "1.3.0", "nam": {"fnt": "NGUYEN", "gnt": "BAO<DUY", "fn": "Nguyễn", "gn": "Bảo Duy"},
+               "dob": "1983-10-10", "v": [{"dn": 2, "sd": 2, "ci": "URN:UVCI:01:VN:X"}]})
+    }
+
+    #[test]
+    fn encode_then_decode_round_trips() {
+        let bytes = ClaimsBuilder::new("VN", 1_640_000_000, 1_671_536_000).encode(&dcc()).unwrap();
+        let claims = Claims::decode(&bytes).unwrap();
+        assert_eq!(claims.issuer.as_deref(), Some("VN"));
+        assert_eq!(claims.issued_at, Some(1_640_000_000));
+        assert_eq!(claims.expires_at, Some(1_671_536_000));
+        assert_eq!(claims.dcc.as_json(), &dcc());
+        assert_eq!(claims.dcc.defect(), None);
+    }
+
+    /// Claims map from hex entries; the DCC is a minimal map `{"a": 1}` under -260 → 1.
+    fn claims_hex(entries: &[&str]) -> Vec<u8> {
+        let mut out = vec![0xa0 | (entries.len() as u8 + 1)];
+        for entry in entries {
+            out.extend(hex::decode(entry).unwrap());
+        }
+        out.extend(hex::decode("390103a101a1616101").unwrap());
+        out
+    }
+
+    fn check(entries: &[&str], ok: bool) {
+        let got = Claims::decode(&claims_hex(entries));
+        assert_eq!(got.is_ok(), ok, "{entries:?} → {got:?}");
+        if let Err(err) = got {
+            assert!(matches!(err, Error::Claims { .. }));
+        }
+    }
+
+    #[test]
+    fn claim_rules() {
+        check(&["01624154", "041a60000000", "061a50000000"], true);
+        check(&["01624154", "01624154"], false); // duplicate iss
+        check(&["041a60000000", "041a60000001"], false); // duplicate exp
+        check(&["0141aa"], false); // iss as bytes
+        check(&["04623130"], false); // exp as text
+        check(&["0420"], false); // exp negative
+        check(&["04fb7ff8000000000000"], false); // NaN
+        check(&["04fb7ff0000000000000"], false); // infinity
+        check(&["04fbc000000000000000"], false); // -2.0
+        check(&["04c2420100"], false); // bignum
+        check(&["041b0020000000000001"], false); // 2^53 + 1
+        check(&["041b0020000000000000"], true); // 2^53
+        check(&["04fb41d8000000200000", "061a60000000"], true); // float 1610612736.5, truncated
+        check(&["041a50000000", "061a60000000"], false); // exp < iat
+        check(&["0af6"], true); // unknown claims are ignored
+    }
+
+    #[test]
+    fn float_dates_are_truncated() {
+        let claims = Claims::decode(&claims_hex(&["04fb41d8000000200000"])).unwrap();
+        assert_eq!(claims.expires_at, Some(1_610_612_736));
+        let claims = Claims::decode(&claims_hex(&["04fa4f000000"])).unwrap();
+        assert_eq!(claims.expires_at, Some(2_147_483_648));
+    }
+
+    #[test]
+    fn garbage_or_missing_dcc_is_a_claims_error() {
+        assert!(matches!(Claims::decode(b"\x01\x02"), Err(Error::Claims { .. }))); // CBO1-like
+        assert!(matches!(Claims::decode(&hex::decode("a10162").unwrap()), Err(Error::Claims { .. })));
+        assert!(matches!(Claims::decode(&hex::decode("a1390103a10201").unwrap()), Err(Error::Claims { .. })));
+        assert!(matches!(Claims::decode(&hex::decode("a1390103a10101").unwrap()), Err(Error::Claims { .. })));
+        let dup = hex::decode("a1390103a201a001a0").unwrap();
+        assert!(matches!(Claims::decode(&dup), Err(Error::Claims { .. })));
+    }
+
+    #[test]
+    fn duplicates_inside_the_dcc_are_left_for_the_schema() {
+        let bytes = hex::decode("a1390103a101a2616101616102").unwrap();
+        let claims = Claims::decode(&bytes).unwrap();
+        assert!(claims.dcc.defect().is_some());
+    }
+}

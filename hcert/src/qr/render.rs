@@ -1,0 +1,317 @@
+//! Drawing: text → module matrix (`fast_qr`) → PNG (`png`, written directly) or SVG (written by hand).
+
+use core::fmt::Write as _;
+
+use fast_qr::{ECL, Mode, Module, QRBuilder, QRCode};
+
+use super::QrError;
+
+/// Most characters an alphanumeric-mode QR code holds at error correction Q (version 40, ISO/IEC 18004
+/// table 7). An HC1 string longer than this can only be shown at a lower error correction level.
+pub const MAX_ALPHANUMERIC_CHARS: usize = 2420;
+
+/// Largest accepted [`RenderOptions::module_px`]: a version-40 symbol then stays under 6,000 px a side.
+const MAX_MODULE_PX: u32 = 32;
+
+/// Largest accepted [`RenderOptions::quiet_zone`].
+const MAX_QUIET_ZONE: u32 = 16;
+
+/// Sample depth of a rendered PNG.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PngDepth {
+    /// 1-bit grayscale: the smallest file; every PNG reader supports it.
+    #[default]
+    One,
+    /// 8-bit grayscale, for consumers that handle only 8-bit samples.
+    Eight,
+}
+
+/// How [`render_png`] and [`render_svg`] draw a symbol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RenderOptions {
+    /// Pixels per module side in a PNG, 1 to 32. The SVG is drawn in modules and ignores it.
+    pub module_px: u32,
+    /// White modules on each side of the symbol, at most 16. ISO/IEC 18004 requires 4; use less only
+    /// where the page around the picture is itself white.
+    pub quiet_zone: u32,
+    /// Sample depth of a PNG.
+    pub depth: PngDepth,
+}
+
+impl RenderOptions {
+    /// 4 pixels per module, a 4-module quiet zone, 1-bit PNG: about 390 px a side for a typical
+    /// vaccination certificate (version 18), 33 mm printed at 300 dpi.
+    pub const DEFAULT: Self = Self {
+        module_px: 4,
+        quiet_zone: 4,
+        depth: PngDepth::One,
+    };
+
+    fn check(&self) -> Result<(), QrError> {
+        if !(1..=MAX_MODULE_PX).contains(&self.module_px) {
+            return Err(QrError::InvalidOptions {
+                reason: "module_px must be 1 to 32",
+            });
+        }
+        if self.quiet_zone > MAX_QUIET_ZONE {
+            return Err(QrError::InvalidOptions {
+                reason: "quiet_zone must be at most 16",
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for RenderOptions {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Renders `text` as a grayscale PNG QR code (error correction Q, alphanumeric mode).
+///
+/// The module matrix is written straight into PNG rows, `module_px` pixels per module, black on white.
+///
+/// # Errors
+/// [`QrError::NotAlphanumeric`] if `text` holds a character outside `0-9A-Z $%*+-./:` (there is no
+/// fallback to byte mode), [`QrError::TooLong`] past [`MAX_ALPHANUMERIC_CHARS`],
+/// [`QrError::InvalidOptions`] for options out of range.
+pub fn render_png(text: &str, options: &RenderOptions) -> Result<Vec<u8>, QrError> {
+    options.check()?;
+    let qr = encode(text)?;
+    let module_px = usize::try_from(options.module_px).map_err(|_| QrError::Render)?;
+    let quiet = usize::try_from(options.quiet_zone).map_err(|_| QrError::Render)?;
+    let side_px = (qr.size + 2 * quiet) * module_px;
+    let row_bytes = match options.depth {
+        PngDepth::One => side_px.div_ceil(8),
+        PngDepth::Eight => side_px,
+    };
+
+    let white_row = vec![0xFF; row_bytes];
+    let mut pixels = Vec::with_capacity(row_bytes * side_px);
+    for _ in 0..quiet * module_px {
+        pixels.extend_from_slice(&white_row);
+    }
+    let mut row = white_row.clone();
+    for modules in rows(&qr) {
+        row.fill(0xFF);
+        for (x, _) in modules.iter().enumerate().filter(|(_, m)| m.value()) {
+            paint_black(&mut row, (quiet + x) * module_px, module_px, options.depth);
+        }
+        for _ in 0..module_px {
+            pixels.extend_from_slice(&row);
+        }
+    }
+    for _ in 0..quiet * module_px {
+        pixels.extend_from_slice(&white_row);
+    }
+
+    let side = u32::try_from(side_px).map_err(|_| QrError::Render)?;
+    let mut png = Vec::with_capacity(pixels.len() / 8 + 128);
+    let mut encoder = png::Encoder::new(&mut png, side, side);
+    encoder.set_color(png::ColorType::Grayscale);
+    encoder.set_depth(match options.depth {
+        PngDepth::One => png::BitDepth::One,
+        PngDepth::Eight => png::BitDepth::Eight,
+    });
+    encoder.set_compression(png::Compression::Fast);
+    // Rows repeat `module_px` times: the Up filter turns every repeat into zeros.
+    encoder.set_filter(png::Filter::Up);
+    let mut writer = encoder.write_header().map_err(|_| QrError::Render)?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|_| QrError::Render)?;
+    writer.finish().map_err(|_| QrError::Render)?;
+    Ok(png)
+}
+
+/// Renders `text` as an SVG QR code (error correction Q, alphanumeric mode).
+///
+/// The viewBox counts modules, quiet zone included, and the SVG has no fixed size: it fills whatever box
+/// it is placed in. Dark modules are one `<path>` of horizontal runs over a white background, drawn with
+/// `shape-rendering="crispEdges"`. [`RenderOptions::module_px`] and [`RenderOptions::depth`] are ignored.
+///
+/// # Errors
+/// As [`render_png`].
+pub fn render_svg(text: &str, options: &RenderOptions) -> Result<String, QrError> {
+    options.check()?;
+    let qr = encode(text)?;
+    let quiet = usize::try_from(options.quiet_zone).map_err(|_| QrError::Render)?;
+    let side = qr.size + 2 * quiet;
+
+    let mut svg = String::with_capacity(qr.size * qr.size * 4 + 256);
+    write!(
+        svg,
+        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d=""##
+    )
+    .map_err(|_| QrError::Render)?;
+    for (y, modules) in rows(&qr).enumerate() {
+        let mut x = 0;
+        while x < modules.len() {
+            let run = modules
+                .get(x..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|m| m.value())
+                .count();
+            if run == 0 {
+                x += 1;
+                continue;
+            }
+            write!(svg, "M{} {}h{run}v1h-{run}z", x + quiet, y + quiet)
+                .map_err(|_| QrError::Render)?;
+            x += run;
+        }
+    }
+    svg.push_str("\"/></svg>");
+    Ok(svg)
+}
+
+/// Builds the module matrix: error correction Q, alphanumeric mode forced.
+fn encode(text: &str) -> Result<QRCode, QrError> {
+    if let Some(position) = text.bytes().position(|b| !is_alphanumeric(b)) {
+        return Err(QrError::NotAlphanumeric { position });
+    }
+    if text.len() > MAX_ALPHANUMERIC_CHARS {
+        return Err(QrError::TooLong {
+            chars: text.len(),
+            max: MAX_ALPHANUMERIC_CHARS,
+        });
+    }
+    QRBuilder::new(text)
+        .ecl(ECL::Q)
+        .mode(Mode::Alphanumeric)
+        .build()
+        .map_err(|_| QrError::TooLong {
+            chars: text.len(),
+            max: MAX_ALPHANUMERIC_CHARS,
+        })
+}
+
+/// The QR alphanumeric set, ISO/IEC 18004 table 5.
+fn is_alphanumeric(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'A'..=b'Z' | b' ' | b'$' | b'%' | b'*' | b'+' | b'-' | b'.' | b'/' | b':')
+}
+
+/// The matrix row by row, without quiet zone.
+fn rows(qr: &QRCode) -> core::slice::ChunksExact<'_, Module> {
+    qr.data
+        .get(..qr.size * qr.size)
+        .unwrap_or_default()
+        .chunks_exact(qr.size.max(1))
+}
+
+/// Blackens pixels `start..start + len` of one packed PNG row.
+fn paint_black(row: &mut [u8], start: usize, len: usize, depth: PngDepth) {
+    match depth {
+        PngDepth::Eight => {
+            if let Some(span) = row.get_mut(start..start + len) {
+                span.fill(0);
+            }
+        }
+        PngDepth::One => {
+            for px in start..start + len {
+                if let Some(byte) = row.get_mut(px / 8) {
+                    *byte &= !(0x80 >> (px % 8));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HC1_LIKE: &str = "HC1:6BF+70790T9WJWG.FKY*4GO0.O1CV2 O5 N2FBBRW1*70HS8WY04AC*WIFN0AHCD8KD97TK0F90KECTHGWJC0FDC:5AIA%G7X+AQB9746HS80:54IBQF60R6$A80X6S1BTYACG6M+9XG8KIAWNA91AY%67092L4WJCT3EHS8XJC$+DXJCCWENF6OF63W5NW6WF6%JC QE/IAYJC5LEW34U3ET7DXC9 QE-ED8%E.JCBECB1A-:8$96646AL60A60S6Q$D.UDRYA 96NF6L/5QW6307KQEPD09WEQDD+Q6TW6FA7C466KCN9E%961A6DL6FA7D46JPCT3E5JDLA7$Q6E464W5TG6..DX%DZJC6/DTZ9 QE5$CB$DA/D JC1/D3Z8WED1ECW.CCWE.Y92OAGY8MY9L+9MPCG/D5 C5IA5N9$PC5$CWA76ZAKPCG1ALZAT1ALZAFL8.ZAAB8VA9B*ANL9GL8.IA3NAMPC%49";
+
+    #[test]
+    fn png_renders_at_every_depth_and_size() {
+        for depth in [PngDepth::One, PngDepth::Eight] {
+            for module_px in [1, 3, 4, 7] {
+                let options = RenderOptions {
+                    module_px,
+                    quiet_zone: 4,
+                    depth,
+                };
+                let png = render_png(HC1_LIKE, &options).unwrap();
+                let decoded = image::load_from_memory(&png).unwrap().into_luma8();
+                let qr = encode(HC1_LIKE).unwrap();
+                assert_eq!(decoded.width(), (qr.size as u32 + 8) * module_px);
+                // The top left pixel of the finder pattern is black, the quiet zone white.
+                assert_eq!(decoded.get_pixel(4 * module_px, 4 * module_px).0, [0]);
+                assert_eq!(decoded.get_pixel(4 * module_px - 1, 4 * module_px).0, [255]);
+            }
+        }
+    }
+
+    #[test]
+    fn svg_is_compact_and_framed() {
+        let svg = render_svg(HC1_LIKE, &RenderOptions::DEFAULT).unwrap();
+        let side = encode(HC1_LIKE).unwrap().size + 8;
+        assert!(svg.starts_with("<svg "));
+        assert!(svg.contains(&format!(r#"viewBox="0 0 {side} {side}""#)));
+        assert!(svg.contains(r#"shape-rendering="crispEdges""#));
+        assert_eq!(svg.matches("<path").count(), 1);
+        assert!(svg.contains("M4 4h7v1h-7z"), "the finder pattern's top row is one run");
+        assert!(svg.ends_with("\"/></svg>"));
+    }
+
+    #[test]
+    fn refuses_text_outside_the_alphanumeric_set() {
+        for (text, position) in [("HC1:abc", 4), ("HC1:\u{e9}", 4), ("A\nB", 1), ("=", 0)] {
+            assert_eq!(
+                render_png(text, &RenderOptions::DEFAULT),
+                Err(QrError::NotAlphanumeric { position })
+            );
+            assert_eq!(
+                render_svg(text, &RenderOptions::DEFAULT),
+                Err(QrError::NotAlphanumeric { position })
+            );
+        }
+    }
+
+    #[test]
+    fn capacity_at_q_is_the_limit() {
+        let fits = "A".repeat(MAX_ALPHANUMERIC_CHARS);
+        assert!(render_svg(&fits, &RenderOptions::DEFAULT).is_ok());
+        let over = "A".repeat(MAX_ALPHANUMERIC_CHARS + 1);
+        assert_eq!(
+            render_png(&over, &RenderOptions::DEFAULT),
+            Err(QrError::TooLong {
+                chars: MAX_ALPHANUMERIC_CHARS + 1,
+                max: MAX_ALPHANUMERIC_CHARS
+            })
+        );
+    }
+
+    #[test]
+    fn refuses_options_out_of_range() {
+        for options in [
+            RenderOptions {
+                module_px: 0,
+                ..RenderOptions::DEFAULT
+            },
+            RenderOptions {
+                module_px: 33,
+                ..RenderOptions::DEFAULT
+            },
+            RenderOptions {
+                quiet_zone: 17,
+                ..RenderOptions::DEFAULT
+            },
+        ] {
+            assert!(matches!(
+                render_png("HC1:", &options),
+                Err(QrError::InvalidOptions { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn error_messages_do_not_echo_the_text() {
+        let err = render_png("HC1:secret name", &RenderOptions::DEFAULT).unwrap_err();
+        assert!(!err.to_string().contains("secret"));
+    }
+}

@@ -1,0 +1,183 @@
+//! `vaxcert verify`: the stable CLI contract of `design.md`.
+//!
+//! Exit codes: one input → 0 valid, 1 invalid; batch (`-`) → 0 once every line has its report; 2 on a
+//! usage or I/O error.
+
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use hcert::ValueSets;
+use keys::{Backend, Certificate};
+use rayon::prelude::*;
+use time::OffsetDateTime;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use verifier::{Detail, Input, Report, TrustStore, Verifier};
+
+/// Lines verified together in batch mode, in parallel, before their reports are written in order.
+const BATCH_LINES: usize = 4096;
+
+/// Arguments of `vaxcert verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Print the full report as JSON (batch mode always does, one report per line).
+    #[arg(long)]
+    json: bool,
+    /// The validation clock, RFC 3339 / ISO 8601 with an offset (default: now).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    at: Option<OffsetDateTime>,
+    /// Trust exactly this DSC (DER, PEM, or base64 DER); repeatable.
+    #[arg(long = "dsc", value_name = "FILE")]
+    dscs: Vec<PathBuf>,
+    /// Directory of the EU DCC value-set JSON files (default: $DCC_SPEC_DIR/eu-dcc-valuesets, then
+    /// ./data/valuesets); without them the schema check covers structure only.
+    #[arg(long, value_name = "DIR")]
+    value_sets: Option<PathBuf>,
+    /// Where the signature cannot be checked, show the decoded content under `unverified`.
+    #[arg(long)]
+    show_unverified: bool,
+    /// An `HC1:` string, a path to a PNG or JPEG picture, or `-` for one input per line on stdin.
+    input: String,
+}
+
+/// Runs `vaxcert verify`.
+pub fn run(args: VerifyArgs) -> Result<ExitCode> {
+    let verifier = Verifier::new(Arc::new(trust_store(&args.dscs)?), load_value_sets(args.value_sets.as_deref())?);
+    let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let detail = Detail {
+        payload: true,
+        unverified: args.show_unverified,
+    };
+    if args.input == "-" {
+        verify_batch(&verifier, at, detail)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let report = verify_one(&verifier, &args.input, at, detail)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        writeln!(out, "{}", report.to_json_line())?;
+    } else {
+        write_human(&mut out, &report)?;
+    }
+    Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Verifies one argument: a path to a picture when such a file exists, else the text itself.
+fn verify_one(verifier: &Verifier, input: &str, at: OffsetDateTime, detail: Detail) -> Result<Report> {
+    let path = Path::new(input);
+    if !input.starts_with("HC1:") && path.is_file() {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        return Ok(verifier.verify(Input::Image(&bytes), at, detail));
+    }
+    Ok(verifier.verify(Input::Text(input), at, detail))
+}
+
+/// Batch mode: one input per stdin line, one JSON report per stdout line, in input order, using every core.
+fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Result<()> {
+    let stdin = std::io::stdin().lock();
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    // Lines are read as bytes: a line that is not UTF-8 still gets its report (E_BASE45), not an I/O error.
+    let mut lines = stdin.split(b'\n').map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+    loop {
+        let chunk: Vec<String> = lines.by_ref().take(BATCH_LINES).collect::<std::io::Result<_>>()?;
+        if chunk.is_empty() {
+            break;
+        }
+        let reports: Vec<String> = chunk
+            .par_iter()
+            .map(|line| {
+                let text = line.strip_suffix('\r').unwrap_or(line);
+                verifier.verify(Input::Text(text), at, detail).to_json_line()
+            })
+            .collect();
+        for report in reports {
+            writeln!(out, "{report}")?;
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn trust_store(dscs: &[PathBuf]) -> Result<TrustStore> {
+    let mut store = TrustStore::new(Backend::default());
+    for path in dscs {
+        let bytes = std::fs::read(path).with_context(|| format!("cannot read DSC {}", path.display()))?;
+        let certificate =
+            Certificate::parse_any(&bytes).with_context(|| format!("{} is not a certificate", path.display()))?;
+        store.insert(certificate);
+    }
+    Ok(store)
+}
+
+/// Loads the value sets from `dir`, or from the default places; none found is not an error.
+fn load_value_sets(dir: Option<&Path>) -> Result<Option<Arc<ValueSets>>> {
+    let dir = match dir {
+        Some(dir) => dir.to_path_buf(),
+        None => {
+            let candidates = std::env::var_os("DCC_SPEC_DIR")
+                .map(|spec| PathBuf::from(spec).join("eu-dcc-valuesets"))
+                .into_iter()
+                .chain([PathBuf::from("data/valuesets")]);
+            match candidates.into_iter().find(|dir| dir.is_dir()) {
+                Some(dir) => dir,
+                None => return Ok(None),
+            }
+        }
+    };
+    let mut documents = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read value sets in {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|ext| ext == "json") {
+            documents.push(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
+        }
+    }
+    if documents.is_empty() {
+        bail!("no value-set JSON files in {}", dir.display());
+    }
+    let sets = ValueSets::from_documents(documents.iter().map(String::as_str))
+        .with_context(|| format!("invalid value sets in {}", dir.display()))?;
+    Ok(Some(Arc::new(sets)))
+}
+
+/// Parses the validation clock: RFC 3339, or ISO 8601 (which also takes offsets such as `+0200`).
+fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
+    OffsetDateTime::parse(text, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(text, &Iso8601::DEFAULT))
+        .map_err(|_| format!("not an RFC 3339 / ISO 8601 time with offset: {text}"))
+}
+
+fn write_human(out: &mut impl Write, report: &Report) -> Result<()> {
+    if report.valid {
+        writeln!(out, "VALID: {}", report.message)?;
+    } else {
+        writeln!(out, "INVALID {}: {}", report.code, report.message)?;
+    }
+    if let Some(holder) = &report.holder {
+        let names = [&holder.fnt, &holder.gnt].map(|n| n.as_deref().unwrap_or("-"));
+        writeln!(out, "holder:  {} {}", names[0], names[1])?;
+        writeln!(out, "born:    {}", holder.dob.as_deref().unwrap_or("-"))?;
+    }
+    for (label, value) in [("type", report.cert_type), ("alg", report.alg)] {
+        if let Some(value) = value {
+            writeln!(out, "{label:<8} {value}")?;
+        }
+    }
+    if let Some(iss) = &report.iss {
+        writeln!(out, "issuer:  {iss}")?;
+    }
+    if let Some(kid) = &report.kid {
+        writeln!(out, "kid:     {kid}")?;
+    }
+    let checks = serde_json::to_value(&report.checks)?;
+    if let Some(checks) = checks.as_object() {
+        let line: Vec<String> = checks
+            .iter()
+            .map(|(name, state)| format!("{name}={}", state.as_str().unwrap_or("?")))
+            .collect();
+        writeln!(out, "checks:  {}", line.join(" "))?;
+    }
+    Ok(())
+}

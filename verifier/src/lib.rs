@@ -1,0 +1,18 @@
+//! The HCERT verification policy.
+//!
+//! Every check of `design.md` in its fixed order — image, prefix, base45, decompress, cose, kid, signature,
+//! claims, revocation, expiry, dsc_validity, key_usage, country, schema — returning one [`Report`]. Checks up
+//! to the signature stop at the first failure: nothing in the payload is read before the signature holds
+//! (hcert §6.3). After it, every check runs, so a report can say "signature pass, expiry fail, schema pass".
+//!
+//! The library does no I/O: the caller passes the trust store, the value sets and the validation clock.
+
+mod display;
+mod report;
+mod trust_store;
+mod verify;
+
+pub use display::escape_for_display;
+pub use report::{Check, CheckState, Checks, Code, Holder, Report, TrustListStatus};
+pub use trust_store::{TrustStore, TrustedDsc};
+pub use verify::{Detail, Input, VerifiedCertificate, Verifier};
