@@ -1,1 +1,1 @@
-//! Small programs a newcomer runs first; see `cargo run -p vaxcert-examples --example verify_one`.
+//! Small programs a newcomer runs first; see `cargo run -p vaxcert-examples --example issue_and_verify`.

@@ -39,7 +39,11 @@ pub(crate) fn check_single_item(bytes: &[u8]) -> Result<(), Reason> {
 }
 
 /// Skips one data item, validating it.
-pub(crate) fn skip_item(d: &mut Decoder<'_>, depth: usize, budget: &mut usize) -> Result<(), Reason> {
+pub(crate) fn skip_item(
+    d: &mut Decoder<'_>,
+    depth: usize,
+    budget: &mut usize,
+) -> Result<(), Reason> {
     if depth > MAX_DEPTH {
         return Err("nesting too deep");
     }
@@ -48,9 +52,15 @@ pub(crate) fn skip_item(d: &mut Decoder<'_>, depth: usize, budget: &mut usize) -
         Type::Bool | Type::Null | Type::Undefined | Type::Simple => {
             d.skip().map_err(|_| "invalid simple value")?
         }
-        Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
-            d.int().map(drop).map_err(|_| "invalid integer")?
-        }
+        Type::U8
+        | Type::U16
+        | Type::U32
+        | Type::U64
+        | Type::I8
+        | Type::I16
+        | Type::I32
+        | Type::I64
+        | Type::Int => d.int().map(drop).map_err(|_| "invalid integer")?,
         Type::F16 | Type::F32 | Type::F64 => d.f64().map(drop).map_err(|_| "invalid float")?,
         Type::Bytes | Type::BytesIndef => {
             for chunk in d.bytes_iter().map_err(|_| "invalid byte string")? {
@@ -101,7 +111,10 @@ fn skip_entries(
 
 /// Whether the next byte is the break of an indefinite-length item; consumes it if so.
 pub(crate) fn at_break(d: &mut Decoder<'_>) -> Result<bool, Reason> {
-    if d.datatype().map_err(|_| "truncated indefinite-length item")? == Type::Break {
+    if d.datatype()
+        .map_err(|_| "truncated indefinite-length item")?
+        == Type::Break
+    {
         d.set_position(d.position() + 1);
         return Ok(true);
     }
@@ -130,11 +143,21 @@ pub(crate) fn for_each_entry<'b>(
 /// Reads a header or claim label: an integer or a text string.
 pub(crate) fn read_label<'b>(d: &mut Decoder<'b>) -> Result<Option<Label<'b>>, Reason> {
     match d.datatype().map_err(|_| "truncated label")? {
-        Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
+        Type::U8
+        | Type::U16
+        | Type::U32
+        | Type::U64
+        | Type::I8
+        | Type::I16
+        | Type::I32
+        | Type::I64
+        | Type::Int => {
             let int = d.int().map_err(|_| "invalid integer label")?;
             Ok(Some(Label::Int(i128::from(int))))
         }
-        Type::String => Ok(Some(Label::Text(d.str().map_err(|_| "invalid text label")?))),
+        Type::String => Ok(Some(Label::Text(
+            d.str().map_err(|_| "invalid text label")?,
+        ))),
         _ => Ok(None),
     }
 }
@@ -155,7 +178,15 @@ pub(crate) fn to_json(
             d.skip().map_err(|_| "invalid null")?;
             Value::Null
         }
-        Type::U8 | Type::U16 | Type::U32 | Type::U64 | Type::I8 | Type::I16 | Type::I32 | Type::I64 | Type::Int => {
+        Type::U8
+        | Type::U16
+        | Type::U32
+        | Type::U64
+        | Type::I8
+        | Type::I16
+        | Type::I32
+        | Type::I64
+        | Type::Int => {
             let int = i128::from(d.int().map_err(|_| "invalid integer")?);
             match (u64::try_from(int), i64::try_from(int)) {
                 (Ok(n), _) => Value::Number(n.into()),
@@ -262,7 +293,11 @@ mod tests {
 
     fn check(hex_input: &str, expected: Result<(), Reason>) {
         let bytes = hex::decode(hex_input).unwrap();
-        assert_eq!(check_single_item(&bytes).is_ok(), expected.is_ok(), "{hex_input}");
+        assert_eq!(
+            check_single_item(&bytes).is_ok(),
+            expected.is_ok(),
+            "{hex_input}"
+        );
     }
 
     #[test]
@@ -320,7 +355,10 @@ mod tests {
     fn json_conversion_keeps_values_and_finds_defects() {
         assert_eq!(json_of("a1616101").0, serde_json::json!({"a": 1}));
         assert_eq!(json_of("bf61618120ff").0, serde_json::json!({"a": [-1]}));
-        assert_eq!(json_of("c074323032312d30352d30335431303a30303a30305a").0, "2021-05-03T10:00:00Z");
+        assert_eq!(
+            json_of("c074323032312d30352d30335431303a30303a30305a").0,
+            "2021-05-03T10:00:00Z"
+        );
         let (_, defect) = json_of("a2616101616102");
         assert_eq!(defect, Some(PayloadDefect::DuplicateKey("/a".into())));
         let (_, defect) = json_of("a1616141ff");

@@ -114,8 +114,12 @@ impl<'a> CoseSign1<'a> {
             reason: "not a byte string",
         })?;
         let unprotected = read_unprotected(&mut d)?;
-        let payload = d.bytes().map_err(|_| structure("payload is not a byte string"))?;
-        let signature = d.bytes().map_err(|_| structure("signature is not a byte string"))?;
+        let payload = d
+            .bytes()
+            .map_err(|_| structure("payload is not a byte string"))?;
+        let signature = d
+            .bytes()
+            .map_err(|_| structure("signature is not a byte string"))?;
         let protected_params = read_protected(protected)?;
 
         let (alg, alg_source) = match (protected_params.alg, unprotected.alg) {
@@ -235,7 +239,9 @@ fn read_header_map<'a>(
         seen.push(label);
         match label {
             Label::Int(LABEL_ALG) => params.alg = Some(read_alg(d)?),
-            Label::Int(LABEL_KID) => params.kid = Some(d.bytes().map_err(|_| "kid is not a byte string")?),
+            Label::Int(LABEL_KID) => {
+                params.kid = Some(d.bytes().map_err(|_| "kid is not a byte string")?)
+            }
             Label::Int(LABEL_CRIT) if protected => crit_ok = read_crit(d)?,
             _ => d.skip().map_err(|_| "invalid header value")?,
         }
@@ -243,7 +249,9 @@ fn read_header_map<'a>(
     })
     .map_err(invalid)?;
     if !crit_ok {
-        return Err(invalid("crit names a header parameter this verifier does not process"));
+        return Err(invalid(
+            "crit names a header parameter this verifier does not process",
+        ));
     }
     Ok(params)
 }
@@ -357,7 +365,10 @@ mod tests {
     use super::*;
 
     fn signed(alg: Algorithm, kid: &[u8], payload: &[u8]) -> Vec<u8> {
-        sign1(alg, kid, payload, |tbs| Ok::<_, ()>(tbs.iter().rev().copied().collect())).unwrap()
+        sign1(alg, kid, payload, |tbs| {
+            Ok::<_, ()>(tbs.iter().rev().copied().collect())
+        })
+        .unwrap()
     }
 
     #[test]
@@ -369,8 +380,19 @@ mod tests {
         assert_eq!(cose.kid(), Some(&b"kid12345"[..]));
         assert_eq!(cose.payload(), b"\xa0");
         let tbs = cose.to_be_signed();
-        assert_eq!(cose.signature(), tbs.iter().rev().copied().collect::<Vec<_>>());
-        assert_eq!(cose.protected_header(), hex::decode("a201260448").unwrap().iter().chain(b"kid12345").copied().collect::<Vec<_>>());
+        assert_eq!(
+            cose.signature(),
+            tbs.iter().rev().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(
+            cose.protected_header(),
+            hex::decode("a201260448")
+                .unwrap()
+                .iter()
+                .chain(b"kid12345")
+                .copied()
+                .collect::<Vec<_>>()
+        );
     }
 
     #[test]
@@ -398,7 +420,11 @@ mod tests {
         let got = CoseSign1::parse(bytes).map(drop);
         match (&got, &expected) {
             (Ok(()), Ok(())) => {}
-            (Err(got), Err(want)) => assert_eq!(std::mem::discriminant(got), std::mem::discriminant(want), "{got}"),
+            (Err(got), Err(want)) => assert_eq!(
+                std::mem::discriminant(got),
+                std::mem::discriminant(want),
+                "{got}"
+            ),
             _ => panic!("{} → {got:?}, expected {expected:?}", hex::encode(bytes)),
         }
     }
@@ -428,7 +454,10 @@ mod tests {
         check(&hex::decode("d2a0").unwrap(), structure());
         check(&hex::decode("d2854040a04040").unwrap(), structure());
         check(&hex::decode("d28440a0f640").unwrap(), structure()); // detached payload
-        check(&hex::decode("0001").unwrap(), Err(Error::Cbor { reason: "" })); // CBO2
+        check(
+            &hex::decode("0001").unwrap(),
+            Err(Error::Cbor { reason: "" }),
+        ); // CBO2
         let mut trailing = message("d2", ALG_ES256_KID, "a0");
         trailing.push(0);
         check(&trailing, Err(Error::Cbor { reason: "" }));
@@ -478,6 +507,44 @@ mod tests {
     #[test]
     fn sig_structure_matches_rfc_8152() {
         let tbs = sig_structure(&[0xa1, 0x01, 0x26], b"ab");
-        assert_eq!(hex::encode(tbs), "846a5369676e61747572653143a10126404261" .to_owned() + "62");
+        assert_eq!(
+            hex::encode(tbs),
+            "846a5369676e61747572653143a10126404261".to_owned() + "62"
+        );
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// parse(sign1(x)) gives back x, for any kid, payload and signature.
+        #[test]
+        fn sign1_then_parse_round_trips(
+            kid in proptest::collection::vec(any::<u8>(), 0..16),
+            payload in proptest::collection::vec(any::<u8>(), 0..2000),
+            signature in proptest::collection::vec(any::<u8>(), 0..300),
+            alg in prop_oneof![Just(Algorithm::Es256), Just(Algorithm::Ps256), Just(Algorithm::EdDsa)],
+        ) {
+            let mut signed_over = Vec::new();
+            let bytes = sign1(alg, &kid, &payload, |tbs| {
+                signed_over = tbs.to_vec();
+                Ok::<_, ()>(signature.clone())
+            }).unwrap();
+            let cose = CoseSign1::parse(&bytes).unwrap();
+            prop_assert_eq!(cose.algorithm(), alg);
+            prop_assert_eq!(cose.kid(), Some(&kid[..]));
+            prop_assert_eq!(cose.payload(), &payload[..]);
+            prop_assert_eq!(cose.signature(), &signature[..]);
+            prop_assert_eq!(cose.to_be_signed(), signed_over);
+        }
+
+        /// Arbitrary bytes either parse or give an error; never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = CoseSign1::parse(&bytes);
+        }
     }
 }

@@ -60,7 +60,9 @@ impl Claims {
             }
             seen.push(label);
             match label {
-                Label::Int(CLAIM_ISS) => issuer = Some(d.str().map_err(|_| "iss is not text")?.to_owned()),
+                Label::Int(CLAIM_ISS) => {
+                    issuer = Some(d.str().map_err(|_| "iss is not text")?.to_owned())
+                }
                 Label::Int(CLAIM_IAT) => issued_at = Some(read_numeric_date(d)?),
                 Label::Int(CLAIM_EXP) => expires_at = Some(read_numeric_date(d)?),
                 Label::Int(CLAIM_HCERT) => dcc = Some(read_hcert(d)?),
@@ -68,10 +70,10 @@ impl Claims {
             }
             Ok(())
         })?;
-        if let (Some(iat), Some(exp)) = (issued_at, expires_at) {
-            if exp < iat {
-                return Err("exp is before iat");
-            }
+        if let (Some(iat), Some(exp)) = (issued_at, expires_at)
+            && exp < iat
+        {
+            return Err("exp is before iat");
         }
         Ok(Claims {
             issuer,
@@ -91,7 +93,7 @@ fn read_numeric_date(d: &mut Decoder<'_>) -> Result<NumericDate, &'static str> {
         }
         Type::F16 | Type::F32 | Type::F64 => {
             let f = d.f64().map_err(|_| "invalid date")?;
-            if !f.is_finite() || f < 0.0 || f > MAX_NUMERIC_DATE {
+            if !f.is_finite() || !(0.0..=MAX_NUMERIC_DATE).contains(&f) {
                 return Err("date is not a finite non-negative number");
             }
             f.trunc() as i64
@@ -155,7 +157,9 @@ impl ClaimsBuilder {
     /// integer is due is kept as a float) — that is, never for a JSON object; the error names the reason.
     pub fn encode(&self, dcc: &Value) -> Result<Vec<u8>, Error> {
         if !dcc.is_object() {
-            return Err(Error::Claims { reason: "the DCC is not an object" });
+            return Err(Error::Claims {
+                reason: "the DCC is not an object",
+            });
         }
         let mut out = Vec::with_capacity(512);
         out.push(0xa4);
@@ -220,7 +224,9 @@ mod tests {
 
     #[test]
     fn encode_then_decode_round_trips() {
-        let bytes = ClaimsBuilder::new("VN", 1_640_000_000, 1_671_536_000).encode(&dcc()).unwrap();
+        let bytes = ClaimsBuilder::new("VN", 1_640_000_000, 1_671_536_000)
+            .encode(&dcc())
+            .unwrap();
         let claims = Claims::decode(&bytes).unwrap();
         assert_eq!(claims.issuer.as_deref(), Some("VN"));
         assert_eq!(claims.issued_at, Some(1_640_000_000));
@@ -276,10 +282,22 @@ mod tests {
 
     #[test]
     fn garbage_or_missing_dcc_is_a_claims_error() {
-        assert!(matches!(Claims::decode(b"\x01\x02"), Err(Error::Claims { .. }))); // CBO1-like
-        assert!(matches!(Claims::decode(&hex::decode("a10162").unwrap()), Err(Error::Claims { .. })));
-        assert!(matches!(Claims::decode(&hex::decode("a1390103a10201").unwrap()), Err(Error::Claims { .. })));
-        assert!(matches!(Claims::decode(&hex::decode("a1390103a10101").unwrap()), Err(Error::Claims { .. })));
+        assert!(matches!(
+            Claims::decode(b"\x01\x02"),
+            Err(Error::Claims { .. })
+        )); // CBO1-like
+        assert!(matches!(
+            Claims::decode(&hex::decode("a10162").unwrap()),
+            Err(Error::Claims { .. })
+        ));
+        assert!(matches!(
+            Claims::decode(&hex::decode("a1390103a10201").unwrap()),
+            Err(Error::Claims { .. })
+        ));
+        assert!(matches!(
+            Claims::decode(&hex::decode("a1390103a10101").unwrap()),
+            Err(Error::Claims { .. })
+        ));
         let dup = hex::decode("a1390103a201a001a0").unwrap();
         assert!(matches!(Claims::decode(&dup), Err(Error::Claims { .. })));
     }
@@ -289,5 +307,41 @@ mod tests {
         let bytes = hex::decode("a1390103a101a2616101616102").unwrap();
         let claims = Claims::decode(&bytes).unwrap();
         assert!(claims.dcc.defect().is_some());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    proptest! {
+        /// decode(encode(claims)) gives back the claims and the DCC, for any dates and text.
+        #[test]
+        fn encode_then_decode_round_trips(
+            iss in "[A-Z]{2}",
+            iat in 0i64..(1 << 40),
+            validity in 0i64..(1 << 30),
+            name in "\\PC{0,80}",
+            dn in 1u64..10,
+        ) {
+            let dcc = json!({"ver": "1.3.0", "nam": {"fn": name, "fnt": "X"}, "dob": "", "v": [{"dn": dn}]});
+            let bytes = ClaimsBuilder::new(&iss, iat, iat + validity).encode(&dcc).unwrap();
+            let claims = Claims::decode(&bytes).unwrap();
+            prop_assert_eq!(claims.issuer.as_deref(), Some(iss.as_str()));
+            prop_assert_eq!(claims.issued_at, Some(iat));
+            prop_assert_eq!(claims.expires_at, Some(iat + validity));
+            prop_assert_eq!(claims.dcc.as_json(), &dcc);
+        }
+
+        /// Arbitrary bytes either decode or give a claims error; never a panic.
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Err(err) = Claims::decode(&bytes) {
+                let is_claims_error = matches!(err, Error::Claims { .. });
+                prop_assert!(is_claims_error);
+            }
+        }
     }
 }

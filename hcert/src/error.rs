@@ -21,7 +21,7 @@ pub enum Error {
     /// The text after the prefix is not strict Base45 (RFC 9285).
     #[error("invalid Base45 at character {position}")]
     Base45 {
-        /// Offset of the first offending character, counted from after the prefix.
+        /// Byte offset of the first offending character or group, counted from after the prefix.
         position: usize,
     },
     /// The bytes are not one complete zlib stream (RFC 1950), or trailing bytes follow it.

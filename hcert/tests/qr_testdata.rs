@@ -9,6 +9,14 @@
 //!
 //! Without `DCC_TESTDATA_DIR` the tests print why and pass; under CI (`CI` set) missing data fails them.
 
+// Test code: a broken data file or a misread picture should stop the test loudly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -18,8 +26,11 @@ use serde_json::Value;
 /// Vectors whose picture holds another valid HC1 string of the same issuer than their `PREFIX` (both
 /// Base45-decode and inflate to payloads of equal length; they part after 64 characters). They set no
 /// `EXPECTEDPICTUREDECODE`. The picture is what is read, so these must decode, but not to `PREFIX`.
-const PICTURE_IS_ANOTHER_CERTIFICATE: &[&str] =
-    &["ES/2DCode/raw/501.json", "ES/2DCode/raw/502.json", "ES/2DCode/raw/503.json"];
+const PICTURE_IS_ANOTHER_CERTIFICATE: &[&str] = &[
+    "ES/2DCode/raw/501.json",
+    "ES/2DCode/raw/502.json",
+    "ES/2DCode/raw/503.json",
+];
 
 /// The test data directory, or `None` (after saying so) when it is not configured outside CI.
 fn testdata(relative: &str) -> Option<PathBuf> {
@@ -92,7 +103,10 @@ fn dgc_testdata_pictures_decode_to_their_prefix() {
         }
     }
     eprintln!("dgc-testdata: {decoded}/{pictures} pictures decode to exactly PREFIX");
-    assert!(pictures > 100, "expected the full corpus, found {pictures} pictures");
+    assert!(
+        pictures > 100,
+        "expected the full corpus, found {pictures} pictures"
+    );
     assert!(failures.is_empty(), "unexpected results: {failures:?}");
 }
 
@@ -102,7 +116,10 @@ fn vietnamese_photo_decodes() {
         return;
     };
     let picture = std::fs::read(&path).unwrap();
-    assert!(picture.starts_with(&[0xFF, 0xD8]), "the file is a JPEG despite its name");
+    assert!(
+        picture.starts_with(&[0xFF, 0xD8]),
+        "the file is a JPEG despite its name"
+    );
     let text = read_qr(&picture, &ImageLimits::DEFAULT).unwrap();
     eprintln!("VAC_VN.png: {}…", text.get(..20).unwrap_or(&text));
     assert!(text.starts_with("HC1:"));

@@ -28,8 +28,10 @@ pub trait VerifyingKey: Send + Sync + fmt::Debug {
 
     /// Checks `signature` over `message`.
     ///
-    /// ES256 signatures are raw `r‖s`, exactly 64 bytes (any other length is invalid); PS256 is
-    /// RSASSA-PSS with SHA-256, MGF1-SHA-256 and a 32-byte salt; EdDSA is Ed25519.
+    /// ES256 signatures are raw `r‖s`, exactly 64 bytes (any other length is invalid); the high-S twin
+    /// `(r, n−s)` of a valid signature is valid too, in both backends. PS256 is RSASSA-PSS with SHA-256,
+    /// MGF1-SHA-256 and a salt of exactly 32 bytes (RFC 8230): both backends refuse other salt lengths.
+    /// EdDSA is Ed25519.
     ///
     /// # Errors
     /// [`SignatureError::Invalid`] if the signature does not verify, whatever the reason.
@@ -204,6 +206,9 @@ enum PrivateKey {
 
 impl SigningKey {
     /// Generates a new key for `algorithm` (RSA 2048 bits for PS256) with `backend`.
+    ///
+    /// RSA generation by the RustCrypto backend is slow (seconds, in a debug build minutes); keys move
+    /// between backends through [`SigningKey::to_pkcs8_der`].
     ///
     /// # Errors
     /// [`KeyError::Generate`] if the backend fails.

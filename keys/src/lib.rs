@@ -6,11 +6,16 @@
 //! module can stand in for a software key. Two interchangeable backends implement them: AWS-LC (default,
 //! feature `aws-lc`) and the pure-Rust RustCrypto crates (feature `rust-crypto`).
 //!
+//! [`ceremony`] issues this country's own CSCA and DSCs (strict DER), and [`keystore`] keeps them with
+//! their private keys encrypted, as files the caller reads and writes.
+//!
 //! No I/O: callers read files and pass bytes; validity is checked against a time the caller passes.
 
 mod backend;
+pub mod ceremony;
 mod certificate;
 mod error;
+pub mod keystore;
 mod kid;
 mod usage;
 
@@ -20,6 +25,7 @@ pub mod test_pki;
 pub use backend::{Backend, Signer, SigningKey, VerifyingKey};
 pub use certificate::{Certificate, KeyType};
 pub use error::{KeyError, SignatureError};
+pub use keystore::{Keystore, KeystoreError, Passphrase};
 pub use kid::Kid;
 pub use usage::{CertKind, DscUsage};
 

@@ -142,6 +142,16 @@ pub struct TestCsca {
     pub pkcs8: Zeroizing<Vec<u8>>,
 }
 
+impl TestCsca {
+    /// The CSCA's private key loaded in `backend`.
+    ///
+    /// # Errors
+    /// As [`SigningKey::from_pkcs8_der`]; never for keys this module generated.
+    pub fn signer_for(&self, backend: Backend) -> Result<SigningKey, KeyError> {
+        SigningKey::from_pkcs8_der(backend, &self.pkcs8)
+    }
+}
+
 /// A DSC of a [`TestPki`], with its private key.
 pub struct TestDsc {
     /// The certificate.

@@ -10,9 +10,12 @@ use std::path::{Path, PathBuf};
 /// The folder named by the environment variable `var`, or `None` (after printing why) when it is unset or
 /// missing. Panics instead when `CI` is set.
 pub fn data_dir(var: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os(var).map(PathBuf::from).filter(|dir| dir.is_dir());
+    let dir = std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_dir());
     if dir.is_none() {
-        let message = format!("{var} is not set to an existing folder: see README.md, \"Test data\"");
+        let message =
+            format!("{var} is not set to an existing folder: see README.md, \"Test data\"");
         if std::env::var_os("CI").is_some() {
             panic!("{message} (CI must not skip)");
         }
@@ -36,12 +39,16 @@ pub fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
         for entry in entries.flatten() {
             let path = entry.path();
             match entry.file_type() {
                 Ok(kind) if kind.is_dir() => pending.push(path),
-                Ok(kind) if kind.is_file() && path.extension().is_some_and(|e| e == "json") => found.push(path),
+                Ok(kind) if kind.is_file() && path.extension().is_some_and(|e| e == "json") => {
+                    found.push(path)
+                }
                 _ => {}
             }
         }

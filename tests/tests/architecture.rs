@@ -1,6 +1,11 @@
 //! The architecture invariants of ARCHITECTURE.md, checked against `cargo metadata`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -9,11 +14,21 @@ use std::process::Command;
 fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     metadata["packages"]
         .as_array()
@@ -32,7 +47,15 @@ fn dependencies() -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-const WORKSPACE_CRATES: &[&str] = &["hcert", "keys", "trust-list", "verifier", "issuer", "intake", "vaxcert"];
+const WORKSPACE_CRATES: &[&str] = &[
+    "hcert",
+    "keys",
+    "trust-list",
+    "verifier",
+    "issuer",
+    "intake",
+    "vaxcert",
+];
 const LIBRARIES: &[&str] = &["hcert", "keys", "trust-list", "verifier"];
 const SERVICE_ONLY: &[&str] = &["axum", "sqlx", "tokio", "reqwest", "hyper", "clap"];
 
@@ -40,7 +63,10 @@ const SERVICE_ONLY: &[&str] = &["axum", "sqlx", "tokio", "reqwest", "hyper", "cl
 fn hcert_and_keys_depend_on_no_workspace_crate() {
     let deps = dependencies();
     for krate in ["hcert", "keys"] {
-        let internal: Vec<_> = deps[krate].iter().filter(|d| WORKSPACE_CRATES.contains(&d.as_str())).collect();
+        let internal: Vec<_> = deps[krate]
+            .iter()
+            .filter(|d| WORKSPACE_CRATES.contains(&d.as_str()))
+            .collect();
         assert!(internal.is_empty(), "{krate} depends on {internal:?}");
     }
 }
@@ -50,7 +76,10 @@ fn verifier_never_depends_on_issuer_or_intake() {
     let deps = dependencies();
     assert!(deps.contains_key("verifier"));
     for forbidden in ["issuer", "intake", "vaxcert"] {
-        assert!(!deps["verifier"].contains(forbidden), "verifier depends on {forbidden}");
+        assert!(
+            !deps["verifier"].contains(forbidden),
+            "verifier depends on {forbidden}"
+        );
     }
 }
 
@@ -59,7 +88,10 @@ fn libraries_do_no_io_of_their_own() {
     let deps = dependencies();
     for library in LIBRARIES.iter().filter(|l| deps.contains_key(**l)) {
         for forbidden in SERVICE_ONLY {
-            assert!(!deps[*library].contains(*forbidden), "{library} depends on {forbidden}");
+            assert!(
+                !deps[*library].contains(*forbidden),
+                "{library} depends on {forbidden}"
+            );
         }
     }
 }

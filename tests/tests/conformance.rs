@@ -6,7 +6,12 @@
 //! are the reference harness's own parser failures) and for the errata below, each citing the rule the
 //! vector contradicts. The test prints one summary line per flag.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -83,18 +88,28 @@ struct Outcome {
 
 #[test]
 fn conformance_corpus() {
-    let Some(testdata) = testdata_dir() else { return };
+    let Some(testdata) = testdata_dir() else {
+        return;
+    };
     let value_sets = spec_dir().map(|spec| {
         let documents = value_set_documents(&spec);
         Arc::new(ValueSets::from_documents(documents.iter().map(String::as_str)).unwrap())
     });
     let vectors = conformance_vectors(&testdata);
-    assert!(vectors.len() > 200, "expected the whole corpus, found {} vectors", vectors.len());
+    assert!(
+        vectors.len() > 200,
+        "expected the whole corpus, found {} vectors",
+        vectors.len()
+    );
 
     let mut tally: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let mut disagreements = Vec::new();
     for path in &vectors {
-        let name = path.strip_prefix(testdata.join("dgc-testdata")).unwrap().to_string_lossy().replace('\\', "/");
+        let name = path
+            .strip_prefix(testdata.join("dgc-testdata"))
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let vector: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         for outcome in score(&vector, value_sets.clone()) {
             let entry = tally.entry(outcome.flag).or_default();
@@ -103,8 +118,12 @@ fn conformance_corpus() {
                 entry.0 += 1;
                 continue;
             }
-            let excused = KNOWN_ISSUES.iter().any(|(suffix, flag)| name.ends_with(suffix) && *flag == outcome.flag)
-                || ERRATA.iter().any(|(suffix, flag, _)| name.ends_with(suffix) && *flag == outcome.flag);
+            let excused = KNOWN_ISSUES
+                .iter()
+                .any(|(suffix, flag)| name.ends_with(suffix) && *flag == outcome.flag)
+                || ERRATA
+                    .iter()
+                    .any(|(suffix, flag, _)| name.ends_with(suffix) && *flag == outcome.flag);
             if !excused {
                 disagreements.push(format!(
                     "{name}: {} expected {} got {}",
@@ -116,7 +135,12 @@ fn conformance_corpus() {
     for (flag, (agreed, total)) in &tally {
         println!("conformance {flag}: {agreed}/{total} agreed");
     }
-    assert!(disagreements.is_empty(), "{} disagreements:\n{}", disagreements.len(), disagreements.join("\n"));
+    assert!(
+        disagreements.is_empty(),
+        "{} disagreements:\n{}",
+        disagreements.len(),
+        disagreements.join("\n")
+    );
 }
 
 /// Scores every flag of one vector that applies.
@@ -136,7 +160,10 @@ fn score(vector: &Value, value_sets: Option<Arc<ValueSets>>) -> Vec<Outcome> {
         }
         // Checks after the signature are scored only where the signature is not expected to fail.
         if expected("VERIFY") != Some(false) && signature_holds {
-            push("EXPIRATIONCHECK", pass(report.checks.expiry) && pass(report.checks.dsc_validity));
+            push(
+                "EXPIRATIONCHECK",
+                pass(report.checks.expiry) && pass(report.checks.dsc_validity),
+            );
             push("KEYUSAGE", pass(report.checks.key_usage));
             if report.checks.schema != CheckState::Skipped {
                 push("SCHEMAVALIDATION", pass(report.checks.schema));
@@ -144,14 +171,20 @@ fn score(vector: &Value, value_sets: Option<Arc<ValueSets>>) -> Vec<Outcome> {
         }
         push("DECODE", decodes(prefix));
         if let Some(json) = vector.get("JSON").filter(|j| j.is_object()) {
-            push("VALIDJSON", decoded_payload(prefix).is_some_and(|payload| same_json(&payload, json)));
+            push(
+                "VALIDJSON",
+                decoded_payload(prefix).is_some_and(|payload| same_json(&payload, json)),
+            );
         }
     }
     if let Some(base45) = text("BASE45") {
         push("B45DECODE", hcert::base45_decode(base45).is_ok());
     }
     if let Some(compressed) = text("COMPRESSED") {
-        push("COMPRESSION", hex::decode(compressed).is_ok_and(|bytes| hcert::inflate(&bytes).is_ok()));
+        push(
+            "COMPRESSION",
+            hex::decode(compressed).is_ok_and(|bytes| hcert::inflate(&bytes).is_ok()),
+        );
     }
     if let (Some(picture), Some(prefix)) = (text("2DCODE"), text("PREFIX")) {
         let read = STANDARD
@@ -161,28 +194,34 @@ fn score(vector: &Value, value_sets: Option<Arc<ValueSets>>) -> Vec<Outcome> {
         push("PICTUREDECODE", read.as_deref() == Some(prefix));
     }
     // Vectors without a verifiable PREFIX still carry the payload as CBOR for the schema flag.
-    if !results.iter().any(|(flag, _)| *flag == "SCHEMAVALIDATION") {
-        if let Some(cbor) = text("CBOR") {
-            let valid = hex::decode(cbor)
-                .ok()
-                .and_then(|bytes| Dcc::from_cbor(&bytes).ok())
-                .is_some_and(|dcc| hcert::validate_schema(&dcc, value_sets.as_deref()).is_ok());
-            results.push(("SCHEMAVALIDATION", valid));
-        }
+    if !results.iter().any(|(flag, _)| *flag == "SCHEMAVALIDATION")
+        && let Some(cbor) = text("CBOR")
+    {
+        let valid = hex::decode(cbor)
+            .ok()
+            .and_then(|bytes| Dcc::from_cbor(&bytes).ok())
+            .is_some_and(|dcc| hcert::validate_schema(&dcc, value_sets.as_deref()).is_ok());
+        results.push(("SCHEMAVALIDATION", valid));
     }
     results
         .into_iter()
-        .filter_map(|(flag, got)| expected(flag).map(|expected| Outcome { flag, expected, got }))
+        .filter_map(|(flag, got)| {
+            expected(flag).map(|expected| Outcome {
+                flag,
+                expected,
+                got,
+            })
+        })
         .collect()
 }
 
 /// Verifies a vector's PREFIX with its certificate at its validation clock.
 fn verify(vector: &Value, prefix: &str, value_sets: Option<Arc<ValueSets>>) -> Report {
     let mut trust = TrustStore::new(Backend::default());
-    if let Some(certificate) = vector["TESTCTX"]["CERTIFICATE"].as_str() {
-        if let Ok(certificate) = Certificate::parse_any(certificate.as_bytes()) {
-            trust.insert(certificate);
-        }
+    if let Some(certificate) = vector["TESTCTX"]["CERTIFICATE"].as_str()
+        && let Ok(certificate) = Certificate::parse_any(certificate.as_bytes())
+    {
+        trust.insert(certificate);
     }
     let at = vector["TESTCTX"]["VALIDATIONCLOCK"]
         .as_str()
@@ -206,16 +245,22 @@ fn decodes(prefix: &str) -> bool {
 fn decoded_payload(prefix: &str) -> Option<Value> {
     let cose_bytes = hcert::decode_transport(prefix).ok()?;
     let cose = CoseSign1::parse(&cose_bytes).ok()?;
-    Claims::decode(cose.payload()).ok().map(|claims| claims.dcc.into_json())
+    Claims::decode(cose.payload())
+        .ok()
+        .map(|claims| claims.dcc.into_json())
 }
 
 /// Structural equality where strings that are both RFC 3339 date-times compare as instants.
 fn same_json(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len() && a.iter().all(|(key, value)| b.get(key).is_some_and(|other| same_json(value, other)))
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(key, value)| b.get(key).is_some_and(|other| same_json(value, other)))
         }
-        (Value::Array(a), Value::Array(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_json(x, y)),
+        (Value::Array(a), Value::Array(b)) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| same_json(x, y))
+        }
         (Value::String(a), Value::String(b)) => {
             a == b || matches!((parse_clock(a), parse_clock(b)), (Some(x), Some(y)) if x == y)
         }
@@ -231,5 +276,8 @@ fn same_json_compares_date_times_as_instants() {
     assert!(same_json(&a, &b));
     let c = serde_json::json!({"sc": "2021-05-03T10:00:01Z", "n": 1});
     assert!(!same_json(&a, &c));
-    assert!(!same_json(&serde_json::json!({"a": 1}), &serde_json::json!({"a": 1, "b": 2})));
+    assert!(!same_json(
+        &serde_json::json!({"a": 1}),
+        &serde_json::json!({"a": 1, "b": 2})
+    ));
 }

@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Manage the encrypted keystore: create the CSCA and DSC keys, rotate the DSC, list the keys.
+    Keys(commands::keys::KeysArgs),
     /// Verify certificates: an HC1: string, a PNG/JPEG picture, or `-` for one input per line on stdin.
     Verify(commands::verify::VerifyArgs),
 }
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Command::Keys(args) => commands::keys::run(args),
         Command::Verify(args) => commands::verify::run(args),
     };
     match outcome {

@@ -28,6 +28,9 @@ mod tests {
         assert_eq!(escape_for_display("Nguyễn Bảo Duy"), "Nguyễn Bảo Duy");
         assert_eq!(escape_for_display("A\u{202E}B"), "A\\u{202E}B");
         assert_eq!(escape_for_display("A\nB\u{0}"), "A\\u{000A}B\\u{0000}");
-        assert_eq!(escape_for_display("\u{2067}x\u{2069}"), "\\u{2067}x\\u{2069}");
+        assert_eq!(
+            escape_for_display("\u{2067}x\u{2069}"),
+            "\\u{2067}x\\u{2069}"
+        );
     }
 }

@@ -9,10 +9,9 @@
 
 mod display;
 mod report;
-mod trust_store;
 mod verify;
 
 pub use display::escape_for_display;
 pub use report::{Check, CheckState, Checks, Code, Holder, Report, TrustListStatus};
-pub use trust_store::{TrustStore, TrustedDsc};
+pub use trust_list::{TrustStore, TrustedDsc};
 pub use verify::{Detail, Input, VerifiedCertificate, Verifier};

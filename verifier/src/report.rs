@@ -386,6 +386,7 @@ pub struct Report {
 impl Report {
     /// The report as one line of JSON.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).unwrap_or_else(|_| String::from("{\"valid\":false,\"code\":\"E_INTERNAL\"}"))
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| String::from("{\"valid\":false,\"code\":\"E_INTERNAL\"}"))
     }
 }

@@ -8,10 +8,10 @@ use hcert::{Algorithm, CertType, Claims, CoseSign1, Dcc, ImageLimits, ValueSets}
 use keys::{CertKind, KeyType, SignatureAlgorithm, VerifyingKey};
 use serde_json::json;
 use time::OffsetDateTime;
+use trust_list::{TrustStore, TrustedDsc};
 
 use crate::display::escape_for_display;
 use crate::report::{Check, CheckState, Checks, Code, Holder, Report};
-use crate::trust_store::{TrustStore, TrustedDsc};
 
 /// What to verify: the `HC1:` text, or a picture holding its QR code.
 #[derive(Debug, Clone, Copy)]
@@ -284,9 +284,9 @@ impl Verifier {
         let schema = hcert::validate_schema(&claims.dcc, self.value_sets.as_deref());
         let cert_type = schema.as_ref().ok().copied().or(claims.dcc.cert_type());
         b.report.cert_type = cert_type.map(CertType::key);
-        match cert_type {
-            Some(kind) => b.record(Check::KeyUsage, check_key_usage(kind, signer)),
-            None => {} // no kind to check: stays skipped, and the schema check fails below
+        // Without a kind there is nothing to check: key_usage stays skipped and the schema check fails.
+        if let Some(kind) = cert_type {
+            b.record(Check::KeyUsage, check_key_usage(kind, signer));
         }
         match (signer.country(), claims.issuer.as_deref()) {
             (Some(dsc_country), Some(iss)) if !dsc_country.eq_ignore_ascii_case(iss) => b.fail(

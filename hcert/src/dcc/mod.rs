@@ -86,11 +86,15 @@ impl Dcc {
         let malformed = |reason| crate::Error::Cbor { reason };
         crate::cbor::check_single_item(bytes).map_err(malformed)?;
         let mut decoder = minicbor::Decoder::new(bytes);
-        if !matches!(decoder.datatype(), Ok(minicbor::data::Type::Map | minicbor::data::Type::MapIndef)) {
+        if !matches!(
+            decoder.datatype(),
+            Ok(minicbor::data::Type::Map | minicbor::data::Type::MapIndef)
+        ) {
             return Err(malformed("the DCC is not a map"));
         }
         let mut defect = None;
-        let value = crate::cbor::to_json(&mut decoder, &mut String::new(), &mut defect).map_err(malformed)?;
+        let value = crate::cbor::to_json(&mut decoder, &mut String::new(), &mut defect)
+            .map_err(malformed)?;
         Ok(Dcc::with_defect(value, defect))
     }
 

@@ -111,21 +111,61 @@ impl fmt::Display for JsonType {
 ///
 /// Every coded field (`tg`, `vp`, `mp`, `ma`, `co` of `v`; `tg`, `tt`, `ma`, `tr`, `co` of `t`; `tg`, `co`
 /// of `r`) must then be a member of its set, inactive codes included; a set that was not loaded is not
-/// checked. A payload with a decoding defect fails. The error names the first failing field.
+/// checked. A payload with a decoding defect fails. The error names the first failing field, in key order.
 pub fn validate_schema(dcc: &Dcc, value_sets: Option<&ValueSets>) -> Result<CertType, SchemaError> {
     if let Some(defect) = dcc.defect() {
         return Err(SchemaError::Defect(defect.clone()));
     }
     let root = object(dcc.as_json(), "")?;
+    // One pass over the fields, each checked by its own rule; absent ones are looked for afterwards.
+    let mut present = 0;
+    let mut groups = 0;
+    let mut group = None;
+    for (key, value) in root {
+        match key.as_str() {
+            "ver" => version(value)?,
+            "nam" => name(value)?,
+            "dob" => birth_date(value)?,
+            "v" | "t" | "r" => {
+                // The root `oneOf`: each branch requires one group, so exactly one may be present
+                // (present means present: `required` counts keys, so a `null` group counts too).
+                groups += 1;
+                group = Some((key.as_str(), value));
+                continue;
+            }
+            _ => continue,
+        }
+        present += 1;
+    }
+    all_present(
+        root,
+        present,
+        &[("ver", "/ver"), ("nam", "/nam"), ("dob", "/dob")],
+    )?;
     let checker = Checker { value_sets };
-    let kind = single_group(root)?;
-    root_fields(root)?;
-    let (path, entry_path) = match kind {
-        CertType::Vaccination => ("/v", "/v/0"),
-        CertType::Test => ("/t", "/t/0"),
-        CertType::Recovery => ("/r", "/r/0"),
-    };
-    let group = root.get(kind.key()).ok_or(SchemaError::Missing { path })?;
+    match group {
+        Some(("v", entries)) if groups == 1 => {
+            checker.vaccination(single_entry(entries, "/v", "/v/0")?)?;
+            Ok(CertType::Vaccination)
+        }
+        Some(("t", entries)) if groups == 1 => {
+            checker.test(single_entry(entries, "/t", "/t/0")?)?;
+            Ok(CertType::Test)
+        }
+        Some(("r", entries)) if groups == 1 => {
+            checker.recovery(single_entry(entries, "/r", "/r/0")?)?;
+            Ok(CertType::Recovery)
+        }
+        _ => Err(SchemaError::GroupCount { count: groups }),
+    }
+}
+
+/// A group: an array of exactly one entry (`minItems` = `maxItems` = 1), an object.
+fn single_entry<'a>(
+    group: &'a Value,
+    path: &'static str,
+    entry_path: &'static str,
+) -> Result<&'a Map<String, Value>, SchemaError> {
     let entries = group.as_array().ok_or(SchemaError::WrongType {
         path,
         expected: JsonType::Array,
@@ -133,73 +173,67 @@ pub fn validate_schema(dcc: &Dcc, value_sets: Option<&ValueSets>) -> Result<Cert
     let [entry] = entries.as_slice() else {
         return Err(SchemaError::EntryCount { path });
     };
-    let entry = object(entry, entry_path)?;
-    match kind {
-        CertType::Vaccination => checker.vaccination(entry)?,
-        CertType::Test => checker.test(entry)?,
-        CertType::Recovery => checker.recovery(entry)?,
-    }
-    Ok(kind)
+    object(entry, entry_path)
 }
 
-/// The root `oneOf`: each branch requires `ver`, `nam`, `dob` and one group, so exactly one group key
-/// may be present (present means present: a `null` group still counts, as `required` counts keys).
-fn single_group(root: &Map<String, Value>) -> Result<CertType, SchemaError> {
-    let mut found = None;
-    let mut count = 0;
-    for kind in [CertType::Vaccination, CertType::Test, CertType::Recovery] {
-        if root.contains_key(kind.key()) {
-            found = Some(kind);
-            count += 1;
-        }
+/// After a pass that counted `present` of the `required` keys (a map holds each key once): the first
+/// one missing, in schema order.
+fn all_present(
+    map: &Map<String, Value>,
+    present: usize,
+    required: &[(&str, &'static str)],
+) -> Result<(), SchemaError> {
+    if present == required.len() {
+        return Ok(());
     }
-    match found {
-        Some(kind) if count == 1 => Ok(kind),
-        _ => Err(SchemaError::GroupCount { count }),
+    match required.iter().find(|(key, _)| !map.contains_key(*key)) {
+        Some(&(_, path)) => Err(SchemaError::Missing { path }),
+        None => Ok(()),
     }
 }
 
-fn root_fields(root: &Map<String, Value>) -> Result<(), SchemaError> {
-    let ver = required_str(root, "ver", "/ver")?;
-    if !is_version(ver) {
+/// `ver`: `^\d+.\d+.\d+$`.
+fn version(value: &Value) -> Result<(), SchemaError> {
+    if !is_version(string(value, "/ver")?) {
         return Err(SchemaError::Pattern { path: "/ver" });
     }
-    let nam = object(
-        root.get("nam")
-            .ok_or(SchemaError::Missing { path: "/nam" })?,
-        "/nam",
-    )?;
-    name(nam)?;
-    let dob = required_str(root, "dob", "/dob")?;
-    if !is_birth_date(dob) {
+    Ok(())
+}
+
+/// `dob`: `^((19|20)\d\d(-\d\d){0,2}){0,1}$`.
+fn birth_date(value: &Value) -> Result<(), SchemaError> {
+    if !is_birth_date(string(value, "/dob")?) {
         return Err(SchemaError::Pattern { path: "/dob" });
     }
     Ok(())
 }
 
 /// `person_name`: `fn`/`gn` text ≤ 80, `fnt`/`gnt` ICAO 9303 `^[A-Z<]*$` ≤ 80, at least one of those two.
-fn name(nam: &Map<String, Value>) -> Result<(), SchemaError> {
-    if let Some(family) = optional_str(nam, "fn", "/nam/fn")? {
-        max_len(family, "/nam/fn")?;
+fn name(value: &Value) -> Result<(), SchemaError> {
+    let mut standardised = false;
+    for (key, value) in object(value, "/nam")? {
+        match key.as_str() {
+            "fn" => bounded_text(value, "/nam/fn")?,
+            "gn" => bounded_text(value, "/nam/gn")?,
+            "fnt" => {
+                transliterated(value, "/nam/fnt")?;
+                standardised = true;
+            }
+            "gnt" => {
+                transliterated(value, "/nam/gnt")?;
+                standardised = true;
+            }
+            _ => {}
+        }
     }
-    let fnt = optional_str(nam, "fnt", "/nam/fnt")?;
-    if let Some(fnt) = fnt {
-        transliterated(fnt, "/nam/fnt")?;
-    }
-    if let Some(given) = optional_str(nam, "gn", "/nam/gn")? {
-        max_len(given, "/nam/gn")?;
-    }
-    let gnt = optional_str(nam, "gnt", "/nam/gnt")?;
-    if let Some(gnt) = gnt {
-        transliterated(gnt, "/nam/gnt")?;
-    }
-    if fnt.is_none() && gnt.is_none() {
+    if !standardised {
         return Err(SchemaError::NameMissing);
     }
     Ok(())
 }
 
-fn transliterated(value: &str, path: &'static str) -> Result<(), SchemaError> {
+fn transliterated(value: &Value, path: &'static str) -> Result<(), SchemaError> {
+    let value = string(value, path)?;
     if !value
         .bytes()
         .all(|byte| byte.is_ascii_uppercase() || byte == b'<')
@@ -209,86 +243,134 @@ fn transliterated(value: &str, path: &'static str) -> Result<(), SchemaError> {
     max_len(value, path)
 }
 
-/// Paths of one entry's fields, written out so that errors carry `&'static str` pointers.
+/// The JSON pointer of an entry's field, a `&'static str` so that errors never allocate.
 macro_rules! at {
     ($group:literal, $key:literal) => {
-        Field {
-            key: $key,
-            path: concat!("/", $group, "/0/", $key),
-        }
+        concat!("/", $group, "/0/", $key)
     };
 }
 
-#[derive(Clone, Copy)]
-struct Field {
-    key: &'static str,
-    path: &'static str,
-}
+/// `vaccination_entry`: every field is required.
+const VACCINATION_REQUIRED: [(&str, &str); 10] = [
+    ("tg", at!("v", "tg")),
+    ("vp", at!("v", "vp")),
+    ("mp", at!("v", "mp")),
+    ("ma", at!("v", "ma")),
+    ("dn", at!("v", "dn")),
+    ("sd", at!("v", "sd")),
+    ("dt", at!("v", "dt")),
+    ("co", at!("v", "co")),
+    ("is", at!("v", "is")),
+    ("ci", at!("v", "ci")),
+];
+
+/// `test_entry`: all but `nm`, `ma` and `tc` are required.
+const TEST_REQUIRED: [(&str, &str); 7] = [
+    ("tg", at!("t", "tg")),
+    ("tt", at!("t", "tt")),
+    ("sc", at!("t", "sc")),
+    ("tr", at!("t", "tr")),
+    ("co", at!("t", "co")),
+    ("is", at!("t", "is")),
+    ("ci", at!("t", "ci")),
+];
+
+/// `recovery_entry`: every field is required.
+const RECOVERY_REQUIRED: [(&str, &str); 7] = [
+    ("tg", at!("r", "tg")),
+    ("fr", at!("r", "fr")),
+    ("co", at!("r", "co")),
+    ("is", at!("r", "is")),
+    ("df", at!("r", "df")),
+    ("du", at!("r", "du")),
+    ("ci", at!("r", "ci")),
+];
 
 struct Checker<'v> {
     value_sets: Option<&'v ValueSets>,
 }
 
 impl Checker<'_> {
-    /// `vaccination_entry`: all ten fields required.
     fn vaccination(&self, entry: &Map<String, Value>) -> Result<(), SchemaError> {
-        self.code(entry, at!("v", "tg"), ValueSetId::DiseaseAgentTargeted)?;
-        self.code(entry, at!("v", "vp"), ValueSetId::VaccineProphylaxis)?;
-        self.code(entry, at!("v", "mp"), ValueSetId::VaccineMedicinalProduct)?;
-        self.code(entry, at!("v", "ma"), ValueSetId::VaccineMahManf)?;
-        dose(entry, at!("v", "dn"))?;
-        dose(entry, at!("v", "sd"))?;
-        text(entry, at!("v", "dt"))?;
-        self.country(entry, at!("v", "co"))?;
-        bounded_text(entry, at!("v", "is"))?;
-        bounded_text(entry, at!("v", "ci"))
-    }
-
-    /// `test_entry`: `nm`, `ma` and `tc` optional, the rest required.
-    fn test(&self, entry: &Map<String, Value>) -> Result<(), SchemaError> {
-        self.code(entry, at!("t", "tg"), ValueSetId::DiseaseAgentTargeted)?;
-        self.code(entry, at!("t", "tt"), ValueSetId::TestType)?;
-        optional_bounded_text(entry, at!("t", "nm"))?;
-        let ma = at!("t", "ma");
-        if let Some(device) = optional_str(entry, ma.key, ma.path)? {
-            self.member(device, ma.path, ValueSetId::TestManufacturer)?;
+        let mut present = 0;
+        for (key, value) in entry {
+            match key.as_str() {
+                "tg" => self.code(value, at!("v", "tg"), ValueSetId::DiseaseAgentTargeted)?,
+                "vp" => self.code(value, at!("v", "vp"), ValueSetId::VaccineProphylaxis)?,
+                "mp" => self.code(value, at!("v", "mp"), ValueSetId::VaccineMedicinalProduct)?,
+                "ma" => self.code(value, at!("v", "ma"), ValueSetId::VaccineMahManf)?,
+                "dn" => dose(value, at!("v", "dn"))?,
+                "sd" => dose(value, at!("v", "sd"))?,
+                "dt" => string(value, at!("v", "dt")).map(drop)?,
+                "co" => self.country(value, at!("v", "co"))?,
+                "is" => bounded_text(value, at!("v", "is"))?,
+                "ci" => bounded_text(value, at!("v", "ci"))?,
+                _ => continue,
+            }
+            present += 1;
         }
-        text(entry, at!("t", "sc"))?;
-        self.code(entry, at!("t", "tr"), ValueSetId::TestResult)?;
-        optional_bounded_text(entry, at!("t", "tc"))?;
-        self.country(entry, at!("t", "co"))?;
-        bounded_text(entry, at!("t", "is"))?;
-        bounded_text(entry, at!("t", "ci"))
+        all_present(entry, present, &VACCINATION_REQUIRED)
     }
 
-    /// `recovery_entry`: all seven fields required.
+    fn test(&self, entry: &Map<String, Value>) -> Result<(), SchemaError> {
+        let mut present = 0;
+        for (key, value) in entry {
+            match key.as_str() {
+                "tg" => self.code(value, at!("t", "tg"), ValueSetId::DiseaseAgentTargeted)?,
+                "tt" => self.code(value, at!("t", "tt"), ValueSetId::TestType)?,
+                "sc" => string(value, at!("t", "sc")).map(drop)?,
+                "tr" => self.code(value, at!("t", "tr"), ValueSetId::TestResult)?,
+                "co" => self.country(value, at!("t", "co"))?,
+                "is" => bounded_text(value, at!("t", "is"))?,
+                "ci" => bounded_text(value, at!("t", "ci"))?,
+                "nm" => {
+                    bounded_text(value, at!("t", "nm"))?;
+                    continue;
+                }
+                "ma" => {
+                    self.code(value, at!("t", "ma"), ValueSetId::TestManufacturer)?;
+                    continue;
+                }
+                "tc" => {
+                    bounded_text(value, at!("t", "tc"))?;
+                    continue;
+                }
+                _ => continue,
+            }
+            present += 1;
+        }
+        all_present(entry, present, &TEST_REQUIRED)
+    }
+
     fn recovery(&self, entry: &Map<String, Value>) -> Result<(), SchemaError> {
-        self.code(entry, at!("r", "tg"), ValueSetId::DiseaseAgentTargeted)?;
-        text(entry, at!("r", "fr"))?;
-        self.country(entry, at!("r", "co"))?;
-        bounded_text(entry, at!("r", "is"))?;
-        text(entry, at!("r", "df"))?;
-        text(entry, at!("r", "du"))?;
-        bounded_text(entry, at!("r", "ci"))
+        let mut present = 0;
+        for (key, value) in entry {
+            match key.as_str() {
+                "tg" => self.code(value, at!("r", "tg"), ValueSetId::DiseaseAgentTargeted)?,
+                "fr" => string(value, at!("r", "fr")).map(drop)?,
+                "co" => self.country(value, at!("r", "co"))?,
+                "is" => bounded_text(value, at!("r", "is"))?,
+                "df" => string(value, at!("r", "df")).map(drop)?,
+                "du" => string(value, at!("r", "du")).map(drop)?,
+                "ci" => bounded_text(value, at!("r", "ci"))?,
+                _ => continue,
+            }
+            present += 1;
+        }
+        all_present(entry, present, &RECOVERY_REQUIRED)
     }
 
-    fn code(
-        &self,
-        entry: &Map<String, Value>,
-        field: Field,
-        set: ValueSetId,
-    ) -> Result<(), SchemaError> {
-        let code = required_str(entry, field.key, field.path)?;
-        self.member(code, field.path, set)
+    fn code(&self, value: &Value, path: &'static str, set: ValueSetId) -> Result<(), SchemaError> {
+        self.member(string(value, path)?, path, set)
     }
 
     /// `country_vt`: the unanchored pattern `[A-Z]{1,10}` (one capital letter anywhere), then the set.
-    fn country(&self, entry: &Map<String, Value>, field: Field) -> Result<(), SchemaError> {
-        let code = required_str(entry, field.key, field.path)?;
+    fn country(&self, value: &Value, path: &'static str) -> Result<(), SchemaError> {
+        let code = string(value, path)?;
         if !code.bytes().any(|byte| byte.is_ascii_uppercase()) {
-            return Err(SchemaError::Pattern { path: field.path });
+            return Err(SchemaError::Pattern { path });
         }
-        self.member(code, field.path, ValueSetId::Country)
+        self.member(code, path, ValueSetId::Country)
     }
 
     fn member(&self, code: &str, path: &'static str, set: ValueSetId) -> Result<(), SchemaError> {
@@ -304,34 +386,18 @@ impl Checker<'_> {
     }
 }
 
-fn text(entry: &Map<String, Value>, field: Field) -> Result<(), SchemaError> {
-    required_str(entry, field.key, field.path).map(drop)
-}
-
-fn bounded_text(entry: &Map<String, Value>, field: Field) -> Result<(), SchemaError> {
-    max_len(required_str(entry, field.key, field.path)?, field.path)
-}
-
-fn optional_bounded_text(entry: &Map<String, Value>, field: Field) -> Result<(), SchemaError> {
-    match optional_str(entry, field.key, field.path)? {
-        Some(value) => max_len(value, field.path),
-        None => Ok(()),
-    }
+/// Text of at most 80 code points (`issuer`, `certificate_id`, `nm`, `tc`, `fn`, `gn`).
+fn bounded_text(value: &Value, path: &'static str) -> Result<(), SchemaError> {
+    max_len(string(value, path)?, path)
 }
 
 /// `dose_posint`: an integer (a number with no fractional part, `1.0` included) ≥ 1.
-fn dose(entry: &Map<String, Value>, field: Field) -> Result<(), SchemaError> {
-    let value = entry
-        .get(field.key)
-        .ok_or(SchemaError::Missing { path: field.path })?;
+fn dose(value: &Value, path: &'static str) -> Result<(), SchemaError> {
     match value.as_number().and_then(integer_at_least_one) {
         Some(true) => Ok(()),
-        Some(false) => Err(SchemaError::Minimum {
-            path: field.path,
-            min: 1,
-        }),
+        Some(false) => Err(SchemaError::Minimum { path, min: 1 }),
         None => Err(SchemaError::WrongType {
-            path: field.path,
+            path,
             expected: JsonType::Integer,
         }),
     }
@@ -356,27 +422,11 @@ fn object<'a>(value: &'a Value, path: &'static str) -> Result<&'a Map<String, Va
     })
 }
 
-fn required_str<'a>(
-    map: &'a Map<String, Value>,
-    key: &str,
-    path: &'static str,
-) -> Result<&'a str, SchemaError> {
-    optional_str(map, key, path)?.ok_or(SchemaError::Missing { path })
-}
-
-fn optional_str<'a>(
-    map: &'a Map<String, Value>,
-    key: &str,
-    path: &'static str,
-) -> Result<Option<&'a str>, SchemaError> {
-    match map.get(key) {
-        None => Ok(None),
-        Some(Value::String(value)) => Ok(Some(value)),
-        Some(_) => Err(SchemaError::WrongType {
-            path,
-            expected: JsonType::String,
-        }),
-    }
+fn string<'a>(value: &'a Value, path: &'static str) -> Result<&'a str, SchemaError> {
+    value.as_str().ok_or(SchemaError::WrongType {
+        path,
+        expected: JsonType::String,
+    })
 }
 
 /// `maxLength` 80, in code points as JSON Schema counts.

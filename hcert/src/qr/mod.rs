@@ -1,7 +1,7 @@
 //! QR codes: drawing an `HC1:` string and reading one back from a picture.
 //!
-//! The string, not the picture, is the certificate (hcert §9 / spec notes §9): pictures are renderings of
-//! it. Rendering always uses error correction Q and alphanumeric mode, the encoding every HC1 string fits.
+//! The string, not the picture, is the certificate (spec notes §9): pictures are renderings of it.
+//! Rendering always uses error correction Q and alphanumeric mode, the encoding every HC1 string fits.
 //! Reading accepts PNG and JPEG, sniffed from their magic numbers, and refuses a picture that exceeds its
 //! [`ImageLimits`] before decoding any pixel.
 
@@ -78,4 +78,19 @@ pub enum QrError {
     /// The encoder failed to produce the picture.
     #[error("QR picture could not be encoded")]
     Render,
+}
+
+/// A deterministic `HC1:`-like string of `len` characters from the QR alphanumeric set.
+#[cfg(test)]
+pub(crate) fn hc1_like(len: usize) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:";
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut text = String::from("HC1:");
+    while text.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        text.push(char::from(ALPHABET[(state % 45) as usize]));
+    }
+    text
 }

@@ -40,8 +40,9 @@ pub struct RenderOptions {
 }
 
 impl RenderOptions {
-    /// 4 pixels per module, a 4-module quiet zone, 1-bit PNG: about 390 px a side for a typical
-    /// vaccination certificate (version 18), 33 mm printed at 300 dpi.
+    /// 4 pixels per module, a 4-module quiet zone, 1-bit PNG: about 400 px a side for a typical
+    /// vaccination certificate (550 to 600 characters: version 18 or 19, 97 or 101 modules a side with
+    /// the quiet zone).
     pub const DEFAULT: Self = Self {
         module_px: 4,
         quiet_zone: 4,
@@ -159,13 +160,28 @@ pub fn render_svg(text: &str, options: &RenderOptions) -> Result<String, QrError
                 x += 1;
                 continue;
             }
-            write!(svg, "M{} {}h{run}v1h-{run}z", x + quiet, y + quiet)
-                .map_err(|_| QrError::Render)?;
+            svg.push('M');
+            push_number(&mut svg, x + quiet);
+            svg.push(' ');
+            push_number(&mut svg, y + quiet);
+            svg.push('h');
+            push_number(&mut svg, run);
+            svg.push_str("v1h-");
+            push_number(&mut svg, run);
+            svg.push('z');
             x += run;
         }
     }
     svg.push_str("\"/></svg>");
     Ok(svg)
+}
+
+/// Appends `n` in decimal (without the formatting machinery: an SVG holds thousands of numbers).
+fn push_number(out: &mut String, n: usize) {
+    if n >= 10 {
+        push_number(out, n / 10);
+    }
+    out.extend(char::from_digit((n % 10) as u32, 10));
 }
 
 /// Builds the module matrix: error correction Q, alphanumeric mode forced.
@@ -223,11 +239,11 @@ fn paint_black(row: &mut [u8], start: usize, len: usize, depth: PngDepth) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const HC1_LIKE: &str = "HC1:6BF+70790T9WJWG.FKY*4GO0.O1CV2 O5 N2FBBRW1*70HS8WY04AC*WIFN0AHCD8KD97TK0F90KECTHGWJC0FDC:5AIA%G7X+AQB9746HS80:54IBQF60R6$A80X6S1BTYACG6M+9XG8KIAWNA91AY%67092L4WJCT3EHS8XJC$+DXJCCWENF6OF63W5NW6WF6%JC QE/IAYJC5LEW34U3ET7DXC9 QE-ED8%E.JCBECB1A-:8$96646AL60A60S6Q$D.UDRYA 96NF6L/5QW6307KQEPD09WEQDD+Q6TW6FA7C466KCN9E%961A6DL6FA7D46JPCT3E5JDLA7$Q6E464W5TG6..DX%DZJC6/DTZ9 QE5$CB$DA/D JC1/D3Z8WED1ECW.CCWE.Y92OAGY8MY9L+9MPCG/D5 C5IA5N9$PC5$CWA76ZAKPCG1ALZAT1ALZAFL8.ZAAB8VA9B*ANL9GL8.IA3NAMPC%49";
+    use crate::qr::hc1_like;
 
     #[test]
     fn png_renders_at_every_depth_and_size() {
+        let text = hc1_like(600);
         for depth in [PngDepth::One, PngDepth::Eight] {
             for module_px in [1, 3, 4, 7] {
                 let options = RenderOptions {
@@ -235,9 +251,9 @@ mod tests {
                     quiet_zone: 4,
                     depth,
                 };
-                let png = render_png(HC1_LIKE, &options).unwrap();
+                let png = render_png(&text, &options).unwrap();
                 let decoded = image::load_from_memory(&png).unwrap().into_luma8();
-                let qr = encode(HC1_LIKE).unwrap();
+                let qr = encode(&text).unwrap();
                 assert_eq!(decoded.width(), (qr.size as u32 + 8) * module_px);
                 // The top left pixel of the finder pattern is black, the quiet zone white.
                 assert_eq!(decoded.get_pixel(4 * module_px, 4 * module_px).0, [0]);
@@ -248,14 +264,48 @@ mod tests {
 
     #[test]
     fn svg_is_compact_and_framed() {
-        let svg = render_svg(HC1_LIKE, &RenderOptions::DEFAULT).unwrap();
-        let side = encode(HC1_LIKE).unwrap().size + 8;
+        let text = hc1_like(600);
+        let svg = render_svg(&text, &RenderOptions::DEFAULT).unwrap();
+        let side = encode(&text).unwrap().size + 8;
         assert!(svg.starts_with("<svg "));
         assert!(svg.contains(&format!(r#"viewBox="0 0 {side} {side}""#)));
         assert!(svg.contains(r#"shape-rendering="crispEdges""#));
         assert_eq!(svg.matches("<path").count(), 1);
-        assert!(svg.contains("M4 4h7v1h-7z"), "the finder pattern's top row is one run");
+        assert!(
+            svg.contains("M4 4h7v1h-7z"),
+            "the finder pattern's top row is one run"
+        );
         assert!(svg.ends_with("\"/></svg>"));
+    }
+
+    #[test]
+    fn svg_runs_match_the_png_pixels() {
+        let text = hc1_like(120);
+        let options = RenderOptions {
+            module_px: 1,
+            quiet_zone: 2,
+            depth: PngDepth::One,
+        };
+        let png = image::load_from_memory(&render_png(&text, &options).unwrap())
+            .unwrap()
+            .into_luma8();
+        let svg = render_svg(&text, &options).unwrap();
+        let path = svg
+            .split(" d=\"")
+            .nth(1)
+            .unwrap()
+            .trim_end_matches("\"/></svg>");
+        let mut drawn = image::GrayImage::from_pixel(png.width(), png.height(), image::Luma([255]));
+        for segment in path.split('M').skip(1) {
+            let (x, rest) = segment.split_once(' ').unwrap();
+            let (y, rest) = rest.split_once('h').unwrap();
+            let run: u32 = rest.split_once('v').unwrap().0.parse().unwrap();
+            let (x, y): (u32, u32) = (x.parse().unwrap(), y.parse().unwrap());
+            for dx in 0..run {
+                drawn.put_pixel(x + dx, y, image::Luma([0]));
+            }
+        }
+        assert_eq!(drawn, png);
     }
 
     #[test]
@@ -270,6 +320,12 @@ mod tests {
                 Err(QrError::NotAlphanumeric { position })
             );
         }
+    }
+
+    #[test]
+    fn empty_text_renders() {
+        assert!(render_png("", &RenderOptions::DEFAULT).is_ok());
+        assert!(render_svg("", &RenderOptions::DEFAULT).is_ok());
     }
 
     #[test]

@@ -45,7 +45,10 @@ pub struct VerifyArgs {
 
 /// Runs `vaxcert verify`.
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    let verifier = Verifier::new(Arc::new(trust_store(&args.dscs)?), load_value_sets(args.value_sets.as_deref())?);
+    let verifier = Verifier::new(
+        Arc::new(trust_store(&args.dscs)?),
+        load_value_sets(args.value_sets.as_deref())?,
+    );
     let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
     let detail = Detail {
         payload: true,
@@ -62,14 +65,24 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     } else {
         write_human(&mut out, &report)?;
     }
-    Ok(if report.valid { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if report.valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Verifies one argument: a path to a picture when such a file exists, else the text itself.
-fn verify_one(verifier: &Verifier, input: &str, at: OffsetDateTime, detail: Detail) -> Result<Report> {
+fn verify_one(
+    verifier: &Verifier,
+    input: &str,
+    at: OffsetDateTime,
+    detail: Detail,
+) -> Result<Report> {
     let path = Path::new(input);
     if !input.starts_with("HC1:") && path.is_file() {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
         return Ok(verifier.verify(Input::Image(&bytes), at, detail));
     }
     Ok(verifier.verify(Input::Text(input), at, detail))
@@ -80,9 +93,14 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
     let stdin = std::io::stdin().lock();
     let mut out = BufWriter::new(std::io::stdout().lock());
     // Lines are read as bytes: a line that is not UTF-8 still gets its report (E_BASE45), not an I/O error.
-    let mut lines = stdin.split(b'\n').map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+    let mut lines = stdin
+        .split(b'\n')
+        .map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
     loop {
-        let chunk: Vec<String> = lines.by_ref().take(BATCH_LINES).collect::<std::io::Result<_>>()?;
+        let chunk: Vec<String> = lines
+            .by_ref()
+            .take(BATCH_LINES)
+            .collect::<std::io::Result<_>>()?;
         if chunk.is_empty() {
             break;
         }
@@ -90,7 +108,9 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
             .par_iter()
             .map(|line| {
                 let text = line.strip_suffix('\r').unwrap_or(line);
-                verifier.verify(Input::Text(text), at, detail).to_json_line()
+                verifier
+                    .verify(Input::Text(text), at, detail)
+                    .to_json_line()
             })
             .collect();
         for report in reports {
@@ -104,9 +124,10 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
 fn trust_store(dscs: &[PathBuf]) -> Result<TrustStore> {
     let mut store = TrustStore::new(Backend::default());
     for path in dscs {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read DSC {}", path.display()))?;
-        let certificate =
-            Certificate::parse_any(&bytes).with_context(|| format!("{} is not a certificate", path.display()))?;
+        let bytes =
+            std::fs::read(path).with_context(|| format!("cannot read DSC {}", path.display()))?;
+        let certificate = Certificate::parse_any(&bytes)
+            .with_context(|| format!("{} is not a certificate", path.display()))?;
         store.insert(certificate);
     }
     Ok(store)
@@ -128,10 +149,15 @@ fn load_value_sets(dir: Option<&Path>) -> Result<Option<Arc<ValueSets>>> {
         }
     };
     let mut documents = Vec::new();
-    for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot read value sets in {}", dir.display()))? {
+    for entry in std::fs::read_dir(&dir)
+        .with_context(|| format!("cannot read value sets in {}", dir.display()))?
+    {
         let path = entry?.path();
         if path.extension().is_some_and(|ext| ext == "json") {
-            documents.push(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
+            documents.push(
+                std::fs::read_to_string(&path)
+                    .with_context(|| format!("cannot read {}", path.display()))?,
+            );
         }
     }
     if documents.is_empty() {

@@ -27,9 +27,19 @@ fn malformed_cbor() {
     check(&v(), &b45(&[0x9b, 0x80, 0, 0, 0, 0, 0, 0, 0]), Code::Cbor);
     check(&v(), &b45(&[0x5b, 0x80, 0, 0, 0, 0, 0, 0, 0]), Code::Cbor);
     // A map of 100k entries declared, few present.
-    check(&v(), &b45(&[0xba, 0x00, 0x01, 0x86, 0xa0, 0x01, 0x02]), Code::Cbor);
+    check(
+        &v(),
+        &b45(&[0xba, 0x00, 0x01, 0x86, 0xa0, 0x01, 0x02]),
+        Code::Cbor,
+    );
     // Invalid UTF-8 in a text string inside the message.
-    let bad_text = cose_raw(&[0xd2], &protected_alg_kid(Algorithm::Es256, &kid()), &[0xa1, 0x03, 0x62, 0xc3, 0x28], b"\xa0", &[0; 64]);
+    let bad_text = cose_raw(
+        &[0xd2],
+        &protected_alg_kid(Algorithm::Es256, &kid()),
+        &[0xa1, 0x03, 0x62, 0xc3, 0x28],
+        b"\xa0",
+        &[0; 64],
+    );
     check(&v(), &b45(&bad_text), Code::Cbor);
     // An integer followed by trailing bytes (CBO2).
     check(&v(), &b45(&[0x00, 0x91, 0x62]), Code::Cbor);
@@ -44,7 +54,11 @@ fn wrong_structures() {
     let protected = protected_alg_kid(Algorithm::Es256, &kid());
     let payload = claims(&vaccination());
     for tags in [&[0xd8, 0x62][..], &[0xd1], &[0xd0], &[0xd8, 0x60]] {
-        check(&v(), &b45(&cose_raw(tags, &protected, NO_HEADER, &payload, &[0; 64])), Code::CoseStructure);
+        check(
+            &v(),
+            &b45(&cose_raw(tags, &protected, NO_HEADER, &payload, &[0; 64])),
+            Code::CoseStructure,
+        );
     }
     let mut three = cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &[]);
     three[1] = 0x83;
@@ -53,7 +67,11 @@ fn wrong_structures() {
     check(&v(), &b45(&[0xd2, 0xa0]), Code::CoseStructure);
     check(&v(), &b45(&[0xd2, 0x01]), Code::CoseStructure);
     // Unprotected header as a byte string.
-    check(&v(), &b45(&cose_raw(&[0xd2], &protected, &[0x40], &payload, &[0; 64])), Code::CoseStructure);
+    check(
+        &v(),
+        &b45(&cose_raw(&[0xd2], &protected, &[0x40], &payload, &[0; 64])),
+        Code::CoseStructure,
+    );
 }
 
 #[test]
@@ -61,18 +79,38 @@ fn accepted_tags() {
     let dsc = &pki().es256;
     let protected = protected_alg_kid(Algorithm::Es256, &kid());
     for tags in [&[0xd2][..], &[], &[0xd8, 0x3d, 0xd2]] {
-        check(&v(), &signed_with_headers(dsc, tags, &protected, NO_HEADER), Code::Ok);
+        check(
+            &v(),
+            &signed_with_headers(dsc, tags, &protected, NO_HEADER),
+            Code::Ok,
+        );
     }
 }
 
 #[test]
 fn protected_header_failures() {
     let payload = claims(&vaccination());
-    let message = |protected: &[u8]| b45(&cose_raw(&[0xd2], protected, &unprotected_kid(&kid()), &payload, &[0; 64]));
-    check(&v(), &message(&[0xa2, 0x01, 0x26, 0x01, 0x26]), Code::ProtectedHeader); // duplicate alg
+    let message = |protected: &[u8]| {
+        b45(&cose_raw(
+            &[0xd2],
+            protected,
+            &unprotected_kid(&kid()),
+            &payload,
+            &[0; 64],
+        ))
+    };
+    check(
+        &v(),
+        &message(&[0xa2, 0x01, 0x26, 0x01, 0x26]),
+        Code::ProtectedHeader,
+    ); // duplicate alg
     check(&v(), &message(&[0x80]), Code::ProtectedHeader); // a bstr that is not a map
     check(&v(), &message(&[0xa1, 0x01]), Code::ProtectedHeader); // truncated
-    check(&v(), &message(&[0xa2, 0x01, 0x26, 0x02, 0x81, 0x18, 0x2a]), Code::ProtectedHeader); // crit [42]
+    check(
+        &v(),
+        &message(&[0xa2, 0x01, 0x26, 0x02, 0x81, 0x18, 0x2a]),
+        Code::ProtectedHeader,
+    ); // crit [42]
     // The protected header not a byte string at all.
     let mut not_bstr = vec![0xd2, 0x84, 0xa1, 0x01, 0x26];
     not_bstr.extend(unprotected_kid(&kid()));
@@ -84,13 +122,40 @@ fn protected_header_failures() {
 #[test]
 fn algorithm_rules() {
     let payload = claims(&vaccination());
-    let message = |protected: &[u8], unprotected: &[u8]| b45(&cose_raw(&[0xd2], protected, unprotected, &payload, &[0; 64]));
+    let message = |protected: &[u8], unprotected: &[u8]| {
+        b45(&cose_raw(
+            &[0xd2],
+            protected,
+            unprotected,
+            &payload,
+            &[0; 64],
+        ))
+    };
     let kid_header = unprotected_kid(&kid());
     check(&v(), &message(&[], &kid_header), Code::AlgMissing);
-    check(&v(), &message(&[0xa1, 0x01, 0x00], &kid_header), Code::AlgUnsupported); // 0
-    check(&v(), &message(&[0xa1, 0x01, 0x39, 0x01, 0x00], &kid_header), Code::AlgUnsupported); // RS256
-    check(&v(), &message(&[0xa1, 0x01, 0x38, 0x22], &kid_header), Code::AlgUnsupported); // ES384
-    check(&v(), &message(&[0xa1, 0x01, 0x65, b'E', b'S', b'2', b'5', b'6'], &kid_header), Code::AlgUnsupported);
+    check(
+        &v(),
+        &message(&[0xa1, 0x01, 0x00], &kid_header),
+        Code::AlgUnsupported,
+    ); // 0
+    check(
+        &v(),
+        &message(&[0xa1, 0x01, 0x39, 0x01, 0x00], &kid_header),
+        Code::AlgUnsupported,
+    ); // RS256
+    check(
+        &v(),
+        &message(&[0xa1, 0x01, 0x38, 0x22], &kid_header),
+        Code::AlgUnsupported,
+    ); // ES384
+    check(
+        &v(),
+        &message(
+            &[0xa1, 0x01, 0x65, b'E', b'S', b'2', b'5', b'6'],
+            &kid_header,
+        ),
+        Code::AlgUnsupported,
+    );
 }
 
 #[test]
@@ -99,10 +164,18 @@ fn unprotected_alg_is_used_only_without_a_protected_one() {
     // CO20: everything unprotected is valid.
     let mut unprotected = vec![0xa2, 0x01, 0x26, 0x04];
     unprotected.extend(bstr(&kid()));
-    check(&v(), &signed_with_headers(dsc, &[0xd2], &[], &unprotected), Code::Ok);
+    check(
+        &v(),
+        &signed_with_headers(dsc, &[0xd2], &[], &unprotected),
+        Code::Ok,
+    );
     // A protected PS256 is not overridden by an unprotected ES256: the ES256 key does not fit PS256.
     let protected = [vec![0xa1, 0x01, 0x38, 0x24]].concat();
-    check(&v(), &signed_with_headers(dsc, &[0xd2], &protected, &unprotected), Code::AlgKeyMismatch);
+    check(
+        &v(),
+        &signed_with_headers(dsc, &[0xd2], &protected, &unprotected),
+        Code::AlgKeyMismatch,
+    );
 }
 
 #[test]
@@ -111,13 +184,35 @@ fn algorithm_bound_to_key_type() {
     let payload = claims(&vaccination());
     let forged = |alg: Algorithm, kid: &[u8], signature: Vec<u8>| {
         let protected = protected_alg_kid(alg, kid);
-        b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &signature))
+        b45(&cose_raw(
+            &[0xd2],
+            &protected,
+            NO_HEADER,
+            &payload,
+            &signature,
+        ))
     };
     // ES256 header with an RSA DSC.
-    check(&v(), &forged(Algorithm::Es256, pki.ps256.certificate.kid().as_bytes(), vec![1; 64]), Code::AlgKeyMismatch);
+    check(
+        &v(),
+        &forged(
+            Algorithm::Es256,
+            pki.ps256.certificate.kid().as_bytes(),
+            vec![1; 64],
+        ),
+        Code::AlgKeyMismatch,
+    );
     // PS256 with an EC key, EdDSA with a P-256 key.
-    check(&v(), &forged(Algorithm::Ps256, &kid(), vec![1; 256]), Code::AlgKeyMismatch);
-    check(&v(), &forged(Algorithm::EdDsa, &kid(), vec![1; 64]), Code::AlgKeyMismatch);
+    check(
+        &v(),
+        &forged(Algorithm::Ps256, &kid(), vec![1; 256]),
+        Code::AlgKeyMismatch,
+    );
+    check(
+        &v(),
+        &forged(Algorithm::EdDsa, &kid(), vec![1; 64]),
+        Code::AlgKeyMismatch,
+    );
     // ES256 with a P-384 key (ES/401-403).
     let mut store = verifier::TrustStore::new(keys::Backend::default());
     store.insert(pki.p384.certificate.clone());
@@ -125,7 +220,17 @@ fn algorithm_bound_to_key_type() {
     let p384_kid = pki.p384.certificate.kid();
     let protected = protected_alg_kid(Algorithm::Es256, p384_kid.as_bytes());
     let signature = pki.p384.sign(&to_be_signed(&protected, &payload)).unwrap();
-    check(&p384, &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &signature)), Code::AlgKeyMismatch);
+    check(
+        &p384,
+        &b45(&cose_raw(
+            &[0xd2],
+            &protected,
+            NO_HEADER,
+            &payload,
+            &signature,
+        )),
+        Code::AlgKeyMismatch,
+    );
 }
 
 #[test]
@@ -134,7 +239,15 @@ fn es256_signature_format() {
     let payload = claims(&vaccination());
     let protected = protected_alg_kid(Algorithm::Es256, &kid());
     let good = dsc.key.sign(&to_be_signed(&protected, &payload)).unwrap();
-    let with = |signature: &[u8]| b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, signature));
+    let with = |signature: &[u8]| {
+        b45(&cose_raw(
+            &[0xd2],
+            &protected,
+            NO_HEADER,
+            &payload,
+            signature,
+        ))
+    };
     check(&v(), &with(&good), Code::Ok);
     // DER instead of r‖s.
     let mut der = vec![0x30, 0x44, 0x02, 0x20];
@@ -144,7 +257,11 @@ fn es256_signature_format() {
     check(&v(), &with(&der), Code::SigFormat);
     check(&v(), &with(b"foo"), Code::SigFormat); // CO5
     check(&v(), &with(&good[..63]), Code::SigFormat);
-    check(&v(), &with(&[good.clone(), vec![0]].concat()), Code::SigFormat);
+    check(
+        &v(),
+        &with(&[good.clone(), vec![0]].concat()),
+        Code::SigFormat,
+    );
     check(&v(), &with(&[]), Code::SigFormat);
     let r_zero = [vec![0; 32], good[32..].to_vec()].concat();
     check(&v(), &with(&r_zero), Code::SigFormat);
@@ -183,7 +300,11 @@ fn high_s_twin_is_valid() {
     assert_ne!(twin, good);
     for backend in keys::Backend::all() {
         let v = verifier_in(*backend, &[dsc]);
-        check(&v, &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &twin)), Code::Ok);
+        check(
+            &v,
+            &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &twin)),
+            Code::Ok,
+        );
     }
 }
 
@@ -195,23 +316,69 @@ fn flipped_bits_invalidate() {
     let mut protected = vec![0xa3, 0x01, 0x26, 0x03, 0x18, 0x3c, 0x04];
     protected.extend(bstr(&kid()));
     let signature = dsc.key.sign(&to_be_signed(&protected, &payload)).unwrap();
-    check(&v(), &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &signature)), Code::Ok);
+    check(
+        &v(),
+        &b45(&cose_raw(
+            &[0xd2],
+            &protected,
+            NO_HEADER,
+            &payload,
+            &signature,
+        )),
+        Code::Ok,
+    );
 
     let mut in_protected = protected.clone();
     in_protected[5] ^= 0x01;
-    check(&v(), &b45(&cose_raw(&[0xd2], &in_protected, NO_HEADER, &payload, &signature)), Code::SigInvalid);
+    check(
+        &v(),
+        &b45(&cose_raw(
+            &[0xd2],
+            &in_protected,
+            NO_HEADER,
+            &payload,
+            &signature,
+        )),
+        Code::SigInvalid,
+    );
     for byte in [0, payload.len() / 2, payload.len() - 1] {
         let mut flipped = payload.clone();
         flipped[byte] ^= 0x01;
-        check(&v(), &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &flipped, &signature)), Code::SigInvalid);
+        check(
+            &v(),
+            &b45(&cose_raw(
+                &[0xd2],
+                &protected,
+                NO_HEADER,
+                &flipped,
+                &signature,
+            )),
+            Code::SigInvalid,
+        );
     }
     for byte in [5, 40, 63] {
         let mut flipped = signature.clone();
         flipped[byte] ^= 0x01;
-        let report = run(&v(), &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &flipped)));
-        assert!(matches!(report.code, Code::SigInvalid | Code::SigFormat), "{:?}", report.code);
+        let report = run(
+            &v(),
+            &b45(&cose_raw(
+                &[0xd2],
+                &protected,
+                NO_HEADER,
+                &payload,
+                &flipped,
+            )),
+        );
+        assert!(
+            matches!(report.code, Code::SigInvalid | Code::SigFormat),
+            "{:?}",
+            report.code
+        );
         assert_eq!(report.checks.claims, CheckState::Skipped);
-        assert!(report.holder.is_none(), "nothing from an unverified payload is shown");
+        assert!(
+            report.holder.is_none(),
+            "nothing from an unverified payload is shown"
+        );
     }
 }
 
@@ -220,8 +387,22 @@ fn other_key_under_a_trusted_kid() {
     let pki = pki();
     let payload = claims(&vaccination());
     let protected = protected_alg_kid(Algorithm::Es256, &kid());
-    let impostor = pki.es256_no_eku.key.sign(&to_be_signed(&protected, &payload)).unwrap();
-    check(&v(), &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &impostor)), Code::SigInvalid);
+    let impostor = pki
+        .es256_no_eku
+        .key
+        .sign(&to_be_signed(&protected, &payload))
+        .unwrap();
+    check(
+        &v(),
+        &b45(&cose_raw(
+            &[0xd2],
+            &protected,
+            NO_HEADER,
+            &payload,
+            &impostor,
+        )),
+        Code::SigInvalid,
+    );
 }
 
 #[test]
@@ -236,7 +417,17 @@ fn signature_context_must_be_signature1() {
     wrong_context.push(0x40);
     wrong_context.extend(bstr(&payload));
     let signature = dsc.key.sign(&wrong_context).unwrap();
-    check(&v(), &b45(&cose_raw(&[0xd2], &protected, NO_HEADER, &payload, &signature)), Code::SigInvalid);
+    check(
+        &v(),
+        &b45(&cose_raw(
+            &[0xd2],
+            &protected,
+            NO_HEADER,
+            &payload,
+            &signature,
+        )),
+        Code::SigInvalid,
+    );
 }
 
 #[test]
@@ -254,15 +445,19 @@ fn claims_failures_after_a_valid_signature() {
     };
     for entries in [
         &["01624154", "01624154", "041a70000000", "061a60000000"][..], // duplicate iss
-        &["04623130", "061a60000000"],                               // exp as text
-        &["0420", "061a60000000"],                                   // exp negative
-        &["04fb7ff8000000000000", "061a60000000"],                   // NaN
-        &["04fb7ff0000000000000", "061a60000000"],                   // infinity
-        &["041b0020000000000001", "061a60000000"],                   // > 2^53
-        &["041a50000000", "061a60000000"],                           // exp < iat
-        &["061a60000000"],                                           // no exp
+        &["04623130", "061a60000000"],                                 // exp as text
+        &["0420", "061a60000000"],                                     // exp negative
+        &["04fb7ff8000000000000", "061a60000000"],                     // NaN
+        &["04fb7ff0000000000000", "061a60000000"],                     // infinity
+        &["041b0020000000000001", "061a60000000"],                     // > 2^53
+        &["041a50000000", "061a60000000"],                             // exp < iat
+        &["061a60000000"],                                             // no exp
     ] {
-        let report = check(&verifier(&[dsc]), &with_claims(map(entries)), Code::CwtClaims);
+        let report = check(
+            &verifier(&[dsc]),
+            &with_claims(map(entries)),
+            Code::CwtClaims,
+        );
         assert_eq!(report.checks.signature, CheckState::Pass);
         assert_eq!(report.checks.expiry, CheckState::Skipped);
     }
@@ -270,12 +465,19 @@ fn claims_failures_after_a_valid_signature() {
     let bignum = map(&["04c249010000000000000000", "061a60000000"]);
     check(&verifier(&[dsc]), &with_claims(bignum), Code::CwtClaims);
     // A signed CWT whose hcert is garbage bytes (CBO1).
-    check(&verifier(&[dsc]), &with_claims(b"\xff\xff\x49garbage".to_vec()), Code::CwtClaims);
+    check(
+        &verifier(&[dsc]),
+        &with_claims(b"\xff\xff\x49garbage".to_vec()),
+        Code::CwtClaims,
+    );
     // Finite non-negative float dates are accepted and truncated (ES/701-703).
     let floats = map(&["04fb41dad27480200000", "06fb41d8964020100000"]);
     let report = run(&verifier(&[dsc]), &with_claims(floats));
     assert_eq!(report.checks.claims, CheckState::Pass);
-    assert_eq!((report.iat, report.exp), (Some(1_650_000_000), Some(1_800_000_000)));
+    assert_eq!(
+        (report.iat, report.exp),
+        (Some(1_650_000_000), Some(1_800_000_000))
+    );
 }
 
 #[test]

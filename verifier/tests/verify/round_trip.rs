@@ -9,15 +9,18 @@ use crate::support::*;
 #[test]
 fn every_algorithm_type_and_backend() {
     let pki = pki();
-    let payloads: [(fn() -> Value, &str); 3] = [(vaccination, "v"), (test_result, "t"), (recovery, "r")];
+    let payloads: [(Payload, &str); 3] = [(vaccination, "v"), (test_result, "t"), (recovery, "r")];
     for dsc in [&pki.es256, &pki.ps256, &pki.eddsa] {
         for (payload, kind) in payloads {
             for signing_backend in Backend::all() {
                 let signer = dsc.signer_for(*signing_backend).unwrap();
                 let kid = dsc.certificate.kid();
-                let cose = hcert::sign1(alg_of(&signer), kid.as_bytes(), &claims(&payload()), |tbs| {
-                    keys::Signer::sign(&signer, tbs)
-                })
+                let cose = hcert::sign1(
+                    alg_of(&signer),
+                    kid.as_bytes(),
+                    &claims(&payload()),
+                    |tbs| keys::Signer::sign(&signer, tbs),
+                )
                 .unwrap();
                 let text = hc1(&cose);
                 for verifying_backend in Backend::all() {
@@ -35,7 +38,10 @@ fn report_carries_the_verified_payload() {
     let dsc = &pki().es256;
     let text = issue(dsc, &vaccination());
     let v = verifier(&[dsc]);
-    let detail = Detail { payload: true, unverified: false };
+    let detail = Detail {
+        payload: true,
+        unverified: false,
+    };
     let (report, proof) = v.verify_with_proof(Input::Text(&text), at(AT), detail);
     assert!(report.valid);
     assert_eq!(report.iss.as_deref(), Some("VN"));
@@ -67,10 +73,16 @@ fn unverified_content_only_on_request() {
     let quiet = stranger.verify(Input::Text(&text), at(AT), Detail::default());
     assert_eq!(quiet.code, Code::KidUnknown);
     assert!(quiet.unverified.is_none() && quiet.holder.is_none() && quiet.dcc.is_none());
-    let detail = Detail { payload: true, unverified: true };
+    let detail = Detail {
+        payload: true,
+        unverified: true,
+    };
     let shown = stranger.verify(Input::Text(&text), at(AT), detail);
     assert_eq!(shown.code, Code::KidUnknown);
-    assert!(shown.holder.is_none(), "unverified content is never shown as fact");
+    assert!(
+        shown.holder.is_none(),
+        "unverified content is never shown as fact"
+    );
     let unverified = shown.unverified.unwrap();
     assert_eq!(unverified["holder"]["fnt"], "NGUYEN");
     assert_eq!(unverified["iss"], "VN");
@@ -93,6 +105,13 @@ fn pictures_are_read_first() {
 fn names_are_escaped_for_display() {
     let mut dcc = vaccination();
     dcc["nam"]["gn"] = Value::from("Bảo\u{202E}Duy");
-    let report = check(&verifier(&[&pki().es256]), &issue(&pki().es256, &dcc), Code::Ok);
-    assert_eq!(report.holder.unwrap().gn.as_deref(), Some("Bảo\\u{202E}Duy"));
+    let report = check(
+        &verifier(&[&pki().es256]),
+        &issue(&pki().es256, &dcc),
+        Code::Ok,
+    );
+    assert_eq!(
+        report.holder.unwrap().gn.as_deref(),
+        Some("Bảo\\u{202E}Duy")
+    );
 }

@@ -82,7 +82,10 @@ pub fn alg_of(signer: &dyn Signer) -> Algorithm {
 /// A tagged COSE_Sign1 over `payload`, signed by `dsc` with its kid in the protected header.
 pub fn sign(dsc: &TestDsc, payload: &[u8]) -> Vec<u8> {
     let kid = dsc.certificate.kid();
-    hcert::sign1(alg_of(&dsc.key), kid.as_bytes(), payload, |tbs| dsc.key.sign(tbs)).unwrap()
+    hcert::sign1(alg_of(&dsc.key), kid.as_bytes(), payload, |tbs| {
+        dsc.key.sign(tbs)
+    })
+    .unwrap()
 }
 
 /// The `HC1:` text of COSE bytes.
@@ -146,7 +149,13 @@ pub fn to_be_signed(protected: &[u8], payload: &[u8]) -> Vec<u8> {
 }
 
 /// `tags ‖ [bstr(protected), unprotected, bstr(payload), bstr(signature)]`.
-pub fn cose_raw(tags: &[u8], protected: &[u8], unprotected: &[u8], payload: &[u8], signature: &[u8]) -> Vec<u8> {
+pub fn cose_raw(
+    tags: &[u8],
+    protected: &[u8],
+    unprotected: &[u8],
+    payload: &[u8],
+    signature: &[u8],
+) -> Vec<u8> {
     let mut out = tags.to_vec();
     out.push(0x84);
     out.extend(bstr(protected));
@@ -157,10 +166,21 @@ pub fn cose_raw(tags: &[u8], protected: &[u8], unprotected: &[u8], payload: &[u8
 }
 
 /// A message with these headers over valid claims, signed by `dsc` over the matching Sig_structure.
-pub fn signed_with_headers(dsc: &TestDsc, tags: &[u8], protected: &[u8], unprotected: &[u8]) -> String {
+pub fn signed_with_headers(
+    dsc: &TestDsc,
+    tags: &[u8],
+    protected: &[u8],
+    unprotected: &[u8],
+) -> String {
     let payload = claims(&vaccination());
     let signature = dsc.key.sign(&to_be_signed(protected, &payload)).unwrap();
-    hc1(&cose_raw(tags, protected, unprotected, &payload, &signature))
+    hc1(&cose_raw(
+        tags,
+        protected,
+        unprotected,
+        &payload,
+        &signature,
+    ))
 }
 
 /// An empty unprotected header.
@@ -170,3 +190,6 @@ pub const NO_HEADER: &[u8] = &[0xa0];
 pub fn unprotected_kid(kid: &[u8]) -> Vec<u8> {
     [vec![0xa1, 0x04], bstr(kid)].concat()
 }
+
+/// A function making a payload.
+pub type Payload = fn() -> Value;

@@ -8,12 +8,21 @@ use verifier::{CheckState, Code, Detail, Input};
 use crate::support::*;
 
 fn certificate(dsc: &TestDsc, iat: i64, exp: i64) -> String {
-    hc1(&sign(dsc, &ClaimsBuilder::new("VN", iat, exp).encode(&vaccination()).unwrap()))
+    hc1(&sign(
+        dsc,
+        &ClaimsBuilder::new("VN", iat, exp)
+            .encode(&vaccination())
+            .unwrap(),
+    ))
 }
 
 fn at_clock(text: &str, clock: i64) -> verifier::Report {
-    verifier(&[&pki().es256, &pki().es256_expired, &pki().es256_not_yet_valid])
-        .verify(Input::Text(text), at(clock), Detail::default())
+    verifier(&[
+        &pki().es256,
+        &pki().es256_expired,
+        &pki().es256_not_yet_valid,
+    ])
+    .verify(Input::Text(text), at(clock), Detail::default())
 }
 
 #[test]
@@ -21,7 +30,11 @@ fn expiry_boundaries() {
     let text = certificate(&pki().es256, IAT, EXP);
     assert_eq!(at_clock(&text, IAT - 1).code, Code::NotYetValid);
     assert_eq!(at_clock(&text, IAT).code, Code::Ok);
-    assert_eq!(at_clock(&text, EXP).code, Code::Ok, "valid at the second of exp");
+    assert_eq!(
+        at_clock(&text, EXP).code,
+        Code::Ok,
+        "valid at the second of exp"
+    );
     let expired = at_clock(&text, EXP + 1);
     assert_eq!(expired.code, Code::Expired);
     assert_eq!(expired.checks.expiry, CheckState::Fail);
@@ -48,12 +61,19 @@ fn shell_model() {
 fn expired_and_future_dscs() {
     let pki = pki();
     let expired_dsc = &pki.es256_expired;
-    let (nb, na) = (expired_dsc.certificate.not_before(), expired_dsc.certificate.not_after());
+    let (nb, na) = (
+        expired_dsc.certificate.not_before(),
+        expired_dsc.certificate.not_after(),
+    );
     let text = certificate(expired_dsc, nb + 10, na - 10);
     let report = at_clock(&text, AT);
     assert_eq!(report.code, Code::Expired);
     assert_eq!(report.checks.dsc_validity, CheckState::Fail);
-    assert_eq!(at_clock(&text, nb + 20).code, Code::Ok, "valid while its DSC was");
+    assert_eq!(
+        at_clock(&text, nb + 20).code,
+        Code::Ok,
+        "valid while its DSC was"
+    );
 
     let future = &pki.es256_not_yet_valid;
     let nb = future.certificate.not_before();
@@ -71,7 +91,11 @@ fn results_do_not_depend_on_the_clock_offset() {
         let utc = v.verify(Input::Text(&text), at(clock), Detail::default());
         for hours in [-12, 7, 14] {
             let offset = UtcOffset::from_hms(hours, 0, 0).unwrap();
-            let local = v.verify(Input::Text(&text), at(clock).to_offset(offset), Detail::default());
+            let local = v.verify(
+                Input::Text(&text),
+                at(clock).to_offset(offset),
+                Detail::default(),
+            );
             assert_eq!(utc, local);
         }
     }

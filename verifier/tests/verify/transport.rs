@@ -82,7 +82,10 @@ fn zlib_failures() {
     let mut broken = compressed;
     broken[10] ^= 0xff;
     broken[11] ^= 0xff;
-    assert!(matches!(run(&v(), &b45(&broken)).code, Code::Zlib | Code::DecompressedTooLarge));
+    assert!(matches!(
+        run(&v(), &b45(&broken)).code,
+        Code::Zlib | Code::DecompressedTooLarge
+    ));
 }
 
 #[test]
@@ -90,11 +93,26 @@ fn zlib_bomb_stops_at_the_cap() {
     // The largest bomb that fits a QR code: 2 MiB of zeros in about 2 KB (4 MiB needs 4 KB, over the
     // 4,296-character text limit; hcert's own tests take that one).
     let bomb = hcert::deflate(&vec![0u8; 2 << 20]);
-    assert!(bomb.len() < 4296 * 2 / 3, "a 2 MiB bomb compresses to {} bytes", bomb.len());
-    let report = check(&v(), &format!("HC1:{}", hcert::base45_encode(&bomb)), Code::DecompressedTooLarge);
+    assert!(
+        bomb.len() < 4296 * 2 / 3,
+        "a 2 MiB bomb compresses to {} bytes",
+        bomb.len()
+    );
+    let report = check(
+        &v(),
+        &format!("HC1:{}", hcert::base45_encode(&bomb)),
+        Code::DecompressedTooLarge,
+    );
     assert_eq!(report.checks.decompress, CheckState::Fail);
     let at_cap = hcert::deflate(&vec![0u8; hcert::MAX_INFLATED_BYTES]);
-    assert_ne!(run(&v(), &format!("HC1:{}", hcert::base45_encode(&at_cap))).code, Code::DecompressedTooLarge);
+    assert_ne!(
+        run(&v(), &format!("HC1:{}", hcert::base45_encode(&at_cap))).code,
+        Code::DecompressedTooLarge
+    );
     let over_cap = hcert::deflate(&vec![0u8; hcert::MAX_INFLATED_BYTES + 1]);
-    check(&v(), &format!("HC1:{}", hcert::base45_encode(&over_cap)), Code::DecompressedTooLarge);
+    check(
+        &v(),
+        &format!("HC1:{}", hcert::base45_encode(&over_cap)),
+        Code::DecompressedTooLarge,
+    );
 }

@@ -1,0 +1,1 @@
+//! Headline benchmarks: `cargo bench -p vaxcert-benchmarks`. The numbers live in `BENCHMARKS.md`.

@@ -1,2 +1,0 @@
-//! Verify one certificate.
-fn main() {}

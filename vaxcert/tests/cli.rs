@@ -1,0 +1,285 @@
+//! The `vaxcert verify` contract (`design.md`): inputs, batch mode, exit codes, and Viet Nam's real certificate.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+
+use keys::Signer;
+use keys::test_pki::test_pki;
+use serde_json::{Value, json};
+
+const VAXCERT: &str = env!("CARGO_BIN_EXE_vaxcert");
+/// The validation clock of these tests, inside the test PKI's DSC validity.
+const AT: &str = "2023-11-14T22:13:20Z";
+const IAT: i64 = 1_699_920_000;
+const EXP: i64 = IAT + 365 * 86_400;
+
+fn dcc() -> Value {
+    json!({"ver": "1.3.0", "nam": {"fnt": "NGUYEN", "gnt": "BAO<DUY", "fn": "Nguyễn", "gn": "Bảo Duy"},
+           "dob": "1983-10-10",
+           "v": [{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215", "dn": 2,
+                  "sd": 2, "dt": "2021-09-14", "co": "VN", "is": "Ministry of Health", "ci": "URN:UVCI:01:VN:AB#C"}]})
+}
+
+/// A certificate signed by the test PKI's ES256 DSC, and that DSC's PEM in a temporary file.
+fn certificate(exp: i64) -> (String, PathBuf) {
+    let dsc = &test_pki().es256;
+    let claims = hcert::ClaimsBuilder::new("VN", IAT, exp)
+        .encode(&dcc())
+        .unwrap();
+    let kid = dsc.certificate.kid();
+    let cose = hcert::sign1(hcert::Algorithm::Es256, kid.as_bytes(), &claims, |tbs| {
+        dsc.key.sign(tbs)
+    })
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("vaxcert-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("dsc.pem");
+    let encoded = pem::encode(&pem::Pem::new(
+        "CERTIFICATE",
+        dsc.certificate.der().to_vec(),
+    ));
+    std::fs::write(&pem, encoded).unwrap();
+    (hcert::encode_transport(&cose), pem)
+}
+
+fn vaxcert(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(VAXCERT)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn report(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[test]
+fn single_input_exit_codes_and_report() {
+    let (valid, dsc) = certificate(EXP);
+    let dsc = dsc.to_str().unwrap();
+    let output = vaxcert(
+        &["verify", "--json", "--at", AT, "--dsc", dsc, &valid],
+        None,
+    );
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let ok = report(&output);
+    assert_eq!(ok["valid"], true);
+    assert_eq!(ok["code"], "OK");
+    assert_eq!(ok["holder"]["gnt"], "BAO<DUY");
+    assert_eq!(ok["dcc"], dcc());
+
+    let (expired, _) = certificate(IAT + 10);
+    let output = vaxcert(
+        &["verify", "--json", "--at", AT, "--dsc", dsc, &expired],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert_eq!(report(&output)["code"], "E_EXPIRED");
+
+    // An ISO 8601 clock with a basic offset, as some conformance vectors write it.
+    let output = vaxcert(
+        &[
+            "verify",
+            "--json",
+            "--at",
+            "2023-11-15T00:13:20+0200",
+            "--dsc",
+            dsc,
+            &valid,
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(0));
+
+    // Human output says the verdict first.
+    let output = vaxcert(&["verify", "--at", AT, "--dsc", dsc, &valid], None);
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("VALID"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(vaxcert(&["verify"], None).status.code(), Some(2));
+    assert_eq!(
+        vaxcert(&["verify", "--at", "yesterday", "HC1:"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        vaxcert(&["verify", "--dsc", "/nonexistent/dsc.pem", "HC1:"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+}
+
+#[test]
+fn batch_mode_gives_one_report_per_line_in_order() {
+    let (valid, dsc) = certificate(EXP);
+    let (expired, _) = certificate(IAT + 10);
+    let lines = [
+        valid.as_str(),
+        "HC2:XYZ",
+        expired.as_str(),
+        "",
+        "HC1:GGW",
+        "HC1:\u{0}",
+    ];
+    let mut input = lines.join("\n");
+    input.push_str("\n\u{ff}garbage\r\n");
+    let output = vaxcert(
+        &["verify", "--at", AT, "--dsc", dsc.to_str().unwrap(), "-"],
+        Some(&input),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let codes: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap()["code"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            "OK",
+            "E_PREFIX",
+            "E_EXPIRED",
+            "E_PREFIX",
+            "E_BASE45",
+            "E_BASE45",
+            "E_PREFIX"
+        ]
+    );
+}
+
+#[test]
+fn library_and_cli_agree_on_codes() {
+    let (valid, dsc) = certificate(EXP);
+    let tampered = {
+        let mut cose = hcert::decode_transport(&valid).unwrap();
+        let last = cose.len() - 1;
+        cose[last] ^= 1;
+        hcert::encode_transport(&cose)
+    };
+    let inputs = [
+        valid.clone(),
+        tampered,
+        "HC1:::".to_owned(),
+        format!("HC1:{}", "A".repeat(5000)),
+    ];
+    let mut store = verifier::TrustStore::new(keys::Backend::default());
+    store.insert(test_pki().es256.certificate.clone());
+    let library = verifier::Verifier::new(std::sync::Arc::new(store), None);
+    let at =
+        time::OffsetDateTime::parse(AT, &time::format_description::well_known::Rfc3339).unwrap();
+    for input in inputs {
+        let expected = library.verify(
+            verifier::Input::Text(&input),
+            at,
+            verifier::Detail::default(),
+        );
+        let output = vaxcert(
+            &[
+                "verify",
+                "--json",
+                "--at",
+                AT,
+                "--dsc",
+                dsc.to_str().unwrap(),
+                &input,
+            ],
+            None,
+        );
+        assert_eq!(report(&output)["code"], expected.code.as_str());
+    }
+}
+
+#[test]
+fn pictures_are_decoded_first() {
+    let (valid, dsc) = certificate(EXP);
+    let png = hcert::render_png(&valid, &hcert::RenderOptions::default()).unwrap();
+    let path = dsc.with_file_name("certificate.png");
+    std::fs::write(&path, png).unwrap();
+    let output = vaxcert(
+        &[
+            "verify",
+            "--json",
+            "--at",
+            AT,
+            "--dsc",
+            dsc.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ],
+        None,
+    );
+    let report = report(&output);
+    assert_eq!(report["code"], "OK");
+    assert_eq!(report["checks"]["image"], "pass");
+}
+
+/// Viet Nam's real production certificate: PS256, `iss` VN. Without its DSC we cannot verify it, but we
+/// decode it from the photo, show its header and, on request, its unverified content.
+#[test]
+fn viet_nam_real_certificate() {
+    let Some(testdata) = vaxcert_tests::testdata_dir() else {
+        return;
+    };
+    let picture = testdata.join("dcc-quality-assurance/VN/1.3.0/VAC_VN.png");
+    assert!(picture.is_file(), "missing {}", picture.display());
+    let output = vaxcert(
+        &[
+            "verify",
+            "--json",
+            "--show-unverified",
+            picture.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report = report(&output);
+    assert_eq!(report["code"], "E_KID_UNKNOWN");
+    assert_eq!(report["alg"], "PS256");
+    assert_eq!(report["checks"]["image"], "pass");
+    assert_eq!(report["checks"]["cose"], "pass");
+    assert!(
+        report["holder"].is_null(),
+        "nothing unverified is shown as fact"
+    );
+    let unverified = &report["unverified"];
+    assert_eq!(unverified["iss"], "VN");
+    assert!(
+        unverified["holder"]["fnt"]
+            .as_str()
+            .is_some_and(|name| !name.is_empty())
+    );
+    let ci = unverified["dcc"]["v"][0]["ci"].as_str().unwrap();
+    assert!(ci.starts_with("URN:UVCI:01:VN:"), "{ci}");
+    assert_eq!(unverified["dcc"]["ver"], "1.3.0");
+}
