@@ -458,8 +458,17 @@ impl TrustList {
     /// Whether two lists say the same: times, issuer, and the same DSCs under the same countries in the
     /// same order. How the JSON was written (key order, spacing) and the signature do not count.
     pub(crate) fn same_content(&self, other: &TrustList) -> bool {
-        (self.issued_at, self.expires_at, &self.issuer_country, &self.dscs)
-            == (other.issued_at, other.expires_at, &other.issuer_country, &other.dscs)
+        (
+            self.issued_at,
+            self.expires_at,
+            &self.issuer_country,
+            &self.dscs,
+        ) == (
+            other.issued_at,
+            other.expires_at,
+            &other.issuer_country,
+            &other.dscs,
+        )
     }
 }
 

@@ -8,10 +8,10 @@ use hcert::{Algorithm, CertType, Claims, CoseSign1, Dcc, ImageLimits, ValueSets}
 use keys::{CertKind, KeyType, SignatureAlgorithm, VerifyingKey};
 use serde_json::json;
 use time::OffsetDateTime;
-use trust_list::{TrustStore, TrustedDsc};
+use trust_list::{HashType, RevocationList, RevocationQuery, TrustList, TrustStore, TrustedDsc};
 
 use crate::display::escape_for_display;
-use crate::report::{Check, CheckState, Checks, Code, Holder, Report};
+use crate::report::{Check, CheckState, Checks, Code, Holder, Report, TrustListStatus};
 
 /// What to verify: the `HC1:` text, or a picture holding its QR code.
 #[derive(Debug, Clone, Copy)]
@@ -64,12 +64,22 @@ pub struct Verifier {
     trust: Arc<TrustStore>,
     value_sets: Option<Arc<ValueSets>>,
     image_limits: ImageLimits,
+    list: Option<ListInUse>,
+    revocation: Option<Arc<RevocationList>>,
+}
+
+/// The trust list the store came from: its version, issue time, and how old it may grow.
+#[derive(Debug, Clone, Copy)]
+struct ListInUse {
+    version: u64,
+    issued_at: i64,
+    max_age_s: i64,
 }
 
 /// The P-256 group order n, big-endian (SEC 2 §2.4.2).
 const P256_ORDER: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6,
-    0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
 ];
 
 /// Why a check failed: the code and a message without personal data.
@@ -147,6 +157,17 @@ impl Builder {
     }
 
     fn finish(mut self) -> Report {
+        let stale = self
+            .report
+            .trust_list
+            .as_ref()
+            .is_some_and(|list| list.stale);
+        if stale && self.first_failure.is_none() {
+            self.first_failure = Some(Failure::new(
+                Code::TrustListStale,
+                "the trust list is older than its maximum age: nothing is called valid",
+            ));
+        }
         match self.first_failure.take() {
             Some(failure) => {
                 self.report.valid = false;
@@ -171,7 +192,39 @@ impl Verifier {
             trust,
             value_sets,
             image_limits: ImageLimits::DEFAULT,
+            list: None,
+            revocation: None,
         }
+    }
+
+    /// A verifier trusting the DSCs of a verified trust list. Past `max_age_s` seconds after the list was
+    /// issued, nothing is called valid (`E_TRUST_LIST_STALE`): an old list may still hold a withdrawn DSC.
+    pub fn from_trust_list(
+        list: &TrustList,
+        backend: keys::Backend,
+        max_age_s: i64,
+        value_sets: Option<Arc<ValueSets>>,
+    ) -> Self {
+        let mut verifier = Verifier::new(Arc::new(list.store(backend)), value_sets);
+        verifier.list = Some(ListInUse {
+            version: list.version(),
+            issued_at: list.issued_at(),
+            max_age_s,
+        });
+        verifier
+    }
+
+    /// The same verifier with another trust store (a list's DSCs plus DSCs trusted one by one, say); the
+    /// list's version and freshness still apply.
+    pub fn with_trust_store(mut self, trust: Arc<TrustStore>) -> Self {
+        self.trust = trust;
+        self
+    }
+
+    /// The same verifier checking certificates against a verified revocation list.
+    pub fn with_revocation(mut self, revocation: Arc<RevocationList>) -> Self {
+        self.revocation = Some(revocation);
+        self
     }
 
     /// The same verifier with other limits for pictures.
@@ -198,6 +251,14 @@ impl Verifier {
         detail: Detail,
     ) -> (Report, Option<VerifiedCertificate>) {
         let mut b = Builder::new();
+        b.report.trust_list = self.list.map(|list| {
+            let age_s = at.unix_timestamp() - list.issued_at;
+            TrustListStatus {
+                version: list.version,
+                age_s,
+                stale: age_s > list.max_age_s,
+            }
+        });
         let picture_text;
         let text = match input {
             Input::Text(text) => {
@@ -210,7 +271,12 @@ impl Verifier {
                     picture_text = text;
                     picture_text.as_str()
                 }
-                Err(err) => return (b.stop(Check::Image, Failure::new(Code::Image, err.to_string())), None),
+                Err(err) => {
+                    return (
+                        b.stop(Check::Image, Failure::new(Code::Image, err.to_string())),
+                        None,
+                    );
+                }
             },
         };
 
@@ -223,7 +289,10 @@ impl Verifier {
             }
             Err(err) => {
                 let (check, code) = transport_failure(&err);
-                for passed in [Check::Prefix, Check::Base45, Check::Decompress].into_iter().filter(|c| *c < check) {
+                for passed in [Check::Prefix, Check::Base45, Check::Decompress]
+                    .into_iter()
+                    .filter(|c| *c < check)
+                {
                     b.pass(passed);
                 }
                 return (b.stop(check, Failure::new(code, err.to_string())), None);
@@ -232,19 +301,30 @@ impl Verifier {
 
         let cose = match CoseSign1::parse(&cose_bytes) {
             Ok(cose) => cose,
-            Err(err) => return (b.stop(Check::Cose, Failure::new(cose_code(&err), err.to_string())), None),
+            Err(err) => {
+                return (
+                    b.stop(Check::Cose, Failure::new(cose_code(&err), err.to_string())),
+                    None,
+                );
+            }
         };
         b.pass(Check::Cose);
         b.report.alg = Some(cose.algorithm().name());
         b.report.kid = cose.kid().map(|kid| STANDARD.encode(kid));
 
         let Some(kid) = cose.kid() else {
-            let report = b.stop(Check::Kid, Failure::new(Code::KidMissing, "no kid in the COSE headers"));
+            let report = b.stop(
+                Check::Kid,
+                Failure::new(Code::KidMissing, "no kid in the COSE headers"),
+            );
             return (with_unverified(report, &cose, detail), None);
         };
         let candidates = self.trust.get(kid);
         if candidates.is_empty() {
-            let report = b.stop(Check::Kid, Failure::new(Code::KidUnknown, "no trusted DSC has this kid"));
+            let report = b.stop(
+                Check::Kid,
+                Failure::new(Code::KidUnknown, "no trusted DSC has this kid"),
+            );
             return (with_unverified(report, &cose, detail), None);
         }
         b.pass(Check::Kid);
@@ -261,7 +341,15 @@ impl Verifier {
         // hcert §6.3: nothing in the payload is read before the signature holds.
         let claims = match Claims::decode(cose.payload()) {
             Ok(claims) => claims,
-            Err(err) => return (b.stop(Check::Claims, Failure::new(Code::CwtClaims, err.to_string())), None),
+            Err(err) => {
+                return (
+                    b.stop(
+                        Check::Claims,
+                        Failure::new(Code::CwtClaims, err.to_string()),
+                    ),
+                    None,
+                );
+            }
         };
         let (Some(iat), Some(exp)) = (claims.issued_at, claims.expires_at) else {
             let failure = Failure::new(Code::CwtClaims, "invalid CWT claims: iat or exp missing");
@@ -276,10 +364,16 @@ impl Verifier {
             b.report.dcc = Some(claims.dcc.as_json().clone());
         }
 
-        b.not_applicable(Check::Revocation);
+        match &self.revocation {
+            Some(list) => b.record(Check::Revocation, check_revocation(list, &claims, &cose)),
+            None => b.not_applicable(Check::Revocation),
+        }
         let now = at.unix_timestamp();
         b.record(Check::Expiry, check_expiry(now, iat, exp));
-        b.record(Check::DscValidity, check_dsc_validity(now, iat, exp, signer));
+        b.record(
+            Check::DscValidity,
+            check_dsc_validity(now, iat, exp, signer),
+        );
 
         let schema = hcert::validate_schema(&claims.dcc, self.value_sets.as_deref());
         let cert_type = schema.as_ref().ok().copied().or(claims.dcc.cert_type());
@@ -291,14 +385,19 @@ impl Verifier {
         match (signer.country(), claims.issuer.as_deref()) {
             (Some(dsc_country), Some(iss)) if !dsc_country.eq_ignore_ascii_case(iss) => b.fail(
                 Check::Country,
-                Failure::new(Code::CountryMismatch, format!("DSC country {dsc_country} differs from iss {iss}")),
+                Failure::new(
+                    Code::CountryMismatch,
+                    format!("DSC country {dsc_country} differs from iss {iss}"),
+                ),
             ),
             (Some(_), Some(_)) => b.pass(Check::Country),
             _ => b.not_applicable(Check::Country),
         }
         b.record(
             Check::Schema,
-            schema.map(drop).map_err(|err| Failure::new(Code::Schema, format!("schema: {err}"))),
+            schema
+                .map(drop)
+                .map_err(|err| Failure::new(Code::Schema, format!("schema: {err}"))),
         );
 
         let report = b.finish();
@@ -319,7 +418,9 @@ fn transport_failure(err: &hcert::Error) -> (Check, Code) {
     match err {
         hcert::Error::InputTooLarge { .. } => (Check::Prefix, Code::InputTooLarge),
         hcert::Error::Base45 { .. } => (Check::Base45, Code::Base45),
-        hcert::Error::DecompressedTooLarge { .. } => (Check::Decompress, Code::DecompressedTooLarge),
+        hcert::Error::DecompressedTooLarge { .. } => {
+            (Check::Decompress, Code::DecompressedTooLarge)
+        }
         hcert::Error::Zlib { .. } => (Check::Decompress, Code::Zlib),
         _ => (Check::Prefix, Code::Prefix),
     }
@@ -338,17 +439,32 @@ fn cose_code(err: &hcert::Error) -> Code {
 
 /// Finds the DSC whose key verifies the signature: every DSC under the kid is tried (kids collide), but
 /// only with a key whose type fits the algorithm — an unauthenticated `alg` never picks a weaker check.
-fn check_signature<'s>(cose: &CoseSign1<'_>, candidates: &'s [TrustedDsc]) -> Result<&'s TrustedDsc, Failure> {
+fn check_signature<'s>(
+    cose: &CoseSign1<'_>,
+    candidates: &'s [TrustedDsc],
+) -> Result<&'s TrustedDsc, Failure> {
     let alg = signature_algorithm(cose.algorithm());
     let fitting: Vec<(&TrustedDsc, &Arc<dyn VerifyingKey>)> = candidates
         .iter()
-        .filter_map(|dsc| dsc.key().ok().filter(|key| key.algorithm() == alg).map(|key| (dsc, key)))
+        .filter_map(|dsc| {
+            dsc.key()
+                .ok()
+                .filter(|key| key.algorithm() == alg)
+                .map(|key| (dsc, key))
+        })
         .collect();
     if fitting.is_empty() {
-        let key_types: Vec<String> = candidates.iter().map(|dsc| key_type_name(dsc.certificate().key_type())).collect();
+        let key_types: Vec<String> = candidates
+            .iter()
+            .map(|dsc| key_type_name(dsc.certificate().key_type()))
+            .collect();
         return Err(Failure::new(
             Code::AlgKeyMismatch,
-            format!("{} does not fit the DSC key ({})", cose.algorithm().name(), key_types.join(", ")),
+            format!(
+                "{} does not fit the DSC key ({})",
+                cose.algorithm().name(),
+                key_types.join(", ")
+            ),
         ));
     }
     check_signature_format(alg, cose.signature())?;
@@ -362,7 +478,8 @@ fn check_signature<'s>(cose: &CoseSign1<'_>, candidates: &'s [TrustedDsc]) -> Re
 
 /// ES256 signatures are raw `r‖s`: exactly 64 bytes, 0 < r < n and 0 < s < n. EdDSA's are 64 bytes.
 fn check_signature_format(alg: SignatureAlgorithm, signature: &[u8]) -> Result<(), Failure> {
-    let malformed = |what: &str| Failure::new(Code::SigFormat, format!("{} signature {what}", alg.name()));
+    let malformed =
+        |what: &str| Failure::new(Code::SigFormat, format!("{} signature {what}", alg.name()));
     match alg {
         SignatureAlgorithm::Es256 => {
             let (Some(r), Some(s)) = (signature.get(..32), signature.get(32..)) else {
@@ -400,13 +517,47 @@ fn key_type_name(key_type: KeyType) -> String {
     }
 }
 
+/// The certificate's UVCI, country + UVCI and signature must not be on the revocation list.
+fn check_revocation(
+    list: &RevocationList,
+    claims: &Claims,
+    cose: &CoseSign1<'_>,
+) -> Result<(), Failure> {
+    let query = RevocationQuery {
+        uvci: claims.dcc.uvci().unwrap_or_default(),
+        iss: claims.issuer.as_deref(),
+        signature: cose.signature(),
+        is_es256: cose.algorithm() == Algorithm::Es256,
+    };
+    match list.is_revoked(&query) {
+        Some(hash_type) => {
+            let by = match hash_type {
+                HashType::Uci => "UVCI",
+                HashType::CountryCodeUci => "country and UVCI",
+                _ => "signature",
+            };
+            Err(Failure::new(
+                Code::Revoked,
+                format!("certificate revoked (listed by its {by} hash)"),
+            ))
+        }
+        None => Ok(()),
+    }
+}
+
 /// `iat` ≤ clock ≤ `exp` (a certificate is still valid at the second of its `exp`).
 fn check_expiry(now: i64, iat: i64, exp: i64) -> Result<(), Failure> {
     if now < iat {
-        return Err(Failure::new(Code::NotYetValid, format!("certificate not valid before {}", rfc3339(iat))));
+        return Err(Failure::new(
+            Code::NotYetValid,
+            format!("certificate not valid before {}", rfc3339(iat)),
+        ));
     }
     if now > exp {
-        return Err(Failure::new(Code::Expired, format!("certificate expired at {}", rfc3339(exp))));
+        return Err(Failure::new(
+            Code::Expired,
+            format!("certificate expired at {}", rfc3339(exp)),
+        ));
     }
     Ok(())
 }
@@ -425,7 +576,10 @@ fn check_dsc_validity(now: i64, iat: i64, exp: i64, dsc: &TrustedDsc) -> Result<
         None
     };
     match broken {
-        Some(what) => Err(Failure::new(Code::DscValidity, format!("certificate {what}"))),
+        Some(what) => Err(Failure::new(
+            Code::DscValidity,
+            format!("certificate {what}"),
+        )),
         None => Ok(()),
     }
 }
@@ -478,6 +632,9 @@ fn with_unverified(mut report: Report, cose: &CoseSign1<'_>, detail: Detail) -> 
 fn rfc3339(seconds: i64) -> String {
     OffsetDateTime::from_unix_timestamp(seconds)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_else(|| seconds.to_string())
 }

@@ -26,9 +26,9 @@ use time::format_description::well_known::Rfc3339;
 pub const PASSPHRASE_ENV: &str = "VAXCERT_KEYSTORE_PASSPHRASE";
 
 const SECRET_MODE: u32 = 0o600;
-const PUBLIC_MODE: u32 = 0o644;
+pub(crate) const PUBLIC_MODE: u32 = 0o644;
 const DIRECTORY_MODE: u32 = 0o700;
-const DAY_S: i64 = 86_400;
+pub(crate) const DAY_S: i64 = 86_400;
 
 /// Arguments of `vaxcert keys`.
 #[derive(Debug, Args)]
@@ -91,7 +91,7 @@ struct ListArgs {
 }
 
 #[derive(Debug, Args)]
-struct PassphraseArgs {
+pub(crate) struct PassphraseArgs {
     /// Read the passphrase from this file (its first line) instead of $VAXCERT_KEYSTORE_PASSPHRASE.
     #[arg(long, value_name = "FILE")]
     passphrase_file: Option<PathBuf>,
@@ -348,7 +348,7 @@ fn timestamp(seconds: i64) -> String {
         .unwrap_or_else(|| seconds.to_string())
 }
 
-fn certificate_validity(days: i64) -> Result<i64> {
+pub(crate) fn certificate_validity(days: i64) -> Result<i64> {
     if !(1..=3650).contains(&days) {
         bail!("--certificate-validity-days must be 1 to 3650");
     }
@@ -356,7 +356,7 @@ fn certificate_validity(days: i64) -> Result<i64> {
 }
 
 /// The passphrase from `--passphrase-file`, else from the environment.
-fn read_passphrase(args: &PassphraseArgs) -> Result<Passphrase> {
+pub(crate) fn read_passphrase(args: &PassphraseArgs) -> Result<Passphrase> {
     if let Some(path) = &args.passphrase_file {
         let contents = fs::read(path)
             .with_context(|| format!("cannot read the passphrase file {}", path.display()))?;
@@ -405,7 +405,7 @@ fn prepare_empty_directory(dir: &Path) -> Result<()> {
 }
 
 /// Reads the keystore in `dir`, decrypting nothing.
-fn open(dir: &Path) -> Result<Keystore> {
+pub(crate) fn open(dir: &Path) -> Result<Keystore> {
     let mut read_error = None;
     let keystore =
         Keystore::from_files(Backend::default(), |name| match fs::read(dir.join(name)) {
@@ -453,7 +453,12 @@ fn write_files(dir: &Path, files: &[KeystoreFile]) -> Result<Vec<(String, FileKi
 
 /// Temporary file created with `mode` (so a secret is never readable by others, whatever the umask),
 /// written, fsynced, then renamed over `name`.
-fn write_atomically(dir: &Path, name: &str, contents: &[u8], mode: u32) -> std::io::Result<()> {
+pub(crate) fn write_atomically(
+    dir: &Path,
+    name: &str,
+    contents: &[u8],
+    mode: u32,
+) -> std::io::Result<()> {
     let temporary = dir.join(format!(".{name}.tmp-{}", std::process::id()));
     let result = (|| {
         let mut file = OpenOptions::new()

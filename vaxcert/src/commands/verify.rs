@@ -15,7 +15,10 @@ use keys::{Backend, Certificate};
 use rayon::prelude::*;
 use time::OffsetDateTime;
 use time::format_description::well_known::{Iso8601, Rfc3339};
+use trust_list::{PinnedKey, RevocationList, TrustList};
 use verifier::{Detail, Input, Report, TrustStore, Verifier};
+
+use crate::fetch;
 
 /// Lines verified together in batch mode, in parallel, before their reports are written in order.
 const BATCH_LINES: usize = 4096;
@@ -39,17 +42,27 @@ pub struct VerifyArgs {
     /// Where the signature cannot be checked, show the decoded content under `unverified`.
     #[arg(long)]
     show_unverified: bool,
+    /// Trust the DSCs of this signed national trust list (a file or an http(s) URL); needs
+    /// `--trust-list-key`.
+    #[arg(long, value_name = "FILE|URL", requires = "trust_list_key")]
+    trust_list: Option<String>,
+    /// The pinned public key (PEM) the trust list and the revocation list must be signed with.
+    #[arg(long, value_name = "FILE")]
+    trust_list_key: Option<PathBuf>,
+    /// Check certificates against this signed revocation list (a file or an http(s) URL).
+    #[arg(long, value_name = "FILE|URL", requires = "trust_list_key")]
+    revocation_list: Option<String>,
+    /// How old the trust list may be, in hours, before nothing is called valid.
+    #[arg(long, value_name = "HOURS", default_value_t = 48)]
+    trust_list_max_age_hours: i64,
     /// An `HC1:` string, a path to a PNG or JPEG picture, or `-` for one input per line on stdin.
     input: String,
 }
 
 /// Runs `vaxcert verify`.
 pub fn run(args: VerifyArgs) -> Result<ExitCode> {
-    let verifier = Verifier::new(
-        Arc::new(trust_store(&args.dscs)?),
-        load_value_sets(args.value_sets.as_deref())?,
-    );
     let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+    let verifier = build_verifier(&args, at)?;
     let detail = Detail {
         payload: true,
         unverified: args.show_unverified,
@@ -121,8 +134,54 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
     Ok(())
 }
 
-fn trust_store(dscs: &[PathBuf]) -> Result<TrustStore> {
-    let mut store = TrustStore::new(Backend::default());
+/// The verifier the arguments describe: a verified trust list (plus any `--dsc`), or exactly the `--dsc`s;
+/// the revocation list when given; the value sets.
+fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
+    let value_sets = load_value_sets(args.value_sets.as_deref())?;
+    let now = at.unix_timestamp();
+    let pinned = match &args.trust_list_key {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            vec![
+                PinnedKey::from_pem(Backend::default(), &text)
+                    .with_context(|| format!("{} is not a public key", path.display()))?,
+            ]
+        }
+        None => Vec::new(),
+    };
+    let mut verifier = match &args.trust_list {
+        Some(source) => {
+            let list = TrustList::verify(&fetch::read_document(source)?, &pinned, now)
+                .with_context(|| format!("the trust list {source} was refused"))?;
+            let mut verifier = Verifier::from_trust_list(
+                &list,
+                Backend::default(),
+                args.trust_list_max_age_hours * 3600,
+                value_sets,
+            );
+            if !args.dscs.is_empty() {
+                let mut store = list.store(Backend::default());
+                add_dscs(&mut store, &args.dscs)?;
+                verifier = verifier.with_trust_store(Arc::new(store));
+            }
+            verifier
+        }
+        None => {
+            let mut store = TrustStore::new(Backend::default());
+            add_dscs(&mut store, &args.dscs)?;
+            Verifier::new(Arc::new(store), value_sets)
+        }
+    };
+    if let Some(source) = &args.revocation_list {
+        let list = RevocationList::verify(&fetch::read_document(source)?, &pinned, now)
+            .with_context(|| format!("the revocation list {source} was refused"))?;
+        verifier = verifier.with_revocation(Arc::new(list));
+    }
+    Ok(verifier)
+}
+
+fn add_dscs(store: &mut TrustStore, dscs: &[PathBuf]) -> Result<()> {
     for path in dscs {
         let bytes =
             std::fs::read(path).with_context(|| format!("cannot read DSC {}", path.display()))?;
@@ -130,7 +189,7 @@ fn trust_store(dscs: &[PathBuf]) -> Result<TrustStore> {
             .with_context(|| format!("{} is not a certificate", path.display()))?;
         store.insert(certificate);
     }
-    Ok(store)
+    Ok(())
 }
 
 /// Loads the value sets from `dir`, or from the default places; none found is not an error.
@@ -169,7 +228,7 @@ fn load_value_sets(dir: Option<&Path>) -> Result<Option<Arc<ValueSets>>> {
 }
 
 /// Parses the validation clock: RFC 3339, or ISO 8601 (which also takes offsets such as `+0200`).
-fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
+pub(crate) fn parse_time(text: &str) -> Result<OffsetDateTime, String> {
     OffsetDateTime::parse(text, &Rfc3339)
         .or_else(|_| OffsetDateTime::parse(text, &Iso8601::DEFAULT))
         .map_err(|_| format!("not an RFC 3339 / ISO 8601 time with offset: {text}"))

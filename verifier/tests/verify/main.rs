@@ -10,6 +10,7 @@
 
 mod cose;
 mod kid_and_trust;
+mod lists;
 mod properties;
 mod round_trip;
 mod support;
