@@ -89,5 +89,35 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Each stage of the pipeline on its own, to see where the time beyond the signature goes.
+fn stages(c: &mut Criterion) {
+    let dsc = &test_pki().es256;
+    let text = certificate(dsc);
+    let cose_bytes = hcert::decode_transport(&text).unwrap();
+    let cose = hcert::CoseSign1::parse(&cose_bytes).unwrap();
+    let claims = hcert::Claims::decode(cose.payload()).unwrap();
+    let compressed = hcert::base45_decode(text.trim_start_matches("HC1:")).unwrap();
+    let mut group = c.benchmark_group("stages");
+    group.bench_function("base45", |b| {
+        b.iter(|| hcert::base45_decode(black_box(&text[4..])).unwrap())
+    });
+    group.bench_function("inflate", |b| {
+        b.iter(|| hcert::inflate(black_box(&compressed)).unwrap())
+    });
+    group.bench_function("cose_parse", |b| {
+        b.iter(|| hcert::CoseSign1::parse(black_box(&cose_bytes)).unwrap())
+    });
+    group.bench_function("to_be_signed", |b| {
+        b.iter(|| black_box(&cose).to_be_signed())
+    });
+    group.bench_function("claims_decode", |b| {
+        b.iter(|| hcert::Claims::decode(black_box(cose.payload())).unwrap())
+    });
+    group.bench_function("schema", |b| {
+        b.iter(|| hcert::validate_schema(black_box(&claims.dcc), None).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, stages);
 criterion_main!(benches);

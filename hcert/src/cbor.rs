@@ -4,6 +4,8 @@
 //! the number of data items, and "exactly one item, nothing after it". Nothing here allocates in
 //! proportion to a declared length; only [`to_json`] allocates, in proportion to the items it reads.
 
+use std::fmt::Write;
+
 use minicbor::Decoder;
 use minicbor::data::Type;
 use serde_json::{Map, Number, Value};
@@ -62,12 +64,14 @@ pub(crate) fn skip_item(
         | Type::I64
         | Type::Int => d.int().map(drop).map_err(|_| "invalid integer")?,
         Type::F16 | Type::F32 | Type::F64 => d.f64().map(drop).map_err(|_| "invalid float")?,
-        Type::Bytes | Type::BytesIndef => {
+        Type::Bytes => drop(d.bytes().map_err(|_| "invalid byte string")?),
+        Type::BytesIndef => {
             for chunk in d.bytes_iter().map_err(|_| "invalid byte string")? {
                 chunk.map_err(|_| "invalid byte string")?;
             }
         }
-        Type::String | Type::StringIndef => {
+        Type::String => drop(d.str().map_err(|_| "invalid text string (UTF-8)")?),
+        Type::StringIndef => {
             for chunk in d.str_iter().map_err(|_| "invalid text string")? {
                 chunk.map_err(|_| "invalid text string (UTF-8)")?;
             }
@@ -198,20 +202,14 @@ pub(crate) fn to_json(
             let float = d.f64().map_err(|_| "invalid float")?;
             Number::from_f64(float).map_or_else(|| non_json(path, defect), Value::Number)
         }
-        Type::String | Type::StringIndef => {
-            let mut text = String::new();
-            for chunk in d.str_iter().map_err(|_| "invalid text")? {
-                text.push_str(chunk.map_err(|_| "invalid text")?);
-            }
-            Value::String(text)
-        }
+        Type::String | Type::StringIndef => Value::String(read_text(d)?),
         Type::Array | Type::ArrayIndef => {
             let len = d.array().map_err(|_| "invalid array")?;
             let mut items = Vec::with_capacity(len.map_or(0, |n| n.min(16)) as usize);
             for_each_entry(d, len, |d| {
                 let mark = path.len();
-                path.push('/');
-                path.push_str(&items.len().to_string());
+                // Writing to a String cannot fail.
+                let _ = write!(path, "/{}", items.len());
                 items.push(to_json(d, path, defect)?);
                 path.truncate(mark);
                 Ok(())
@@ -224,7 +222,7 @@ pub(crate) fn to_json(
             for_each_entry(d, len, |d| {
                 let mark = path.len();
                 let key = match d.datatype().map_err(|_| "truncated key")? {
-                    Type::String | Type::StringIndef => json_key(d)?,
+                    Type::String | Type::StringIndef => read_text(d)?,
                     _ => {
                         let mut ignored = None;
                         let key = to_json(d, path, &mut ignored)?;
@@ -256,13 +254,16 @@ pub(crate) fn to_json(
     Ok(value)
 }
 
-/// Reads a text map key, definite or indefinite.
-fn json_key(d: &mut Decoder<'_>) -> Result<String, Reason> {
-    let mut key = String::new();
-    for chunk in d.str_iter().map_err(|_| "invalid text key")? {
-        key.push_str(chunk.map_err(|_| "invalid text key")?);
+/// Reads a text string, definite (one exact allocation) or indefinite (chunks joined).
+fn read_text(d: &mut Decoder<'_>) -> Result<String, Reason> {
+    if d.datatype().map_err(|_| "truncated text")? == Type::String {
+        return d.str().map(str::to_owned).map_err(|_| "invalid text");
     }
-    Ok(key)
+    let mut text = String::new();
+    for chunk in d.str_iter().map_err(|_| "invalid text")? {
+        text.push_str(chunk.map_err(|_| "invalid text")?);
+    }
+    Ok(text)
 }
 
 fn non_json(path: &str, defect: &mut Option<PayloadDefect>) -> Value {

@@ -10,6 +10,8 @@ use miniz_oxide::inflate::core::inflate_flags::{
 };
 use miniz_oxide::inflate::core::{DecompressorOxide, decompress};
 
+use std::cell::RefCell;
+
 use crate::Error;
 
 /// The most bytes [`inflate`] produces.
@@ -24,34 +26,48 @@ const LEVEL: u8 = 9;
 ///
 /// Fails with [`Error::Zlib`] on input that is not a zlib stream (raw deflate, uncompressed CBOR), a broken
 /// or truncated stream, a wrong Adler-32 checksum or bytes after the stream, and with
-/// [`Error::DecompressedTooLarge`] as soon as the output would exceed the cap. It never allocates more
-/// than the cap plus one byte for the output.
+/// [`Error::DecompressedTooLarge`] as soon as the output would exceed the cap. It inflates into a per-thread
+/// buffer of the cap plus one byte, allocated once, and returns a copy of exactly the bytes produced.
 pub fn inflate(compressed: &[u8]) -> Result<Vec<u8>, Error> {
     check_header(compressed)?;
-    // One byte beyond the cap tells "exactly the cap" from "more than the cap".
-    let mut out = vec![0; MAX_INFLATED_BYTES + 1];
-    let mut state = Box::<DecompressorOxide>::default();
-    let flags = TINFL_FLAG_PARSE_ZLIB_HEADER
-        | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
-        | TINFL_FLAG_COMPUTE_ADLER32;
-    let (status, consumed, produced) = decompress(&mut state, compressed, &mut out, 0, flags);
-    match status {
-        TINFLStatus::Done if produced > MAX_INFLATED_BYTES => Err(too_large()),
-        TINFLStatus::Done if consumed < compressed.len() => {
-            Err(zlib("trailing bytes after the stream"))
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let Scratch { state, out } = &mut *scratch;
+        state.init();
+        let flags = TINFL_FLAG_PARSE_ZLIB_HEADER
+            | TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF
+            | TINFL_FLAG_COMPUTE_ADLER32;
+        let (status, consumed, produced) = decompress(state, compressed, &mut out[..], 0, flags);
+        match status {
+            TINFLStatus::Done if produced > MAX_INFLATED_BYTES => Err(too_large()),
+            TINFLStatus::Done if consumed < compressed.len() => {
+                Err(zlib("trailing bytes after the stream"))
+            }
+            TINFLStatus::Done => Ok(out.get(..produced).map(<[u8]>::to_vec).unwrap_or_default()),
+            TINFLStatus::HasMoreOutput => Err(too_large()),
+            TINFLStatus::Adler32Mismatch => Err(zlib("Adler-32 checksum mismatch")),
+            TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
+                Err(zlib("truncated stream"))
+            }
+            _ => Err(zlib("corrupt deflate data")),
         }
-        TINFLStatus::Done => {
-            out.truncate(produced);
-            out.shrink_to_fit();
-            Ok(out)
-        }
-        TINFLStatus::HasMoreOutput => Err(too_large()),
-        TINFLStatus::Adler32Mismatch => Err(zlib("Adler-32 checksum mismatch")),
-        TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-            Err(zlib("truncated stream"))
-        }
-        _ => Err(zlib("corrupt deflate data")),
-    }
+    })
+}
+
+/// Per-thread inflate state and output buffer, reused: a fresh 11 KiB decompressor and a zeroed 16 KiB buffer
+/// per certificate cost more than inflating it (they evict the caches the signature check then needs).
+/// Each call resets the state; only the bytes produced are copied out.
+struct Scratch {
+    state: Box<DecompressorOxide>,
+    /// One byte beyond the cap tells "exactly the cap" from "more than the cap".
+    out: Box<[u8; MAX_INFLATED_BYTES + 1]>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        state: Box::default(),
+        out: Box::new([0; MAX_INFLATED_BYTES + 1]),
+    });
 }
 
 /// RFC 1950 §2.2: CM = 8 (deflate), CINFO ≤ 7, FCHECK makes `CMF × 256 + FLG` a multiple of 31, and no
