@@ -134,9 +134,9 @@ fn certificates_signed_before_and_after_a_rotation_verify_until_the_old_dsc_leav
             String::from_utf8_lossy(&output.stdout).contains("pin of the trust-list signing key")
         );
     };
-    build(start);
+    build(rotated);
     for certificate in [&before, &after] {
-        let report = verify(&out, certificate, start + 60);
+        let report = verify(&out, certificate, rotated + 60);
         assert_eq!(report["code"], "OK", "{report}");
         assert_eq!(report["checks"]["revocation"], "pass");
         assert_eq!(report["trust_list"]["stale"], false);
@@ -150,7 +150,7 @@ fn certificates_signed_before_and_after_a_rotation_verify_until_the_old_dsc_leav
     );
 
     // A year and a day later, every certificate the retired DSC signed has expired: it leaves the list.
-    let later = start + 366 * DAY;
+    let later = rotated + 366 * DAY;
     build(later);
     let listed: Value =
         serde_json::from_slice(&std::fs::read(out.join("trust-list-dsc.json")).unwrap()).unwrap();
