@@ -115,7 +115,9 @@ fn certificates_signed_before_and_after_a_rotation_verify_until_the_old_dsc_leav
         "--dir",
         keys.to_str().unwrap(),
     ]));
-    let after = issue(&keys, "URN:UVCI:01:VN:AFTER#2", start);
+    // Issued once the new DSC is valid: the shell model refuses a certificate older than its DSC.
+    let rotated = open(&keys).current_dsc().certificate().not_before();
+    let after = issue(&keys, "URN:UVCI:01:VN:AFTER#2", rotated);
 
     let build = |at: i64| {
         let at = rfc3339(at);
