@@ -1,0 +1,139 @@
+//! Errors, one enum per concern. None quotes a name, a date of birth or a UVCI.
+
+use thiserror::Error;
+
+/// Why a name does not transliterate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum Untransliterable {
+    /// A control character (C0, C1, DEL).
+    #[error("a control character is not allowed")]
+    Control,
+    /// A bidirectional formatting character (LRM, RLO, isolates, …).
+    #[error("a bidirectional formatting character is not allowed")]
+    Bidi,
+    /// A character with no ICAO 9303 transliteration (CJK, digits, symbols, …).
+    #[error("a character has no ICAO 9303 transliteration")]
+    Unsupported,
+}
+
+/// A name that does not transliterate, with the request field it came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct TransliterationError {
+    /// The JSON path of the field, such as `"person.gn"`.
+    pub field: &'static str,
+    /// What was wrong.
+    pub reason: Untransliterable,
+}
+
+/// A UVCI that is not well formed or whose check character is wrong, or one that could not be made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum UvciError {
+    /// Not of the expected form.
+    #[error("the UVCI is malformed")]
+    Malformed,
+    /// Well formed, but the check character is wrong.
+    #[error("the UVCI check character is wrong")]
+    CheckCharacter,
+    /// The operating system gave no randomness for a new UVCI.
+    #[error("no randomness for a new UVCI")]
+    Randomness,
+}
+
+/// Why a field of a dose confirmation was refused (the 422 answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum FieldReason {
+    /// Required and absent or empty.
+    #[error("missing")]
+    Missing,
+    /// Longer than allowed.
+    #[error("too long")]
+    TooLong,
+    /// A code outside its value set.
+    #[error("not in the value set")]
+    NotInValueSet,
+    /// A value-set code that is deprecated: accepted on verification, never issued.
+    #[error("deprecated: not issued")]
+    Deprecated,
+    /// The product, vaccine type and manufacturer together are not allowed by the vaccine encoding
+    /// instructions (or those were not loaded).
+    #[error("combination not allowed by the vaccine encoding instructions")]
+    CombinationNotAllowed,
+    /// A dose number or series length below 1.
+    #[error("must be at least 1")]
+    NotPositive,
+    /// Not a real date of the required form.
+    #[error("not a valid date")]
+    InvalidDate,
+    /// A date after the current one.
+    #[error("in the future")]
+    InFuture,
+    /// A machine-readable name that does not match `^[A-Z<]*$` with at most 80 characters.
+    #[error("not a valid machine-readable name")]
+    InvalidMrzName,
+    /// A name that does not transliterate.
+    #[error("{0}")]
+    Name(Untransliterable),
+}
+
+/// A dose confirmation refused, naming the field by its JSON path (`"vaccination.mp"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    /// The JSON path of the field.
+    pub field: &'static str,
+    /// What was wrong.
+    pub reason: FieldReason,
+}
+
+impl From<TransliterationError> for FieldError {
+    fn from(err: TransliterationError) -> FieldError {
+        FieldError {
+            field: err.field,
+            reason: FieldReason::Name(err.reason),
+        }
+    }
+}
+
+/// Why no certificate was issued.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The signing DSC is not valid yet at the issuing time.
+    #[error("the DSC is not valid before {not_before} (issuing at {now})")]
+    DscNotYetValid {
+        /// Issuing time, seconds since the epoch.
+        now: i64,
+        /// The DSC's notBefore.
+        not_before: i64,
+    },
+    /// The signing DSC has expired at the issuing time.
+    #[error("the DSC expired at {not_after} (issuing at {now})")]
+    DscExpired {
+        /// Issuing time, seconds since the epoch.
+        now: i64,
+        /// The DSC's notAfter.
+        not_after: i64,
+    },
+    /// The signer's algorithm is not one the EU DCC allows for issuing (ES256, PS256).
+    #[error("the signer's algorithm {0} is not used for issuing")]
+    UnsupportedAlgorithm(&'static str),
+    /// The issuing time is not a representable instant.
+    #[error("the issuing time is out of range")]
+    TimeOutOfRange,
+    /// The payload could not be encoded.
+    #[error("encoding failed: {0}")]
+    Encode(#[from] hcert::Error),
+    /// The signer made no signature.
+    #[error("signing failed")]
+    Sign(#[from] keys::SignatureError),
+    /// The certificate just made does not verify against our own trust list: it is never released.
+    #[error("self-check failed: {}", code.as_str())]
+    SelfCheck {
+        /// The verifier's code.
+        code: verifier::Code,
+    },
+}
