@@ -93,7 +93,8 @@ pub(crate) fn skip_item(
     Ok(())
 }
 
-/// Skips the items of an array (`per_entry` 1) or map (`per_entry` 2) of definite or indefinite length.
+/// Skips the entries of an array (`per_entry` 1) or map (`per_entry` 2) of definite or indefinite length;
+/// a break may only stand between entries (never between a key and its value).
 fn skip_entries(
     d: &mut Decoder<'_>,
     len: Option<u64>,
@@ -101,16 +102,12 @@ fn skip_entries(
     depth: usize,
     budget: &mut usize,
 ) -> Result<(), Reason> {
-    let mut remaining = len.map(|n| n.saturating_mul(per_entry));
-    loop {
-        match remaining {
-            Some(0) => return Ok(()),
-            Some(ref mut n) => *n -= 1,
-            None if at_break(d)? => return Ok(()),
-            None => {}
+    for_each_entry(d, len, |d| {
+        for _ in 0..per_entry {
+            skip_item(d, depth + 1, budget)?;
         }
-        skip_item(d, depth + 1, budget)?;
-    }
+        Ok(())
+    })
 }
 
 /// Whether the next byte is the break of an indefinite-length item; consumes it if so.
@@ -318,6 +315,7 @@ mod tests {
         check("61ff", Err("invalid utf-8"));
         check("ff", Err("break"));
         check("9f01", Err("unterminated"));
+        check("bf01ff", Err("break between a key and its value"));
         check("1c", Err("reserved"));
         check("8201", Err("truncated"));
         // An array declaring 2^63 entries ends at the end of input, allocating nothing.
