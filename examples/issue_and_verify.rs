@@ -21,7 +21,7 @@ fn main() -> Result<()> {
         "dob": "1983-10-10",
         "v": [{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215",
                "dn": 2, "sd": 2, "dt": "2021-09-14", "co": "VN", "is": "Ministry of Health of Viet Nam",
-               "ci": "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#7"}]
+               "ci": "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#X"}]
     });
     // 2. CWT claims, 3. COSE_Sign1 signed by the DSC, 4. zlib + Base45 + "HC1:".
     let claims = hcert::ClaimsBuilder::new("VN", now, now + 365 * 86_400).encode(&dcc)?;

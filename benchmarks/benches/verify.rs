@@ -28,7 +28,7 @@ fn certificate(dsc: &TestDsc) -> String {
         "dob": "1983-10-10",
         "v": [{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215",
                "dn": 2, "sd": 2, "dt": "2021-09-14", "co": "VN", "is": "Ministry of Health of Viet Nam",
-               "ci": "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#7"}]
+               "ci": "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#X"}]
     });
     let claims = hcert::ClaimsBuilder::new("VN", 1_690_000_000, 1_720_000_000)
         .encode(&dcc)

@@ -126,12 +126,20 @@ fn nfc_opt<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>,
 }
 
 /// A dose confirmation that passed every rule, with the machine-readable names settled: the only input
-/// [`crate::Issuer::issue`] takes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// [`crate::Issuer::issue`] takes. Its `Debug` form leaves out the names.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ValidatedDose {
     confirmation: DoseConfirmation,
     fnt: Option<String>,
     gnt: Option<String>,
+}
+
+impl std::fmt::Debug for ValidatedDose {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidatedDose")
+            .field("confirmation", &self.confirmation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ValidatedDose {

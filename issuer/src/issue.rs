@@ -39,8 +39,9 @@ impl Default for IssuerConfig {
     }
 }
 
-/// A certificate issued and self-checked, with what the ledger records about it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A certificate issued and self-checked, with what the ledger records about it. Its `Debug` form
+/// leaves out the `HC1:` text and the UVCI, which identify the holder.
+#[derive(Clone, PartialEq, Eq)]
 pub struct IssuedCertificate {
     /// Its UVCI (`ci`).
     pub uvci: Uvci,
@@ -60,6 +61,16 @@ pub struct IssuedCertificate {
     pub country_uci_hash: RevocationHash,
     /// Revocation hash `SIGNATURE` (`r` only for ES256).
     pub signature_hash: RevocationHash,
+}
+
+impl std::fmt::Debug for IssuedCertificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCertificate")
+            .field("iat", &self.iat)
+            .field("exp", &self.exp)
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Signs validated doses with one DSC and checks each certificate with a verifier that trusts our own

@@ -295,6 +295,37 @@ fn self_check_catches_a_dsc_missing_from_our_trust_list() {
 }
 
 #[test]
+fn self_check_catches_a_dsc_without_vaccination_key_usage() {
+    let sets = inline_value_sets();
+    let issuer = issuer_for(&test_pki().es256_test_only, sets.clone());
+    let dose = validated(&pfizer("Bùi", "Thị Xuân"), &sets);
+    let result = issuer.issue(&dose, NOW, Uvci::from_bytes([8; 16]));
+    assert!(
+        matches!(
+            result,
+            Err(IssueError::SelfCheck {
+                code: Code::KeyUsage
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn debug_output_quotes_no_personal_data() {
+    let sets = inline_value_sets();
+    let issuer = issuer_for(&test_pki().es256, sets.clone());
+    let dose = validated(&pfizer("Nguyễn", "Bảo Duy"), &sets);
+    let issued = issuer.issue(&dose, NOW, Uvci::from_bytes([10; 16]));
+    let printed = format!("{dose:?} {issued:?}");
+    for secret in [
+        "Nguy", "NGUYEN", "BAO", "1983", "URN:UVCI", "HC1:", "0010830",
+    ] {
+        assert!(!printed.contains(secret), "{secret} in {printed}");
+    }
+}
+
+#[test]
 fn eddsa_is_not_issued() {
     let sets = inline_value_sets();
     let issuer = issuer_for(&test_pki().eddsa, sets.clone());
