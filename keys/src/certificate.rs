@@ -232,13 +232,14 @@ impl Certificate {
     /// [`KeyError::Base64`] or [`KeyError::Pem`] when the text does not decode; else as
     /// [`Certificate::from_der`].
     pub fn parse_any(input: &[u8]) -> Result<Certificate, KeyError> {
+        // DER is binary: never trim it (its last bytes may well be 0x20 or 0x0a).
+        if input.first() == Some(&0x30) {
+            return Certificate::from_der(input);
+        }
         let trimmed = input.trim_ascii();
         if trimmed.starts_with(b"-----BEGIN") {
             let text = std::str::from_utf8(trimmed).map_err(|_| KeyError::Pem)?;
             return Certificate::from_pem(text);
-        }
-        if trimmed.first() == Some(&0x30) {
-            return Certificate::from_der(trimmed);
         }
         let compact: Vec<u8> = trimmed
             .iter()

@@ -115,3 +115,31 @@ proptest! {
         let _ = Certificate::parse_any(&bytes[..cut % bytes.len()]);
     }
 }
+
+/// DER whose last byte is ASCII whitespace must parse as it is (a real DSC's signature ends anywhere):
+/// re-sign until the DER ends in each of the bytes `trim_ascii` would strip.
+#[test]
+fn der_ending_in_a_whitespace_byte_parses() {
+    use keys::test_pki::{DscSpec, test_pki};
+    let pki = test_pki();
+    let mut seen = std::collections::BTreeSet::new();
+    for n in 0..4000 {
+        let dsc = pki
+            .issue_dsc(&DscSpec::new("VN", &format!("DSC {n}")))
+            .unwrap();
+        let der = dsc.certificate.der();
+        let last = *der.last().unwrap();
+        if last.is_ascii_whitespace() {
+            assert_eq!(
+                Certificate::parse_any(der).unwrap().der(),
+                der,
+                "DER ending in {last:#04x}"
+            );
+            seen.insert(last);
+        }
+        if seen.len() >= 2 {
+            return;
+        }
+    }
+    panic!("no DER ending in whitespace was generated: {seen:?}");
+}
