@@ -41,7 +41,11 @@ fn certificate(exp: i64) -> (String, PathBuf) {
     .unwrap();
     let dir = std::env::temp_dir().join(format!("vaxcert-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let pem = dir.join("dsc.pem");
+    // One file per call: the tests run in parallel, and a file rewritten while another test reads it
+    // would be read half-written.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let pem = dir.join(format!("dsc-{call}.pem"));
     let encoded = pem::encode(&pem::Pem::new(
         "CERTIFICATE",
         dsc.certificate.der().to_vec(),
@@ -225,7 +229,7 @@ fn library_and_cli_agree_on_codes() {
 fn pictures_are_decoded_first() {
     let (valid, dsc) = certificate(EXP);
     let png = hcert::render_png(&valid, &hcert::RenderOptions::default()).unwrap();
-    let path = dsc.with_file_name("certificate.png");
+    let path = dsc.with_extension("png");
     std::fs::write(&path, png).unwrap();
     let output = vaxcert(
         &[
