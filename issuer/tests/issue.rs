@@ -438,3 +438,77 @@ fn real_value_sets_viet_nam_products() {
     let issued = issuer.issue(&dose, NOW, Uvci::from_bytes([9; 16]));
     assert!(issued.is_ok(), "{issued:?}");
 }
+
+/// A certificate we issue with `dsc`, as its `HC1:` text.
+fn issued_text(dsc: &TestDsc) -> String {
+    let sets = inline_value_sets();
+    let dose = validated(&pfizer("Nguyễn", "Bảo Duy"), &sets);
+    let issued = issuer_for(dsc, sets).issue(&dose, NOW, Uvci::from_bytes([9; 16]));
+    assert!(issued.is_ok(), "{issued:?}");
+    issued.map(|issued| issued.hc1).unwrap_or_default()
+}
+
+/// Interoperability: an ES256 certificate we issue verifies with the independent `dgc` crate, given
+/// nothing but our published DSC.
+#[test]
+fn es256_certificates_verify_with_the_dgc_crate() {
+    use base64::Engine as _;
+    let dsc = &test_pki().es256;
+    let text = issued_text(dsc);
+    let mut trust = dgc::TrustList::default();
+    let der = base64::engine::general_purpose::STANDARD.encode(dsc.certificate.der());
+    assert!(trust.add_key_from_certificate(&der).is_ok());
+    let validated = dgc::validate(&text, &trust);
+    assert!(validated.is_ok(), "dgc cannot decode our certificate");
+    let Ok((container, validity)) = validated else {
+        return;
+    };
+    assert!(validity.is_valid(), "dgc: {validity:?}");
+    let payload = serde_json::to_value(&container).unwrap_or_default();
+    assert!(payload.to_string().contains("NGUYEN"), "{payload}");
+}
+
+/// Interoperability: a PS256 certificate we issue (signed by the AWS-LC backend) verifies with the
+/// RustCrypto `rsa` crate directly, over a Sig_structure built here from the raw COSE bytes.
+#[test]
+fn ps256_certificates_verify_with_an_independent_rsa_pss() {
+    use rsa::pkcs8::DecodePublicKey as _;
+    use rsa::signature::Verifier as _;
+    let dsc = &test_pki().ps256;
+    let text = issued_text(dsc);
+    let cose = hcert::decode_transport(&text).unwrap_or_default();
+    let parsed = hcert::CoseSign1::parse(&cose);
+    assert!(parsed.is_ok());
+    let Ok(parsed) = parsed else { return };
+    assert_eq!(parsed.algorithm(), hcert::Algorithm::Ps256);
+    let bstr = |bytes: &[u8]| {
+        let mut out = match bytes.len() {
+            len @ 0..=23 => vec![0x40 | len as u8],
+            len @ 24..=255 => vec![0x58, len as u8],
+            len => [vec![0x59], (len as u16).to_be_bytes().to_vec()].concat(),
+        };
+        out.extend_from_slice(bytes);
+        out
+    };
+    let mut to_be_signed = vec![0x84, 0x6a];
+    to_be_signed.extend_from_slice(b"Signature1");
+    to_be_signed.extend(bstr(parsed.protected_header()));
+    to_be_signed.push(0x40);
+    to_be_signed.extend(bstr(parsed.payload()));
+    let public = rsa::RsaPublicKey::from_public_key_der(dsc.certificate.spki_der());
+    assert!(public.is_ok());
+    let Ok(public) = public else { return };
+    let key = rsa::pss::VerifyingKey::<sha2::Sha256>::new(public);
+    let signature = rsa::pss::Signature::try_from(parsed.signature());
+    assert!(signature.is_ok());
+    let Ok(signature) = signature else { return };
+    assert!(
+        key.verify(&to_be_signed, &signature).is_ok(),
+        "the rsa crate rejects our PS256 signature"
+    );
+    let mut tampered = to_be_signed.clone();
+    if let Some(last) = tampered.last_mut() {
+        *last ^= 1;
+    }
+    assert!(key.verify(&tampered, &signature).is_err());
+}
