@@ -287,13 +287,26 @@ fn read_crit(d: &mut Decoder<'_>) -> Result<bool, &'static str> {
 
 /// Builds the `Signature1` Sig_structure: `["Signature1", protected, h'', payload]`.
 fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
+    sig_structure_with(
+        protected.len(),
+        |out| out.extend_from_slice(protected),
+        payload,
+    )
+}
+
+/// [`sig_structure`] with the protected header, of `protected_len` bytes, written by `push_protected`.
+fn sig_structure_with(
+    protected_len: usize,
+    push_protected: impl FnOnce(&mut Vec<u8>),
+    payload: &[u8],
+) -> Vec<u8> {
     const CONTEXT: &[u8] = b"Signature1";
-    let mut out = Vec::with_capacity(protected.len() + payload.len() + 32);
+    let mut out = Vec::with_capacity(protected_len + payload.len() + 32);
     out.push(0x84);
     push_head(&mut out, 3, CONTEXT.len() as u64);
     out.extend_from_slice(CONTEXT);
-    push_head(&mut out, 2, protected.len() as u64);
-    out.extend_from_slice(protected);
+    push_head(&mut out, 2, protected_len as u64);
+    push_protected(&mut out);
     out.push(0x40);
     push_head(&mut out, 2, payload.len() as u64);
     out.extend_from_slice(payload);
@@ -325,33 +338,58 @@ pub(crate) fn push_head(out: &mut Vec<u8>, major: u8, value: u64) {
 /// empty unprotected header, signing through `sign` (which receives the Sig_structure bytes).
 ///
 /// The signer is passed in, so keys and HSMs stay out of this crate. ES256 signers must return raw `r‖s`.
+/// Two buffers in all, the Sig_structure and the message, each allocated once at its final size.
 pub fn sign1<E>(
     alg: Algorithm,
     kid: &[u8],
     payload: &[u8],
     sign: impl FnOnce(&[u8]) -> Result<Vec<u8>, E>,
 ) -> Result<Vec<u8>, E> {
-    let mut protected = Vec::with_capacity(kid.len() + 8);
-    protected.push(0xa2);
-    push_head(&mut protected, 0, 1);
-    push_alg(&mut protected, alg);
-    push_head(&mut protected, 0, 4);
-    push_head(&mut protected, 2, kid.len() as u64);
-    protected.extend_from_slice(kid);
+    let protected_len = 1 + 1 + alg_len(alg) + 1 + head_len(kid.len() as u64) + kid.len();
+    let signature = sign(&sig_structure_with(
+        protected_len,
+        |out| push_protected(out, alg, kid),
+        payload,
+    ))?;
 
-    let signature = sign(&sig_structure(&protected, payload))?;
-
-    let mut out = Vec::with_capacity(protected.len() + payload.len() + signature.len() + 16);
+    let mut out =
+        Vec::with_capacity(protected_len + payload.len() + signature.len() + 2 + 3 * 9 + 1);
     out.push(0xd2); // tag 18
     out.push(0x84);
-    push_head(&mut out, 2, protected.len() as u64);
-    out.extend_from_slice(&protected);
+    push_head(&mut out, 2, protected_len as u64);
+    push_protected(&mut out, alg, kid);
     out.push(0xa0);
     push_head(&mut out, 2, payload.len() as u64);
     out.extend_from_slice(payload);
     push_head(&mut out, 2, signature.len() as u64);
     out.extend_from_slice(&signature);
     Ok(out)
+}
+
+/// The protected header of [`sign1`]: `{1: alg, 4: kid}`, `protected_len` bytes.
+fn push_protected(out: &mut Vec<u8>, alg: Algorithm, kid: &[u8]) {
+    out.push(0xa2);
+    push_head(out, 0, 1);
+    push_alg(out, alg);
+    push_head(out, 0, 4);
+    push_head(out, 2, kid.len() as u64);
+    out.extend_from_slice(kid);
+}
+
+/// The length of a CBOR head (major type and argument) in its shortest form, as [`push_head`] writes it.
+fn head_len(value: u64) -> usize {
+    match value {
+        0..=23 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// The length of `alg` as [`push_alg`] writes it.
+fn alg_len(alg: Algorithm) -> usize {
+    head_len((-1 - i64::from(alg.cose_id())) as u64)
 }
 
 fn push_alg(out: &mut Vec<u8>, alg: Algorithm) {
@@ -393,6 +431,54 @@ mod tests {
                 .copied()
                 .collect::<Vec<_>>()
         );
+    }
+
+    #[test]
+    fn sign1_writes_the_expected_bytes() {
+        // kid of 8 bytes, payload {}, a 4-byte stand-in signature.
+        let bytes = sign1(Algorithm::Es256, b"kid12345", b"\xa0", |tbs| {
+            assert_eq!(
+                hex::encode(tbs),
+                "846a5369676e617475726531 4d a201260448 6b69643132333435 40 41a0".replace(' ', "")
+            );
+            Ok::<_, ()>(vec![1, 2, 3, 4])
+        })
+        .unwrap();
+        assert_eq!(
+            hex::encode(bytes),
+            "d284 4d a201260448 6b69643132333435 a0 41a0 4401020304".replace(' ', "")
+        );
+        // Long kids and PS256's two-byte alg: the protected header's length is still right.
+        for (alg, kid_len) in [
+            (Algorithm::Ps256, 0),
+            (Algorithm::Ps256, 24),
+            (Algorithm::EdDsa, 300),
+        ] {
+            let kid = vec![7; kid_len];
+            let bytes = signed(alg, &kid, b"\xa0");
+            let cose = CoseSign1::parse(&bytes).unwrap();
+            assert_eq!((cose.algorithm(), cose.kid()), (alg, Some(&kid[..])));
+        }
+    }
+
+    #[test]
+    fn head_len_matches_push_head() {
+        for value in [
+            0,
+            23,
+            24,
+            255,
+            256,
+            65_535,
+            65_536,
+            u32::MAX.into(),
+            u64::from(u32::MAX) + 1,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_head(&mut out, 2, value);
+            assert_eq!(head_len(value), out.len(), "{value}");
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@ use serde_json::Value;
 use crate::Error;
 use crate::cbor::{self, Label};
 use crate::cose::push_head;
-use crate::dcc::Dcc;
+use crate::dcc::{Dcc, DccEntry, DccPayload, PersonName};
 
 const CLAIM_ISS: i128 = 1;
 const CLAIM_EXP: i128 = 4;
@@ -161,7 +161,44 @@ impl ClaimsBuilder {
                 reason: "the DCC is not an object",
             });
         }
-        let mut out = Vec::with_capacity(512);
+        let mut out = self.head(512);
+        push_json(&mut out, dcc);
+        Ok(out)
+    }
+
+    /// Encodes the claims with `payload` as the EU DCC, written straight from the typed payload with no
+    /// JSON in between: the claims [`ClaimsBuilder::encode`] makes of [`DccPayload::to_dcc`] (unset
+    /// optional fields left out, `dn` and `sd` as integers), with each map's keys in the deterministic
+    /// order of RFC 8949 §4.2.1 (shorter keys first, then bytewise), so equal payloads give equal bytes.
+    pub fn encode_payload(&self, payload: &DccPayload<'_>) -> Vec<u8> {
+        let nam = &payload.nam;
+        let names = [
+            &nam.family,
+            &nam.family_transliterated,
+            &nam.given,
+            &nam.given_transliterated,
+        ];
+        // Room for the claims of any payload whose names and codes are of the usual lengths.
+        let capacity = 384
+            + names
+                .iter()
+                .flat_map(|name| name.as_deref())
+                .map(str::len)
+                .sum::<usize>();
+        let mut out = self.head(capacity);
+        // One-letter group first, then `dob`, `nam`, `ver`.
+        out.push(0xa4);
+        push_entry(&mut out, &payload.entry);
+        push_field(&mut out, "dob", &payload.dob);
+        push_text(&mut out, "nam");
+        push_name(&mut out, nam);
+        push_field(&mut out, "ver", &payload.ver);
+        out
+    }
+
+    /// The claims map up to the EU DCC: `{1: iss, 4: exp, 6: iat, -260: {1: …`, in a buffer of `capacity`.
+    fn head(&self, capacity: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(capacity);
         out.push(0xa4);
         push_head(&mut out, 0, CLAIM_ISS as u64);
         push_text(&mut out, &self.issuer);
@@ -172,9 +209,95 @@ impl ClaimsBuilder {
         push_head(&mut out, 1, (-1 - CLAIM_HCERT) as u64);
         out.push(0xa1);
         push_head(&mut out, 0, HCERT_EU_DCC as u64);
-        push_json(&mut out, dcc);
-        Ok(out)
+        out
     }
+}
+
+/// `nam`: `fn`, `gn`, `fnt`, `gnt`, each when set.
+fn push_name(out: &mut Vec<u8>, nam: &PersonName<'_>) {
+    push_fields(
+        out,
+        &[
+            ("fn", nam.family.as_deref()),
+            ("gn", nam.given.as_deref()),
+            ("fnt", nam.family_transliterated.as_deref()),
+            ("gnt", nam.given_transliterated.as_deref()),
+        ],
+    );
+}
+
+/// The group holding the single entry: `"v": [{…}]`, `"t": [{…}]` or `"r": [{…}]`.
+fn push_entry(out: &mut Vec<u8>, entry: &DccEntry<'_>) {
+    match entry {
+        DccEntry::Vaccination([v]) => {
+            push_text(out, "v");
+            out.push(0x81);
+            push_head(out, 5, 10);
+            push_field(out, "ci", &v.ci);
+            push_field(out, "co", &v.co);
+            push_text(out, "dn");
+            push_head(out, 0, u64::from(v.dn));
+            push_field(out, "dt", &v.dt);
+            push_field(out, "is", &v.is);
+            push_field(out, "ma", &v.ma);
+            push_field(out, "mp", &v.mp);
+            push_text(out, "sd");
+            push_head(out, 0, u64::from(v.sd));
+            push_field(out, "tg", &v.tg);
+            push_field(out, "vp", &v.vp);
+        }
+        DccEntry::Test([t]) => {
+            push_text(out, "t");
+            out.push(0x81);
+            push_fields(
+                out,
+                &[
+                    ("ci", Some(&t.ci)),
+                    ("co", Some(&t.co)),
+                    ("is", Some(&t.is)),
+                    ("ma", t.ma.as_deref()),
+                    ("nm", t.nm.as_deref()),
+                    ("sc", Some(&t.sc)),
+                    ("tc", t.tc.as_deref()),
+                    ("tg", Some(&t.tg)),
+                    ("tr", Some(&t.tr)),
+                    ("tt", Some(&t.tt)),
+                ],
+            );
+        }
+        DccEntry::Recovery([r]) => {
+            push_text(out, "r");
+            out.push(0x81);
+            push_fields(
+                out,
+                &[
+                    ("ci", Some(&r.ci)),
+                    ("co", Some(&r.co)),
+                    ("df", Some(&r.df)),
+                    ("du", Some(&r.du)),
+                    ("fr", Some(&r.fr)),
+                    ("is", Some(&r.is)),
+                    ("tg", Some(&r.tg)),
+                ],
+            );
+        }
+    }
+}
+
+/// A text-keyed map of the fields that are set, in the order given.
+fn push_fields(out: &mut Vec<u8>, fields: &[(&str, Option<&str>)]) {
+    let set = fields.iter().filter(|(_, value)| value.is_some()).count();
+    push_head(out, 5, set as u64);
+    for (key, value) in fields {
+        if let Some(value) = value {
+            push_field(out, key, value);
+        }
+    }
+}
+
+fn push_field(out: &mut Vec<u8>, key: &str, value: &str) {
+    push_text(out, key);
+    push_text(out, value);
 }
 
 fn push_text(out: &mut Vec<u8>, text: &str) {
@@ -215,6 +338,7 @@ fn push_json(out: &mut Vec<u8>, value: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dcc::{RecoveryEntry, TestEntry, VaccinationEntry};
     use serde_json::json;
 
     fn dcc() -> Value {
@@ -233,6 +357,140 @@ mod tests {
         assert_eq!(claims.expires_at, Some(1_671_536_000));
         assert_eq!(claims.dcc.as_json(), &dcc());
         assert_eq!(claims.dcc.defect(), None);
+    }
+
+    fn vaccination() -> DccPayload<'static> {
+        DccPayload {
+            ver: "1.3.0".into(),
+            nam: PersonName {
+                family: Some("Nguyễn".into()),
+                family_transliterated: Some("NGUYEN".into()),
+                given: Some("Bảo Duy".into()),
+                given_transliterated: Some("BAO<DUY".into()),
+            },
+            dob: "1983-10-10".into(),
+            entry: DccEntry::Vaccination([VaccinationEntry {
+                tg: "840539006".into(),
+                vp: "1119349007".into(),
+                mp: "EU/1/20/1528".into(),
+                ma: "ORG-100030215".into(),
+                dn: 2,
+                sd: 2,
+                dt: "2021-09-14".into(),
+                co: "VN".into(),
+                is: "Ministry of Health of Viet Nam".into(),
+                ci: "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#X".into(),
+            }]),
+        }
+    }
+
+    fn test_entry(nm: Option<&'static str>, ma: Option<&'static str>) -> DccEntry<'static> {
+        DccEntry::Test([TestEntry {
+            tg: "840539006".into(),
+            tt: "LP6464-4".into(),
+            nm: nm.map(Into::into),
+            ma: ma.map(Into::into),
+            sc: "2021-06-11T17:30:00Z".into(),
+            tr: "260415000".into(),
+            tc: Some("Bach Mai".into()),
+            co: "VN".into(),
+            is: "Ministry of Health".into(),
+            ci: "URN:UVCI:01:VN:1#1".into(),
+        }])
+    }
+
+    fn recovery_entry() -> DccEntry<'static> {
+        DccEntry::Recovery([RecoveryEntry {
+            tg: "840539006".into(),
+            fr: "2021-06-01".into(),
+            co: "VN".into(),
+            is: "Ministry of Health".into(),
+            df: "2021-06-12".into(),
+            du: "2021-12-01".into(),
+            ci: "URN:UVCI:01:VN:2#2".into(),
+        }])
+    }
+
+    /// Every map key of the CBOR item at `d`, checked to be in RFC 8949 §4.2.1 order, recursively.
+    fn assert_deterministic(d: &mut Decoder<'_>) {
+        match d.datatype().unwrap() {
+            Type::Map => {
+                let len = d.map().unwrap().unwrap();
+                let mut previous: Option<Vec<u8>> = None;
+                for _ in 0..len {
+                    let start = d.position();
+                    d.skip().unwrap();
+                    let key = d.input()[start..d.position()].to_vec();
+                    if let Some(previous) = &previous {
+                        assert!(
+                            (previous.len(), previous) < (key.len(), &key),
+                            "{} before {}",
+                            hex::encode(previous),
+                            hex::encode(&key)
+                        );
+                    }
+                    previous = Some(key);
+                    assert_deterministic(d);
+                }
+            }
+            Type::Array => {
+                for _ in 0..d.array().unwrap().unwrap() {
+                    assert_deterministic(d);
+                }
+            }
+            _ => d.skip().unwrap(),
+        }
+    }
+
+    #[test]
+    fn typed_payloads_encode_as_their_json() {
+        let names = [
+            PersonName::default(),
+            PersonName {
+                given_transliterated: Some("BAO".into()),
+                ..PersonName::default()
+            },
+            vaccination().nam,
+        ];
+        let entries = [
+            vaccination().entry,
+            test_entry(None, None),
+            test_entry(Some("PCR"), Some("1232")),
+            recovery_entry(),
+        ];
+        for (nam, entry) in names
+            .iter()
+            .flat_map(|nam| entries.iter().map(move |e| (nam, e)))
+        {
+            let payload = DccPayload {
+                nam: nam.clone(),
+                entry: entry.clone(),
+                ..vaccination()
+            };
+            let bytes =
+                ClaimsBuilder::new("VN", 1_640_000_000, 1_671_536_000).encode_payload(&payload);
+            let claims = Claims::decode(&bytes).unwrap();
+            assert_eq!(claims.issuer.as_deref(), Some("VN"));
+            assert_eq!(claims.issued_at, Some(1_640_000_000));
+            assert_eq!(claims.expires_at, Some(1_671_536_000));
+            assert_eq!(claims.dcc.defect(), None);
+            assert_eq!(claims.dcc.as_json(), payload.to_dcc().unwrap().as_json());
+            assert_deterministic(&mut Decoder::new(&bytes));
+        }
+    }
+
+    #[test]
+    fn a_vaccination_payload_validates() {
+        let bytes =
+            ClaimsBuilder::new("VN", 1_640_000_000, 1_671_536_000).encode_payload(&vaccination());
+        let claims = Claims::decode(&bytes).unwrap();
+        assert_eq!(
+            crate::dcc::validate_schema(&claims.dcc, None),
+            Ok(crate::CertType::Vaccination)
+        );
+        // `-260: {1: {"v": [{"ci": …`: the DCC map starts with its one-letter group.
+        let dcc = b"\x39\x01\x03\xa1\x01\xa4\x61v\x81\xaa\x62ci";
+        assert!(bytes.windows(dcc.len()).any(|w| w == dcc));
     }
 
     /// Claims map from hex entries; the DCC is a minimal map `{"a": 1}` under -260 → 1.

@@ -254,12 +254,27 @@ impl DoseConfirmation {
     /// object keys sorted and no whitespace. Two bodies with the same meaning hash alike whatever their
     /// key order, spacing or Unicode normalisation form (the 409 rule: "same key, different body").
     pub fn canonical_hash(&self) -> [u8; 32] {
+        Sha256::digest(self.canonical_json().as_bytes()).into()
+    }
+
+    /// The canonical form [`canonical_hash`](Self::canonical_hash) hashes: JSON with object keys sorted
+    /// and no whitespace. It parses back into the same confirmation.
+    pub fn canonical_json(&self) -> String {
         let mut out = String::with_capacity(512);
         // Serialising plain strings, integers and nulls cannot fail.
         if let Ok(value) = serde_json::to_value(self) {
             write_canonical(&value, &mut out);
         }
-        Sha256::digest(out.as_bytes()).into()
+        out
+    }
+
+    /// This confirmation without what identifies the holder to the citizen portal (`id_number`,
+    /// `phone`): what the ledger keeps to re-sign the certificate later.
+    pub fn without_contact_details(&self) -> DoseConfirmation {
+        let mut stripped = self.clone();
+        stripped.person.id_number = None;
+        stripped.person.phone = None;
+        stripped
     }
 }
 

@@ -77,6 +77,12 @@ pub enum FieldReason {
     /// A name that does not transliterate.
     #[error("{0}")]
     Name(Untransliterable),
+    /// A dose event the ledger does not hold (a correction's `supersedes_dose_event_id`).
+    #[error("no such dose event")]
+    UnknownDoseEvent,
+    /// The `Idempotency-Key` header is not the body's `dose_event_id`.
+    #[error("does not match dose_event_id")]
+    KeyMismatch,
 }
 
 /// A dose confirmation refused, naming the field by its JSON path (`"vaccination.mp"`).
@@ -130,6 +136,12 @@ pub enum IssueError {
     /// The signer made no signature.
     #[error("signing failed")]
     Sign(#[from] keys::SignatureError),
+    /// No UVCI could be made.
+    #[error("no UVCI: {0}")]
+    Uvci(#[from] UvciError),
+    /// The signing task was cancelled or panicked.
+    #[error("the signing task was interrupted")]
+    Interrupted,
     /// The certificate just made does not verify against our own trust list: it is never released.
     #[error("self-check failed: {}", code.as_str())]
     SelfCheck {

@@ -1,15 +1,24 @@
-//! Issuance: from a confirmed dose to a signed EU Digital COVID Certificate.
+//! Issuance: from a confirmed dose to a signed EU Digital COVID Certificate, recorded in a durable
+//! ledger and served to the registry over an authenticated internal API.
 //!
-//! A [`DoseConfirmation`] from the registry is validated against the value sets into a
-//! [`ValidatedDose`] (names transliterated per ICAO 9303 when the registry gives no `fnt`/`gnt`), then an
-//! [`Issuer`] signs it under a fresh [`Uvci`] and verifies the result with the `verifier` library before
-//! returning it: a certificate that does not verify is never released.
+//! The pure part takes no clock and does no I/O: a [`DoseConfirmation`] from the registry is validated
+//! against the value sets into a [`ValidatedDose`] (names transliterated per ICAO 9303 when the registry
+//! gives no `fnt`/`gnt`), then an [`Issuer`] signs it under a fresh [`Uvci`] and verifies the result with
+//! the `verifier` library before returning it: a certificate that does not verify is never released.
 //!
-//! No I/O and no clock: the caller passes the value sets, the keys, the verifier and `now`.
+//! The service part owns storage and HTTP: [`ledger`] (SQLite or PostgreSQL, exactly one certificate per
+//! dose event by a unique constraint), [`service`] (confirm, correct, revoke, renew — nothing is handed
+//! out before the ledger has it), [`api`] (the axum router: internal API and published documents),
+//! [`publication`] (the signed trust and revocation lists) and [`tokens`] (the API's bearer tokens).
 
+pub mod api;
 mod confirmation;
 mod error;
 mod issue;
+pub mod ledger;
+pub mod publication;
+pub mod service;
+pub mod tokens;
 mod transliterate;
 mod uvci;
 
@@ -19,6 +28,6 @@ pub use confirmation::{
 pub use error::{
     FieldError, FieldReason, IssueError, TransliterationError, Untransliterable, UvciError,
 };
-pub use issue::{DCC_VERSION, IssuedCertificate, Issuer, IssuerConfig};
+pub use issue::{DCC_VERSION, IssuedCertificate, Issuer, IssuerConfig, UncheckedCertificate};
 pub use transliterate::{MAX_MRZ_NAME_CHARS, is_valid_mrz_name, transliterate};
 pub use uvci::{MAX_UVCI_CHARS, UVCI_PREFIX, Uvci, luhn_mod_n_check_character};

@@ -1,6 +1,8 @@
 //! Issuing end to end: dose confirmation → validated dose → signed, self-checked `HC1:` certificate,
 //! verified again with the `verifier` library, with the generated test PKI.
 
+mod fixtures;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -11,46 +13,14 @@ use issuer::{
 };
 use keys::test_pki::{DSC_NOT_AFTER, DSC_NOT_BEFORE, TestDsc, test_pki};
 use keys::{Backend, SignatureAlgorithm, Signer, SigningKey};
-use serde_json::{Value, json};
+use serde_json::json;
 use time::OffsetDateTime;
 use verifier::{Code, Detail, Input, TrustStore, Verifier};
 
+use fixtures::inline_value_sets;
+
 /// 2021-10-01T00:00:00Z, inside the test DSCs' validity.
 const NOW: i64 = 1_633_046_400;
-
-/// Minimal value sets in the EU document format, with only the codes these tests use (the real ones are
-/// read from `$DCC_SPEC_DIR` by [`real_value_sets`]).
-fn inline_value_sets() -> ValueSets {
-    let set = |id: &str, codes: &[&str]| {
-        let values: serde_json::Map<String, Value> = codes
-            .iter()
-            .map(|code| ((*code).to_owned(), json!({"display": code, "active": true})))
-            .collect();
-        json!({"valueSetId": id, "valueSetDate": "2023-01-01", "valueSetValues": values})
-            .to_string()
-    };
-    let docs = [
-        set("disease-agent-targeted", &["840539006"]),
-        set("sct-vaccines-covid-19", &["1119349007", "28531000087107"]),
-        set("vaccines-covid-19-names", &["EU/1/20/1528", "EU/1/21/1529"]),
-        set("vaccines-covid-19-auth-holders", &["ORG-100030215", "ORG-100001699"]),
-        set("country-2-codes", &["VN"]),
-        json!({
-            "valueSetId": "vaccines-covid-19-encoding-instructions",
-            "valueSetDate": "2023-01-01",
-            "valueSetValues": {
-                "Comirnaty": {"vaccine-code": "EU/1/20/1528", "vaccine-manufacturer": "ORG-100030215",
-                              "sct-codes": ["1119349007", "28531000087107"]},
-                "Vaxzevria": {"vaccine-code": "EU/1/21/1529", "vaccine-manufacturer": "ORG-100001699",
-                              "sct-codes": ["28531000087107"]}
-            }
-        })
-        .to_string(),
-    ];
-    let loaded = ValueSets::from_documents(docs.iter().map(String::as_str));
-    assert!(loaded.is_ok(), "{loaded:?}");
-    loaded.unwrap_or_default()
-}
 
 /// The EU value sets from `$DCC_SPEC_DIR/eu-dcc-valuesets/`; `None` (with a message) when the variable
 /// is unset, a failure when `CI` is set.

@@ -5,6 +5,8 @@
 
 pub mod commands;
 pub mod fetch;
+pub mod logging;
+pub mod node;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,16 @@ enum Command {
     TrustList(commands::trust_list::TrustListArgs),
     /// Verify certificates: an HC1: string, a PNG/JPEG picture, or `-` for one input per line on stdin.
     Verify(commands::verify::VerifyArgs),
+    /// Run the system on this machine: the issuer's internal API and the trust-list documents.
+    Up(commands::up::UpArgs),
+    /// Manage bearer tokens of the issuer's internal API.
+    Tokens(commands::tokens::TokensArgs),
+    /// Revoke a certificate: its hashes go on the next revocation list.
+    Revoke(commands::revoke::RevokeArgs),
+    /// Re-sign certificates that expire soon (new UVCI, the old one superseded).
+    Renew(commands::renew::RenewArgs),
+    /// Issue certificates in bulk from a JSON-lines file of dose confirmations (resumable).
+    Issue(commands::issue::IssueArgs),
 }
 
 /// Runs a parsed command line; errors print to stderr and exit with 2 (usage or I/O).
@@ -38,6 +50,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Keys(args) => commands::keys::run(args),
         Command::TrustList(args) => commands::trust_list::run(args),
         Command::Verify(args) => commands::verify::run(args),
+        Command::Up(args) => commands::up::run(args),
+        Command::Tokens(args) => commands::tokens::run(args),
+        Command::Revoke(args) => commands::revoke::run(args),
+        Command::Renew(args) => commands::renew::run(args),
+        Command::Issue(args) => commands::issue::run(args),
     };
     match outcome {
         Ok(code) => code,

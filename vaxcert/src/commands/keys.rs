@@ -25,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 /// The environment variable that holds the keystore passphrase.
 pub const PASSPHRASE_ENV: &str = "VAXCERT_KEYSTORE_PASSPHRASE";
 
-const SECRET_MODE: u32 = 0o600;
+pub(crate) const SECRET_MODE: u32 = 0o600;
 pub(crate) const PUBLIC_MODE: u32 = 0o644;
 const DIRECTORY_MODE: u32 = 0o700;
 pub(crate) const DAY_S: i64 = 86_400;
@@ -94,7 +94,7 @@ struct ListArgs {
 pub(crate) struct PassphraseArgs {
     /// Read the passphrase from this file (its first line) instead of $VAXCERT_KEYSTORE_PASSPHRASE.
     #[arg(long, value_name = "FILE")]
-    passphrase_file: Option<PathBuf>,
+    pub(crate) passphrase_file: Option<PathBuf>,
 }
 
 /// A DSC signature algorithm.
@@ -382,7 +382,7 @@ pub(crate) fn read_passphrase(args: &PassphraseArgs) -> Result<Passphrase> {
 }
 
 /// Makes sure `dir` exists (created 0700) and is empty: `init` never overwrites a keystore.
-fn prepare_empty_directory(dir: &Path) -> Result<()> {
+pub(crate) fn prepare_empty_directory(dir: &Path) -> Result<()> {
     match fs::read_dir(dir) {
         Ok(mut entries) => {
             if entries.next().is_some() {
@@ -430,7 +430,7 @@ pub(crate) fn open(dir: &Path) -> Result<Keystore> {
 }
 
 /// Writes the files that are new or changed, in order (the index last), each atomically; returns them.
-fn write_files(dir: &Path, files: &[KeystoreFile]) -> Result<Vec<(String, FileKind)>> {
+pub(crate) fn write_files(dir: &Path, files: &[KeystoreFile]) -> Result<Vec<(String, FileKind)>> {
     let mut written = Vec::new();
     for file in files {
         let target = dir.join(&file.name);

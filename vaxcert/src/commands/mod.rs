@@ -1,5 +1,10 @@
 //! One module per subcommand.
 
+pub mod issue;
 pub mod keys;
+pub mod renew;
+pub mod revoke;
+pub mod tokens;
 pub mod trust_list;
+pub mod up;
 pub mod verify;

@@ -13,9 +13,12 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
+use issuer::ledger::{Ledger, RevokedHashes};
 use keys::keystore::DEFAULT_CERTIFICATE_VALIDITY_S;
 use time::OffsetDateTime;
-use trust_list::{RevocationListBuilder, TrustListBuilder, anchors_to_json, gateway_to_json};
+use trust_list::{
+    HashType, RevocationListBuilder, TrustListBuilder, anchors_to_json, gateway_to_json,
+};
 
 use super::keys::{
     DAY_S, PUBLIC_MODE, PassphraseArgs, certificate_validity, open, read_passphrase,
@@ -55,6 +58,10 @@ struct BuildArgs {
     /// How long the health certificates the DSCs sign are valid, in days (keeps retired DSCs listed).
     #[arg(long, value_name = "DAYS", default_value_t = DEFAULT_CERTIFICATE_VALIDITY_S / DAY_S)]
     certificate_validity_days: i64,
+    /// Put the certificates this ledger has revoked on the revocation list (`sqlite:PATH` or
+    /// `postgres://…`; `vaxcert up` serves the same list live at `/revocation-list`).
+    #[arg(long, value_name = "URL")]
+    ledger: Option<String>,
     #[command(flatten)]
     passphrase: PassphraseArgs,
 }
@@ -94,7 +101,14 @@ fn build(args: &BuildArgs) -> Result<()> {
     let national = builder.build(version, now, expires_at, &signer, spki)?;
     let gateway = gateway_to_json(&builder.gateway_entries(now, &signer)?)?;
     let anchors = anchors_to_json(std::slice::from_ref(keystore.csca()))?;
-    let revocation = RevocationListBuilder::new().build(version, now, expires_at, &signer, spki)?;
+    let mut revocations = RevocationListBuilder::new();
+    for hashes in revoked_hashes(args.ledger.as_deref(), now)? {
+        revocations
+            .add(HashType::Uci, hashes.uci)
+            .add(HashType::CountryCodeUci, hashes.country_uci)
+            .add(HashType::Signature, hashes.signature);
+    }
+    let revocation = revocations.build(version, now, expires_at, &signer, spki)?;
     let pin = pem::encode(&pem::Pem::new("PUBLIC KEY", spki.to_vec()));
 
     std::fs::create_dir_all(&args.out)
@@ -122,8 +136,28 @@ fn build(args: &BuildArgs) -> Result<()> {
         args.out.display()
     );
     println!(
+        "revocation list: {} revoked certificate(s)",
+        revocations.len() / 3
+    );
+    println!(
         "pin of the trust-list signing key: {}",
         keystore.trust_list_signer_pin()
     );
     Ok(())
+}
+
+/// The hashes of the unexpired certificates the ledger at `url` has revoked; none without a ledger.
+fn revoked_hashes(url: Option<&str>, now: i64) -> Result<Vec<RevokedHashes>> {
+    let Some(url) = url else {
+        return Ok(Vec::new());
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let ledger = Ledger::open(url).await.context("cannot open the ledger")?;
+        let hashes = ledger.revoked_hashes(now).await;
+        ledger.close().await;
+        hashes.context("cannot read the revoked certificates")
+    })
 }

@@ -193,7 +193,7 @@ fn add_dscs(store: &mut TrustStore, dscs: &[PathBuf]) -> Result<()> {
 }
 
 /// Loads the value sets from `dir`, or from the default places; none found is not an error.
-fn load_value_sets(dir: Option<&Path>) -> Result<Option<Arc<ValueSets>>> {
+pub(crate) fn load_value_sets(dir: Option<&Path>) -> Result<Option<Arc<ValueSets>>> {
     let dir = match dir {
         Some(dir) => dir.to_path_buf(),
         None => {

@@ -1,0 +1,82 @@
+//! Bearer-token authentication, scopes and a rate limit per client.
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, header};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::problem::Problem;
+use crate::ledger::{Ledger, LedgerError, Scope};
+use crate::tokens::token_hash;
+
+/// A token-bucket rate per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Requests allowed at once above the sustained rate.
+    pub burst: u32,
+}
+
+/// Checks bearer tokens against the ledger's clients.
+pub(crate) struct Authenticator {
+    ledger: Arc<Ledger>,
+    limiter: DefaultKeyedRateLimiter<String>,
+}
+
+impl Authenticator {
+    pub(crate) fn new(ledger: Arc<Ledger>, rate: RateLimit) -> Authenticator {
+        let per_second = NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN);
+        let burst = NonZeroU32::new(rate.burst).unwrap_or(per_second);
+        Authenticator {
+            ledger,
+            limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        }
+    }
+
+    /// The name of the client presenting a valid token with `scope`, within its rate.
+    pub(crate) async fn authorize(
+        &self,
+        headers: &HeaderMap,
+        scope: Scope,
+    ) -> Result<String, Problem> {
+        let Some(token) = bearer_token(headers) else {
+            tracing::warn!(reason = "no bearer token", "internal API request refused");
+            return Err(Problem::Unauthenticated);
+        };
+        let client = match self.ledger.client_by_token_hash(token_hash(token)).await {
+            Ok(Some(client)) if !client.disabled => client,
+            Ok(Some(client)) => {
+                tracing::warn!(client = %client.name, reason = "client disabled", "internal API request refused");
+                return Err(Problem::Unauthenticated);
+            }
+            Ok(None) => {
+                tracing::warn!(reason = "unknown token", "internal API request refused");
+                return Err(Problem::Unauthenticated);
+            }
+            Err(LedgerError::Unavailable(_)) => return Err(Problem::Unavailable),
+            Err(error) => {
+                tracing::error!(error = %error, "client lookup failed");
+                return Err(Problem::Internal);
+            }
+        };
+        if !client.scopes.contains(&scope) {
+            tracing::warn!(client = %client.name, scope = scope.as_str(), reason = "scope not granted", "internal API request refused");
+            return Err(Problem::Forbidden);
+        }
+        if self.limiter.check_key(&client.name).is_err() {
+            tracing::warn!(client = %client.name, reason = "rate limit", "internal API request refused");
+            return Err(Problem::RateLimited);
+        }
+        Ok(client.name)
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}

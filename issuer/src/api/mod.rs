@@ -1,0 +1,266 @@
+//! The issuer's HTTP surface: the internal API the registry calls (bearer tokens, idempotent per dose
+//! event) and the public trust-list documents (with ETags).
+//!
+//! | method and path | scope | answers |
+//! |---|---|---|
+//! | `POST /internal/v1/dose-confirmations` | `issue` | 201 / 200 replay / 401 / 403 / 409 / 413 / 415 / 422 / 429 / 503 |
+//! | `GET /internal/v1/certificates/{uvci}` (percent-encoded) | `read` | 200 status / 404 |
+//! | `POST /internal/v1/certificates/{uvci}/revocation` `{"reason": "fraud"}` | `revoke` | 200 / 404 / 409 |
+//! | `GET /trust-list`, `/trust-list/dsc`, `/trust-list/anchors`, `/revocation-list` | public | 200 / 304 |
+//! | `GET /healthz` | public | 200 / 503 |
+//! | `GET /openapi.json` | public | this table as OpenAPI 3.1 |
+//!
+//! Log lines name the client and the outcome, never a UVCI, a name or a date of birth.
+
+mod auth;
+mod documents;
+mod problem;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::confirmation::DoseConfirmation;
+use crate::error::{FieldError, FieldReason};
+use crate::ledger::{CertificateRecord, Scope};
+use crate::publication::Publisher;
+use crate::service::{Confirmed, IssuanceService, RevocationReason};
+
+use auth::Authenticator;
+pub use auth::RateLimit;
+use problem::Problem;
+
+/// Limits of the HTTP surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// The largest request body accepted, bytes (413 beyond).
+    pub max_body_bytes: usize,
+    /// Requests per client.
+    pub rate_limit: RateLimit,
+    /// A request taking longer is answered 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    /// 16 KiB bodies, 500 requests/s per client with bursts of 1,000, 30 s.
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 16 * 1024,
+            rate_limit: RateLimit {
+                per_second: 500,
+                burst: 1_000,
+            },
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What every handler shares.
+struct App {
+    service: Arc<IssuanceService>,
+    publisher: Arc<Publisher>,
+    auth: Authenticator,
+}
+
+/// The router of the issuer: internal API, trust-list documents, health.
+pub fn router(
+    service: Arc<IssuanceService>,
+    publisher: Arc<Publisher>,
+    config: ApiConfig,
+) -> Router {
+    let auth = Authenticator::new(Arc::clone(service.ledger()), config.rate_limit);
+    let app = Arc::new(App {
+        service,
+        publisher,
+        auth,
+    });
+    Router::new()
+        .route("/internal/v1/dose-confirmations", post(confirm))
+        .route("/internal/v1/certificates/{uvci}", get(certificate_status))
+        .route("/internal/v1/certificates/{uvci}/revocation", post(revoke))
+        .route("/trust-list", get(documents::trust_list))
+        .route("/trust-list/dsc", get(documents::gateway))
+        .route("/trust-list/anchors", get(documents::anchors))
+        .route("/revocation-list", get(documents::revocation_list))
+        .route("/healthz", get(health))
+        .route("/openapi.json", get(openapi))
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .with_state(app)
+}
+
+/// `POST /internal/v1/dose-confirmations`.
+async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+    let client = match app.auth.authorize(&headers, Scope::Issue).await {
+        Ok(client) => client,
+        Err(problem) => return problem.into_response(),
+    };
+    let answer = confirm_as(&app, &client, &headers, &body).await;
+    match &answer {
+        Ok((status, _)) => {
+            tracing::info!(client = %client, status = status.as_u16(), "dose confirmation")
+        }
+        Err(problem) => {
+            tracing::info!(client = %client, status = problem.status().as_u16(), error = problem.code(), "dose confirmation refused")
+        }
+    }
+    match answer {
+        Ok((status, record)) => (
+            status,
+            axum::Json(json!({"uvci": record.uvci, "hc1": record.hc1, "exp": record.exp})),
+        )
+            .into_response(),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn confirm_as(
+    app: &App,
+    client: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(StatusCode, CertificateRecord), Problem> {
+    if !is_json(headers) {
+        return Err(Problem::UnsupportedMediaType);
+    }
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|value| value.to_str().ok())
+        .ok_or(Problem::Invalid(FieldError {
+            field: "Idempotency-Key",
+            reason: FieldReason::Missing,
+        }))?;
+    let confirmation: DoseConfirmation =
+        serde_json::from_slice(body).map_err(|error| Problem::Malformed(error.to_string()))?;
+    if confirmation.dose_event_id != key {
+        return Err(Problem::Invalid(FieldError {
+            field: "Idempotency-Key",
+            reason: FieldReason::KeyMismatch,
+        }));
+    }
+    match app.service.confirm(confirmation, client).await? {
+        Confirmed::Issued(record) => Ok((StatusCode::CREATED, record)),
+        Confirmed::Replayed(record) => Ok((StatusCode::OK, record)),
+    }
+}
+
+/// `GET /internal/v1/certificates/{uvci}`: the status of one certificate (not the certificate itself).
+async fn certificate_status(
+    State(app): State<Arc<App>>,
+    Path(uvci): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let client = match app.auth.authorize(&headers, Scope::Read).await {
+        Ok(client) => client,
+        Err(problem) => return problem.into_response(),
+    };
+    let answer = app.service.certificate(&uvci).await.map_err(Problem::from);
+    respond_with_status(&client, "certificate status", answer)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationRequest {
+    reason: String,
+}
+
+/// `POST /internal/v1/certificates/{uvci}/revocation`.
+async fn revoke(
+    State(app): State<Arc<App>>,
+    Path(uvci): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let client = match app.auth.authorize(&headers, Scope::Revoke).await {
+        Ok(client) => client,
+        Err(problem) => return problem.into_response(),
+    };
+    let answer = async {
+        if !is_json(&headers) {
+            return Err(Problem::UnsupportedMediaType);
+        }
+        let request: RevocationRequest =
+            serde_json::from_slice(&body).map_err(|error| Problem::Malformed(error.to_string()))?;
+        let reason =
+            RevocationReason::parse(&request.reason).ok_or(Problem::Invalid(FieldError {
+                field: "reason",
+                reason: FieldReason::NotInValueSet,
+            }))?;
+        Ok(app.service.revoke(&uvci, reason, &client).await?)
+    }
+    .await;
+    respond_with_status(&client, "revocation", answer)
+}
+
+fn respond_with_status(
+    client: &str,
+    what: &'static str,
+    answer: Result<CertificateRecord, Problem>,
+) -> Response {
+    match answer {
+        Ok(record) => {
+            tracing::info!(client = %client, status = 200, "{what}");
+            axum::Json(status_json(&record)).into_response()
+        }
+        Err(problem) => {
+            tracing::info!(client = %client, status = problem.status().as_u16(), error = problem.code(), "{what} refused");
+            problem.into_response()
+        }
+    }
+}
+
+/// What the registry may read about a certificate.
+fn status_json(record: &CertificateRecord) -> serde_json::Value {
+    json!({
+        "uvci": record.uvci,
+        "dose_event_id": record.dose_event_id,
+        "generation": record.generation,
+        "status": record.status.as_str(),
+        "status_reason": record.status_reason,
+        "status_changed_at": record.status_changed_at,
+        "superseded_by": record.superseded_by,
+        "kid": record.kid,
+        "iat": record.iat,
+        "exp": record.exp,
+    })
+}
+
+/// `GET /healthz`: 200 when the ledger answers.
+async fn health(State(app): State<Arc<App>>) -> Response {
+    match app.service.ledger().revocation_version().await {
+        Ok(_) => axum::Json(json!({"status": "ok"})).into_response(),
+        Err(_) => Problem::from(crate::service::ServiceError::Unavailable(
+            crate::ledger::LedgerError::Unavailable(String::from("health check")),
+        ))
+        .into_response(),
+    }
+}
+
+/// The OpenAPI 3.1 description of this router.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// `GET /openapi.json`.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// `Content-Type: application/json` (parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
+}

@@ -1,0 +1,127 @@
+//! Refusals as HTTP answers: a status, a stable `error` code and, for validation, the field.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::error::FieldError;
+use crate::service::ServiceError;
+
+/// Seconds a client should wait after a 503 or 429.
+const RETRY_AFTER_S: &str = "5";
+
+/// Why a request was refused.
+#[derive(Debug)]
+pub(crate) enum Problem {
+    /// No usable bearer token (401).
+    Unauthenticated,
+    /// The client lacks the scope (403).
+    Forbidden,
+    /// Over the client's rate (429).
+    RateLimited,
+    /// Not `application/json` (415).
+    UnsupportedMediaType,
+    /// Not a JSON body of the expected shape (422); the parser's message, which names the field.
+    Malformed(String),
+    /// A field failed validation (422).
+    Invalid(FieldError),
+    /// Same idempotency key, another body (409).
+    Conflict,
+    /// Not found (404).
+    NotFound,
+    /// The certificate's status does not allow the change (409).
+    WrongStatus(&'static str),
+    /// The ledger is down (503).
+    Unavailable,
+    /// Issuing or the ledger failed otherwise (500).
+    Internal,
+}
+
+impl Problem {
+    /// The HTTP status.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            Problem::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::Malformed(_) | Problem::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Problem::Conflict | Problem::WrongStatus(_) => StatusCode::CONFLICT,
+            Problem::NotFound => StatusCode::NOT_FOUND,
+            Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable `error` code of the body.
+    pub(crate) fn code(&self) -> &'static str {
+        match self {
+            Problem::Unauthenticated => "unauthenticated",
+            Problem::Forbidden => "forbidden",
+            Problem::RateLimited => "rate_limited",
+            Problem::UnsupportedMediaType => "unsupported_media_type",
+            Problem::Malformed(_) => "malformed_request",
+            Problem::Invalid(_) => "invalid_field",
+            Problem::Conflict => "idempotency_conflict",
+            Problem::NotFound => "not_found",
+            Problem::WrongStatus(_) => "wrong_status",
+            Problem::Unavailable => "ledger_unavailable",
+            Problem::Internal => "issuing_failed",
+        }
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(error: ServiceError) -> Problem {
+        match error {
+            ServiceError::Invalid(field) => Problem::Invalid(field),
+            ServiceError::Conflict => Problem::Conflict,
+            ServiceError::NotFound => Problem::NotFound,
+            ServiceError::WrongStatus(status) => Problem::WrongStatus(status.as_str()),
+            ServiceError::Unavailable(_) => Problem::Unavailable,
+            ServiceError::Issue(issue) => {
+                tracing::error!(error = %issue, "issuing failed");
+                Problem::Internal
+            }
+            ServiceError::Ledger(ledger) => {
+                tracing::error!(error = %ledger, "ledger error");
+                Problem::Internal
+            }
+        }
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let code = self.code();
+        let body = match &self {
+            Problem::Invalid(field) => json!({
+                "error": code,
+                "field": field.field,
+                "message": field.to_string(),
+            }),
+            Problem::Malformed(message) => json!({"error": code, "message": message}),
+            Problem::WrongStatus(status) => json!({
+                "error": code,
+                "message": format!("the certificate is {status}"),
+            }),
+            _ => json!({"error": code}),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Problem::Unauthenticated => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"vaxcert-internal\""),
+                );
+            }
+            Problem::RateLimited | Problem::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_S));
+            }
+            _ => {}
+        }
+        response
+    }
+}

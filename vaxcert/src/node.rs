@@ -1,0 +1,262 @@
+//! One machine's installation: the data directory, its keys, its ledger, and the issuing stack opened
+//! over them. `vaxcert up`, `issue`, `renew`, `revoke` and `tokens` all start here.
+//!
+//! ```text
+//! <data>/keys/                                 the encrypted keystore (`vaxcert keys`)
+//! <data>/DEVELOPMENT-ONLY-keystore-passphrase  0600; written by `vaxcert up` on first run only
+//! <data>/ledger.sqlite                         the ledger, unless DATABASE_URL points elsewhere
+//! <data>/internal-api.token                    0600; the development client's bearer token
+//! <data>/trust-list-signer.pub.pem             the key verifiers pin (`--trust-list-key`)
+//! <data>/valuesets/                            the EU value sets, unless --value-sets or DCC_SPEC_DIR
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::Args;
+use hcert::ValueSets;
+use issuer::ledger::{Ledger, Scope};
+use issuer::publication::{PublicationConfig, Publisher};
+use issuer::service::{Clock, IssuanceService};
+use issuer::tokens::NewToken;
+use issuer::{Issuer, IssuerConfig};
+use keys::keystore::INDEX_FILE;
+use keys::{Backend, Keystore, Passphrase, SignatureAlgorithm, Signer};
+use verifier::{TrustStore, Verifier};
+
+use crate::commands::keys::{
+    PASSPHRASE_ENV, PassphraseArgs, SECRET_MODE, open, prepare_empty_directory, read_passphrase,
+    write_atomically, write_files,
+};
+use crate::commands::verify::load_value_sets;
+
+/// The file `vaxcert up` keeps a generated development passphrase in. Production sets
+/// `$VAXCERT_KEYSTORE_PASSPHRASE` or passes `--passphrase-file`.
+pub const DEV_PASSPHRASE_FILE: &str = "DEVELOPMENT-ONLY-keystore-passphrase";
+/// The development client's bearer token file.
+pub const TOKEN_FILE: &str = "internal-api.token";
+/// The SQLite ledger's file name.
+pub const LEDGER_FILE: &str = "ledger.sqlite";
+/// The trust-list signing key's public PEM, written by `vaxcert up` for verifiers to pin.
+pub const TRUST_LIST_KEY_FILE: &str = "trust-list-signer.pub.pem";
+/// The name of the API client `vaxcert up` creates on first run.
+pub const DEV_CLIENT: &str = "development";
+
+/// Where the installation lives and how to reach its secrets: the options every service command shares.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    /// The data directory (keys, ledger, token).
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data: PathBuf,
+    /// The ledger database: `postgres://…` or `sqlite:PATH` (default: SQLite under the data directory).
+    #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The EU value-set directory (default: `$DCC_SPEC_DIR/eu-dcc-valuesets`, then `<data>/valuesets`).
+    #[arg(long, value_name = "DIR")]
+    pub value_sets: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) passphrase: PassphraseArgs,
+}
+
+impl NodeArgs {
+    /// The keystore directory.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.data.join("keys")
+    }
+
+    /// The ledger URL: `--database-url` / `DATABASE_URL`, else the SQLite file in the data directory.
+    pub fn ledger_url(&self) -> String {
+        match self.database_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite:{}", self.data.join(LEDGER_FILE).display()),
+        }
+    }
+
+    /// Where the ledger is, for messages (no credentials).
+    pub fn ledger_description(&self) -> String {
+        match self.database_url.as_deref().filter(|url| !url.is_empty()) {
+            Some(url) => match url.split_once("://") {
+                Some((scheme, rest)) => {
+                    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+                    format!("{scheme}://{host}")
+                }
+                None => String::from("the database of --database-url"),
+            },
+            None => format!("SQLite {}", self.data.join(LEDGER_FILE).display()),
+        }
+    }
+
+    /// Opens (and migrates) the ledger.
+    pub async fn open_ledger(&self) -> Result<Arc<Ledger>> {
+        let ledger = Ledger::open(&self.ledger_url())
+            .await
+            .with_context(|| format!("cannot open the ledger ({})", self.ledger_description()))?;
+        Ok(Arc::new(ledger))
+    }
+
+    /// The keystore passphrase: `--passphrase-file`, else `$VAXCERT_KEYSTORE_PASSPHRASE`, else the
+    /// development passphrase file `vaxcert up` wrote.
+    pub fn passphrase(&self) -> Result<Passphrase> {
+        let dev_file = self.data.join(DEV_PASSPHRASE_FILE);
+        let explicit =
+            self.passphrase.passphrase_file.is_some() || std::env::var_os(PASSPHRASE_ENV).is_some();
+        if explicit || !dev_file.exists() {
+            return read_passphrase(&self.passphrase);
+        }
+        read_passphrase(&PassphraseArgs {
+            passphrase_file: Some(dev_file),
+        })
+    }
+
+    /// The value sets confirmations are validated against (required to issue).
+    pub fn value_sets(&self) -> Result<Arc<ValueSets>> {
+        let dir = self.value_sets.clone().or_else(|| {
+            let in_data = self.data.join("valuesets");
+            in_data.is_dir().then_some(in_data)
+        });
+        load_value_sets(dir.as_deref())?.ok_or_else(|| {
+            anyhow!(
+                "no EU value sets: pass --value-sets DIR, set DCC_SPEC_DIR, or put them in {} \
+                 (the README says where to get them)",
+                self.data.join("valuesets").display()
+            )
+        })
+    }
+}
+
+/// What `vaxcert up` created on first run.
+#[derive(Debug, Default)]
+pub struct Bootstrapped {
+    /// A development keystore and its passphrase file.
+    pub keystore: bool,
+    /// The development client and its token file.
+    pub token: bool,
+}
+
+/// Creates what a development installation lacks: a keystore (ES256, country VN) whose generated
+/// passphrase goes to a 0600 file marked development-only — only when no passphrase was given, so a
+/// production keystore is never created this way.
+pub fn bootstrap_keys(args: &NodeArgs, now: i64) -> Result<bool> {
+    let keys = args.keys_dir();
+    if keys.join(INDEX_FILE).exists() {
+        return Ok(false);
+    }
+    let explicit =
+        args.passphrase.passphrase_file.is_some() || std::env::var_os(PASSPHRASE_ENV).is_some();
+    let passphrase = if explicit {
+        read_passphrase(&args.passphrase)?
+    } else {
+        let generated = NewToken::generate().map_err(|_| anyhow!("no randomness"))?;
+        std::fs::create_dir_all(&args.data)
+            .with_context(|| format!("cannot create {}", args.data.display()))?;
+        write_atomically(
+            &args.data,
+            DEV_PASSPHRASE_FILE,
+            generated.expose().as_bytes(),
+            SECRET_MODE,
+        )
+        .context("cannot write the development passphrase")?;
+        Passphrase::new(generated.expose().to_owned())?
+    };
+    prepare_empty_directory(&keys)?;
+    let keystore = Keystore::init(
+        "VN",
+        SignatureAlgorithm::Es256,
+        now,
+        &passphrase,
+        Backend::default(),
+    )
+    .context("cannot create the keystore")?;
+    write_files(&keys, &keystore.to_files()?)?;
+    Ok(true)
+}
+
+/// Creates the development API client (all scopes) and writes its token to a 0600 file, unless the
+/// file exists.
+pub async fn bootstrap_token(args: &NodeArgs, ledger: &Ledger, now: i64) -> Result<bool> {
+    if args.data.join(TOKEN_FILE).exists() {
+        return Ok(false);
+    }
+    let token = NewToken::generate().map_err(|_| anyhow!("no randomness"))?;
+    let name = format!("{DEV_CLIENT}-{now}");
+    ledger
+        .create_client(
+            &name,
+            token.hash(),
+            &[Scope::Issue, Scope::Read, Scope::Revoke],
+            now,
+        )
+        .await
+        .context("cannot register the development API client")?;
+    write_atomically(
+        &args.data,
+        TOKEN_FILE,
+        token.expose().as_bytes(),
+        SECRET_MODE,
+    )
+    .context("cannot write the API token file")?;
+    Ok(true)
+}
+
+/// The issuing stack of an installation.
+pub struct Node {
+    /// The issuing service.
+    pub service: Arc<IssuanceService>,
+    /// The trust-list and revocation-list publisher.
+    pub publisher: Arc<Publisher>,
+    /// The trust-list signing key's pin, for verifiers.
+    pub trust_list_pin: String,
+    /// The trust-list signing key as a `PUBLIC KEY` PEM, what verifiers pass to `--trust-list-key`.
+    pub trust_list_key_pem: String,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node").finish_non_exhaustive()
+    }
+}
+
+/// Opens the keystore, unlocks the current DSC and the trust-list key, publishes our trust list, and
+/// builds the issuer whose self-check trusts exactly what that list says.
+pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Result<Node> {
+    let keystore = open(&args.keys_dir())?;
+    let passphrase = args.passphrase()?;
+    let value_sets = args.value_sets()?;
+    let dsc_key = keystore
+        .current_signer(&passphrase)
+        .context("cannot unlock the current DSC key")?;
+    let list_key = keystore
+        .trust_list_signer(&passphrase)
+        .context("cannot unlock the trust-list signing key")?;
+    let dsc = keystore.current_dsc().certificate().clone();
+    let now = clock();
+    if now > dsc.not_after() {
+        bail!("the current DSC has expired: rotate it with `vaxcert keys rotate`");
+    }
+    let trust_list_pin = keystore.trust_list_signer_pin();
+    let trust_list_key_pem = pem::encode(&pem::Pem::new(
+        "PUBLIC KEY",
+        keystore.trust_list_signer_spki().to_vec(),
+    ));
+    let backend = keystore.backend();
+    let publisher = Publisher::new(
+        keystore,
+        Arc::new(list_key),
+        Arc::clone(&ledger),
+        PublicationConfig::default(),
+        now,
+    )?;
+    let published = publisher.key_documents(now)?;
+    let store: TrustStore = published.verified.store(backend);
+    let verifier = Verifier::new(Arc::new(store), Some(Arc::clone(&value_sets)));
+    let signer: Arc<dyn Signer> = Arc::new(dsc_key);
+    let issuer = Issuer::new(signer, dsc, verifier, IssuerConfig::default());
+    let service = IssuanceService::new(Arc::new(issuer), ledger, value_sets, clock);
+    Ok(Node {
+        trust_list_pin,
+        trust_list_key_pem,
+        service: Arc::new(service),
+        publisher: Arc::new(publisher),
+    })
+}

@@ -1,0 +1,391 @@
+//! `vaxcert up` end to end over real HTTP: first run creates the development keys, passphrase, token and
+//! SQLite ledger; a dose confirmation is answered with a certificate that `vaxcert verify` accepts against
+//! the trust list the running service publishes; `vaxcert revoke` puts it on the revocation list; a
+//! restart keeps everything.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use serde_json::{Value, json};
+
+const VAXCERT: &str = env!("CARGO_BIN_EXE_vaxcert");
+
+/// The EU value sets, or `None` (with a message) when `DCC_SPEC_DIR` is unset; a failure in CI.
+fn value_sets() -> Option<PathBuf> {
+    let Some(spec) = std::env::var_os("DCC_SPEC_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "DCC_SPEC_DIR must be set in CI"
+        );
+        eprintln!("skipped: DCC_SPEC_DIR is not set");
+        return None;
+    };
+    Some(PathBuf::from(spec).join("eu-dcc-valuesets"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let dir = std::env::temp_dir().join(format!("vaxcert-{name}-{}", hex::encode(bytes)));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `vaxcert` with a clean environment for the data directory's own SQLite ledger and dev passphrase.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(VAXCERT);
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("VAXCERT_KEYSTORE_PASSPHRASE")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running `vaxcert up`, killed when dropped.
+struct Up {
+    child: Child,
+    base: String,
+    stdout: Vec<String>,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(data: &Path, value_sets: &Path) -> Up {
+    let mut child = command(&[
+        "up",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--value-sets",
+        value_sets.to_str().unwrap(),
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut stdout = Vec::new();
+    let mut base = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(url) = line.strip_prefix("vaxcert up: listening on ") {
+            base = Some(url.to_owned());
+        }
+        let done = line.starts_with("vaxcert up: ready");
+        stdout.push(line);
+        if done {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let base = base.unwrap_or_else(|| panic!("no address printed: {stdout:?}"));
+    Up {
+        child,
+        base,
+        stdout,
+    }
+}
+
+fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn post(up: &Up, token: &str, body: &Value) -> (u16, Value) {
+    let response = http()
+        .post(format!("{}/internal/v1/dose-confirmations", up.base))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Idempotency-Key", body["dose_event_id"].as_str().unwrap())
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.into_body().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+fn confirmation(dose_event_id: &str) -> Value {
+    json!({
+        "dose_event_id": dose_event_id,
+        "person": {"fn": "Trần", "gn": "Thị Đào", "dob": "1990-02-03"},
+        "vaccination": {"tg": "840539006", "vp": "28531000087107", "mp": "EU/1/21/1529",
+                        "ma": "ORG-100001699", "dn": 1, "sd": 2, "dt": "2021-08-01", "co": "VN",
+                        "lot_number": "AZ123"},
+        "provenance": {"site_code": "HCM-0007", "registry_record_id": "R-2021-000777",
+                       "record_hash": "sha256:00"}
+    })
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn verify(up: &Up, data: &Path, hc1: &str) -> Value {
+    let key = data.join("trust-list-signer.pub.pem");
+    let output = command(&[
+        "verify",
+        "--json",
+        "--trust-list",
+        &format!("{}/trust-list", up.base),
+        "--trust-list-key",
+        key.to_str().unwrap(),
+        "--revocation-list",
+        &format!("{}/revocation-list", up.base),
+        hc1,
+    ])
+    .output()
+    .unwrap();
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)))
+}
+
+#[test]
+fn up_issues_publishes_revokes_and_survives_a_restart() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let data = temp_dir("up");
+    let up = start(&data, &value_sets);
+    assert!(
+        up.stdout
+            .iter()
+            .any(|l| l.contains("created development keys")),
+        "{:?}",
+        up.stdout
+    );
+
+    // First run created the secrets, readable by the owner only.
+    for secret in ["DEVELOPMENT-ONLY-keystore-passphrase", "internal-api.token"] {
+        let mode = std::fs::metadata(data.join(secret))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{secret}");
+    }
+    assert!(data.join("ledger.sqlite").exists());
+    assert!(data.join("keys/keystore.json").exists());
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+
+    let body = confirmation("dose-up-1");
+    let (status, issued) = post(&up, &token, &body);
+    assert_eq!(status, 201, "{issued}");
+    let hc1 = issued["hc1"].as_str().unwrap().to_owned();
+    let uvci = issued["uvci"].as_str().unwrap().to_owned();
+    let report = verify(&up, &data, &hc1);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["holder"]["fnt"], "TRAN");
+    assert_eq!(report["holder"]["gnt"], "THI<DAO");
+    assert_eq!(post(&up, "vxc_wrong", &body).0, 401);
+
+    // Restart: the same keys, the same ledger, the same answer to a replay.
+    drop(up);
+    let up = start(&data, &value_sets);
+    assert!(
+        !up.stdout
+            .iter()
+            .any(|l| l.contains("created development keys"))
+    );
+    let (status, replay) = post(&up, &token, &body);
+    assert_eq!(status, 200);
+    assert_eq!(replay, issued);
+
+    // Revoked from the command line while the service runs: the next revocation list carries it.
+    ok(command(&[
+        "revoke",
+        &uvci,
+        "--reason",
+        "issued-in-error",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap());
+    let report = verify(&up, &data, &hc1);
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["code"], "E_REVOKED", "{report}");
+    let again = command(&[
+        "revoke",
+        &uvci,
+        "--reason",
+        "fraud",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+
+    // The published files carry the revocation too (`trust-list build --ledger`).
+    let published = data.join("published");
+    let built = ok(command(&[
+        "trust-list",
+        "build",
+        "--keys",
+        data.join("keys").to_str().unwrap(),
+        "--out",
+        published.to_str().unwrap(),
+        "--ledger",
+        &format!("sqlite:{}", data.join("ledger.sqlite").display()),
+        "--passphrase-file",
+        data.join("DEVELOPMENT-ONLY-keystore-passphrase")
+            .to_str()
+            .unwrap(),
+    ])
+    .output()
+    .unwrap());
+    assert!(String::from_utf8_lossy(&built.stdout).contains("1 revoked certificate(s)"));
+    let output = command(&[
+        "verify",
+        "--json",
+        "--trust-list",
+        published.join("trust-list.jws").to_str().unwrap(),
+        "--trust-list-key",
+        published
+            .join("trust-list-signer.pub.pem")
+            .to_str()
+            .unwrap(),
+        "--revocation-list",
+        published.join("revocation-list.jws").to_str().unwrap(),
+        &hc1,
+    ])
+    .output()
+    .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["code"], "E_REVOKED", "{report}");
+
+    // Renewal re-signs what expires within the window: the revoked one is not renewed.
+    let (status, second) = post(&up, &token, &confirmation("dose-up-2"));
+    assert_eq!(status, 201);
+    // A second later, a renewal expires later than the certificate it replaces.
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
+    let renewed = ok(command(&[
+        "renew",
+        "--expiring-within",
+        "400d",
+        "--data",
+        data.to_str().unwrap(),
+        "--value-sets",
+        value_sets.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap());
+    let text = String::from_utf8_lossy(&renewed.stdout);
+    assert!(text.contains("renewed 1 certificate(s)"), "{text}");
+    let status = http()
+        .get(format!(
+            "{}/internal/v1/certificates/{}",
+            up.base,
+            percent_encode(second["uvci"].as_str().unwrap())
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let status: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["status"], "superseded", "{status}");
+    assert!(
+        status["superseded_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("URN:UVCI:01:VN:")
+    );
+    drop(up);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn tokens_create_prints_a_token_once_that_the_service_accepts() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let data = temp_dir("tokens");
+    let up = start(&data, &value_sets);
+    let created = ok(command(&[
+        "tokens",
+        "create",
+        "national-registry",
+        "--scope",
+        "issue",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap());
+    let token = String::from_utf8(created.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("vxc_"));
+    let (status, _) = post(&up, &token, &confirmation("dose-tokens-1"));
+    assert_eq!(status, 201);
+
+    // The token is stored hashed: it appears nowhere in the data directory.
+    for entry in walk(&data) {
+        let bytes = std::fs::read(&entry).unwrap_or_default();
+        assert!(
+            !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+            "{} holds the token",
+            entry.display()
+        );
+    }
+    let duplicate = command(&[
+        "tokens",
+        "create",
+        "national-registry",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(duplicate.status.code(), Some(2));
+    drop(up);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
