@@ -618,7 +618,46 @@ async fn openapi_describes_every_route() {
             }
         }
     }
-    assert_eq!(paths.len(), 9);
+    assert_eq!(paths.len(), 10);
+}
+
+/// `/metrics` counts answers by route template: never a UVCI.
+#[tokio::test]
+async fn metrics_count_answers_by_route_template() {
+    let system = system(support::sqlite_ledger().await, ApiConfig::default()).await;
+    let body = confirmation_body(&dose_event_id());
+    let issued = send(
+        &system.router,
+        confirm_request(&system.tokens.registry, &body),
+    )
+    .await;
+    send(
+        &system.router,
+        confirm_request(&system.tokens.registry, &body),
+    )
+    .await;
+    send(&system.router, confirm_request("vxc_wrong", &body)).await;
+    let uvci = issued.json["uvci"].as_str().unwrap();
+    send(
+        &system.router,
+        get(&certificate_path(uvci), Some(&system.tokens.reader)),
+    )
+    .await;
+    let answer = send(&system.router, get("/metrics", None)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let text = String::from_utf8(answer.bytes).unwrap();
+    for line in [
+        r#"vaxcert_http_requests_total{route="/internal/v1/dose-confirmations",status="201"} 1"#,
+        r#"vaxcert_http_requests_total{route="/internal/v1/dose-confirmations",status="200"} 1"#,
+        r#"vaxcert_http_requests_total{route="/internal/v1/dose-confirmations",status="401"} 1"#,
+        r#"vaxcert_http_requests_total{route="/internal/v1/certificates/{uvci}",status="200"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from:\n{text}"
+        );
+    }
+    assert!(!text.contains("URN") && !text.contains(uvci));
 }
 
 #[tokio::test]

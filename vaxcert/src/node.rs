@@ -44,7 +44,8 @@ pub const TRUST_LIST_KEY_FILE: &str = "trust-list-signer.pub.pem";
 pub const DEV_CLIENT: &str = "development";
 
 /// Where the installation lives and how to reach its secrets: the options every service command shares.
-#[derive(Debug, Args)]
+/// `Debug` leaves out the database URL, which may hold a password.
+#[derive(Args)]
 pub struct NodeArgs {
     /// The data directory (keys, ledger, token).
     #[arg(long, value_name = "DIR", default_value = "data")]
@@ -57,6 +58,17 @@ pub struct NodeArgs {
     pub value_sets: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) passphrase: PassphraseArgs,
+}
+
+impl std::fmt::Debug for NodeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeArgs")
+            .field("data", &self.data)
+            .field("ledger", &self.ledger_description())
+            .field("value_sets", &self.value_sets)
+            .field("passphrase", &self.passphrase)
+            .finish()
+    }
 }
 
 impl NodeArgs {
@@ -259,4 +271,32 @@ pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Re
         service: Arc::new(service),
         publisher: Arc::new(publisher),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_and_descriptions_never_show_the_database_password() {
+        let args = NodeArgs {
+            data: PathBuf::from("data"),
+            database_url: Some(String::from(
+                "postgres://issuer:s3cret-pw@db.example:5432/ledger",
+            )),
+            value_sets: None,
+            passphrase: PassphraseArgs {
+                passphrase_file: None,
+            },
+        };
+        assert_eq!(
+            args.ledger_description(),
+            "postgres://db.example:5432/ledger"
+        );
+        assert!(!format!("{args:?}").contains("s3cret-pw"));
+        assert!(
+            args.ledger_url().contains("s3cret-pw"),
+            "the URL itself is used as given"
+        );
+    }
 }

@@ -9,11 +9,13 @@
 //! | `GET /trust-list`, `/trust-list/dsc`, `/trust-list/anchors`, `/revocation-list` | public | 200 / 304 |
 //! | `GET /healthz` | public | 200 / 503 |
 //! | `GET /openapi.json` | public | this table as OpenAPI 3.1 |
+//! | `GET /metrics` | operators | request counts by route template and status (Prometheus) |
 //!
 //! Log lines name the client and the outcome, never a UVCI, a name or a date of birth.
 
 mod auth;
 mod documents;
+mod metrics;
 mod problem;
 
 use std::sync::Arc;
@@ -83,7 +85,8 @@ pub fn router(
         publisher,
         auth,
     });
-    Router::new()
+    let metrics = Arc::new(metrics::Metrics::default());
+    let counted = Router::new()
         .route("/internal/v1/dose-confirmations", post(confirm))
         .route("/internal/v1/certificates/{uvci}", get(certificate_status))
         .route("/internal/v1/certificates/{uvci}/revocation", post(revoke))
@@ -99,6 +102,14 @@ pub fn router(
             config.request_timeout,
         ))
         .with_state(app)
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&metrics),
+            metrics::count,
+        ));
+    Router::new()
+        .route("/metrics", get(metrics::render))
+        .with_state(metrics)
+        .merge(counted)
 }
 
 /// `POST /internal/v1/dose-confirmations`.
