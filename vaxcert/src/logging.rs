@@ -1,4 +1,5 @@
-//! Log output of the long-running commands: `RUST_LOG` filters (default `info`), lines to stderr.
+//! Log output of the long-running commands: `RUST_LOG` filters (default `info`), lines to stderr (colour
+//! only on a terminal).
 
 /// Installs the log subscriber once; later calls do nothing.
 pub fn init() {
@@ -6,6 +7,7 @@ pub fn init() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }

@@ -40,6 +40,8 @@ pub const TOKEN_FILE: &str = "internal-api.token";
 pub const LEDGER_FILE: &str = "ledger.sqlite";
 /// The trust-list signing key's public PEM, written by `vaxcert up` for verifiers to pin.
 pub const TRUST_LIST_KEY_FILE: &str = "trust-list-signer.pub.pem";
+/// Where a checkout of this project finds the EU value sets next to it (the shared test data CI uses).
+const SHARED_VALUE_SETS: &str = "../shared/spec/eu-dcc-valuesets";
 /// The name of the API client `vaxcert up` creates on first run.
 pub const DEV_CLIENT: &str = "development";
 
@@ -53,7 +55,8 @@ pub struct NodeArgs {
     /// The ledger database: `postgres://…` or `sqlite:PATH` (default: SQLite under the data directory).
     #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// The EU value-set directory (default: `$DCC_SPEC_DIR/eu-dcc-valuesets`, then `<data>/valuesets`).
+    /// The EU value-set directory (default: `$DCC_SPEC_DIR/eu-dcc-valuesets`, then `<data>/valuesets`,
+    /// then the checkout's shared test data, `../shared/spec/eu-dcc-valuesets`).
     #[arg(long, value_name = "DIR")]
     pub value_sets: Option<PathBuf>,
     #[command(flatten)]
@@ -124,8 +127,13 @@ impl NodeArgs {
     /// The value sets confirmations are validated against (required to issue).
     pub fn value_sets(&self) -> Result<Arc<ValueSets>> {
         let dir = self.value_sets.clone().or_else(|| {
-            let in_data = self.data.join("valuesets");
-            in_data.is_dir().then_some(in_data)
+            let candidates = [
+                std::env::var_os("DCC_SPEC_DIR")
+                    .map(|spec| PathBuf::from(spec).join("eu-dcc-valuesets")),
+                Some(self.data.join("valuesets")),
+                Some(PathBuf::from(SHARED_VALUE_SETS)),
+            ];
+            candidates.into_iter().flatten().find(|dir| dir.is_dir())
         });
         load_value_sets(dir.as_deref())?.ok_or_else(|| {
             anyhow!(
