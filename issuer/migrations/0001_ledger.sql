@@ -47,7 +47,7 @@ INSERT INTO counters (name, value) VALUES ('audit_seq', 0);
 CREATE TABLE audit_log (
     seq BIGINT PRIMARY KEY,
     at BIGINT NOT NULL,
-    action TEXT NOT NULL CHECK (action IN ('issue', 'renew', 'revoke', 'supersede', 'client_created')),
+    action TEXT NOT NULL CHECK (action IN ('issue', 'renew', 'revoke', 'supersede', 'client_created', 'client_disabled')),
     dose_event_id TEXT,
     uvci TEXT,
     actor TEXT NOT NULL,

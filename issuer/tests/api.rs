@@ -19,6 +19,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use fixtures::{TestSystem, confirmation_body, dose_event_id, system};
 use issuer::api::{ApiConfig, RateLimit};
+use issuer::ledger::Scope;
 use keys::Backend;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -95,6 +96,7 @@ async fn systems() -> Vec<TestSystem> {
 }
 
 async fn systems_with(config: ApiConfig) -> Vec<TestSystem> {
+    logs();
     let mut systems = Vec::new();
     for (_, ledger) in support::ledgers().await {
         systems.push(system(ledger, config).await);
@@ -236,6 +238,36 @@ async fn no_or_wrong_credentials_are_401_and_a_missing_scope_is_403() {
         assert_eq!(revoker.status, StatusCode::FORBIDDEN);
         // Nothing was issued by the refused requests.
         assert!(system.ledger.dose_event(key).await.unwrap().is_none());
+    }
+}
+
+#[tokio::test]
+async fn a_disabled_clients_token_is_refused() {
+    for system in systems().await {
+        let path = certificate_path("URN:UVCI:01:VN:00000000000000000000000000000000#0");
+        let before = send(&system.router, get(&path, Some(&system.tokens.reader))).await;
+        assert_eq!(before.status, StatusCode::NOT_FOUND);
+        let clients = system.ledger.clients().await.unwrap();
+        let reader = clients
+            .iter()
+            .find(|client| client.name.starts_with("reader-") && !client.disabled)
+            .unwrap();
+        assert_eq!(reader.scopes, [Scope::Read]);
+        let now = system.service.now();
+        system
+            .ledger
+            .disable_client(&reader.name, now)
+            .await
+            .unwrap();
+        let after = send(&system.router, get(&path, Some(&system.tokens.reader))).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED);
+        assert!(matches!(
+            system.ledger.disable_client(&reader.name, now).await,
+            Err(issuer::ledger::LedgerError::NotFound)
+        ));
+        let audit = system.ledger.audit_log(0, 1_000).await.unwrap();
+        assert!(audit.iter().any(|entry| entry.action == "client_disabled"
+            && entry.detail.as_deref() == Some(&format!("client={}", reader.name))));
     }
 }
 
@@ -593,6 +625,7 @@ async fn published_documents_answer_conditional_gets() {
 /// The OpenAPI document describes exactly the routes the router answers.
 #[tokio::test]
 async fn openapi_describes_every_route() {
+    logs();
     let system = system(support::sqlite_ledger().await, ApiConfig::default()).await;
     let answer = send(&system.router, get("/openapi.json", None)).await;
     assert_eq!(answer.status, StatusCode::OK);
@@ -624,6 +657,7 @@ async fn openapi_describes_every_route() {
 /// `/metrics` counts answers by route template: never a UVCI.
 #[tokio::test]
 async fn metrics_count_answers_by_route_template() {
+    logs();
     let system = system(support::sqlite_ledger().await, ApiConfig::default()).await;
     let body = confirmation_body(&dose_event_id());
     let issued = send(
@@ -827,28 +861,11 @@ async fn renewal_resigns_certificates_about_to_expire_and_supersedes_the_old_one
     }
 }
 
-/// Log lines name clients and outcomes, never a UVCI, a name, a date of birth or an id number.
+/// Log lines name clients and outcomes, never a UVCI, a name, a date of birth or an id number. The
+/// capture is process-wide (tracing's callsite cache makes per-thread capture unreliable beside other
+/// tests), so what is checked is every line every test of this binary has logged so far.
 #[tokio::test]
 async fn logs_carry_no_personal_data_and_no_uvci() {
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
-
     let mut uvcis = Vec::new();
     for system in systems().await {
         let body = confirmation_body(&dose_event_id());
@@ -897,7 +914,7 @@ async fn logs_carry_no_personal_data_and_no_uvci() {
         .await;
         uvcis.push(uvci);
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = String::from_utf8(logs().0.lock().unwrap().clone()).unwrap();
     assert!(
         logs.contains("dose confirmation"),
         "the requests were logged: {logs}"
@@ -922,6 +939,36 @@ async fn logs_carry_no_personal_data_and_no_uvci() {
             "a log line carries {secret:?}:\n{logs}"
         );
     }
+}
+
+/// Every log line of this test binary, from the first test that builds a system on.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The process-wide log capture, installed on first use.
+fn logs() -> &'static Captured {
+    static LOGS: std::sync::OnceLock<Captured> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        captured
+    })
 }
 
 /// A TCP proxy in front of PostgreSQL that can be cut, as a network partition or a crashed server would.
@@ -984,6 +1031,7 @@ async fn postgres_going_away_is_503_and_nothing_is_half_done() {
         eprintln!("skipped: DATABASE_URL is not set");
         return;
     };
+    logs();
     let (_, target) = through(&url, ([127, 0, 0, 1], 0).into());
     let proxy = Partition::start(target.clone(), None).await;
     let (proxied, _) = through(&url, proxy.address);

@@ -361,6 +361,31 @@ fn tokens_create_prints_a_token_once_that_the_service_accepts() {
     .output()
     .unwrap();
     assert_eq!(duplicate.status.code(), Some(2));
+
+    // Disabled, the token is refused; the list shows the client without its token.
+    ok(command(&[
+        "tokens",
+        "disable",
+        "national-registry",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap());
+    assert_eq!(post(&up, &token, &confirmation("dose-tokens-2")).0, 401);
+    let listed = ok(
+        command(&["tokens", "list", "--data", data.to_str().unwrap()])
+            .output()
+            .unwrap(),
+    );
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed
+            .lines()
+            .any(|line| line.starts_with("national-registry") && line.contains("disabled")),
+        "{listed}"
+    );
+    assert!(!listed.contains(&token));
     drop(up);
     let _ = std::fs::remove_dir_all(&data);
 }

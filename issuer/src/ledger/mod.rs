@@ -172,7 +172,7 @@ pub struct AuditEntry {
     pub seq: i64,
     /// When, unix seconds.
     pub at: i64,
-    /// `issue`, `renew`, `revoke`, `supersede`, `client_created`.
+    /// `issue`, `renew`, `revoke`, `supersede`, `client_created`, `client_disabled`.
     pub action: String,
     /// The dose event concerned, if any.
     pub dose_event_id: Option<String>,
@@ -557,6 +557,26 @@ impl Ledger {
         write::create_client(&self.write, self.backend, name, token_hash, scopes, now).await
     }
 
+    /// Disables an API client: its token is refused from now on (401), with an audit entry.
+    ///
+    /// # Errors
+    /// [`LedgerError::NotFound`] when no enabled client has that name; [`LedgerError::Unavailable`].
+    pub async fn disable_client(&self, name: &str, now: i64) -> Result<(), LedgerError> {
+        write::disable_client(&self.write, self.backend, name, now).await
+    }
+
+    /// Every API client, by name (tokens are not stored, so none is shown).
+    ///
+    /// # Errors
+    /// [`LedgerError::Unavailable`]; [`LedgerError::Corrupt`] for an unknown stored scope.
+    pub async fn clients(&self) -> Result<Vec<ApiClient>, LedgerError> {
+        let rows = sqlx::query("SELECT name, scopes, disabled_at FROM api_clients ORDER BY name")
+            .fetch_all(&self.read)
+            .await
+            .map_err(db)?;
+        rows.iter().map(client_from_row).collect()
+    }
+
     /// The client holding the token with this SHA-256.
     ///
     /// # Errors
@@ -571,18 +591,22 @@ impl Ledger {
                 .fetch_optional(&self.read)
                 .await
                 .map_err(db)?;
-        let Some(row) = row else { return Ok(None) };
-        let scopes: String = get(&row, "scopes")?;
-        let scopes = scopes
-            .split(',')
-            .filter(|scope| !scope.is_empty())
-            .map(|scope| Scope::parse(scope).ok_or(LedgerError::Corrupt("scopes")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let disabled_at: Option<i64> = get(&row, "disabled_at")?;
-        Ok(Some(ApiClient {
-            name: get(&row, "name")?,
-            scopes,
-            disabled: disabled_at.is_some(),
-        }))
+        row.as_ref().map(client_from_row).transpose()
     }
+}
+
+/// An `api_clients` row (`name`, `scopes`, `disabled_at`).
+fn client_from_row(row: &sqlx::any::AnyRow) -> Result<ApiClient, LedgerError> {
+    let scopes: String = get(row, "scopes")?;
+    let scopes = scopes
+        .split(',')
+        .filter(|scope| !scope.is_empty())
+        .map(|scope| Scope::parse(scope).ok_or(LedgerError::Corrupt("scopes")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let disabled_at: Option<i64> = get(row, "disabled_at")?;
+    Ok(ApiClient {
+        name: get(row, "name")?,
+        scopes,
+        disabled: disabled_at.is_some(),
+    })
 }

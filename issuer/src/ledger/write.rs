@@ -367,3 +367,37 @@ pub(super) async fn create_client(
     tx.commit().await.map_err(db)?;
     Ok(())
 }
+
+/// See [`super::Ledger::disable_client`].
+pub(super) async fn disable_client(
+    pool: &AnyPool,
+    backend: LedgerBackend,
+    name: &str,
+    now: i64,
+) -> Result<(), LedgerError> {
+    let mut tx = pool.begin().await.map_err(db)?;
+    let disabled = sqlx::query(
+        "UPDATE api_clients SET disabled_at = $1 WHERE name = $2 AND disabled_at IS NULL",
+    )
+    .bind(now)
+    .bind(name)
+    .execute(&mut *tx)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if disabled == 0 {
+        tx.rollback().await.map_err(db)?;
+        return Err(LedgerError::NotFound);
+    }
+    let detail = format!("client={name}");
+    let entry = NewAudit {
+        action: "client_disabled",
+        dose_event_id: None,
+        uvci: None,
+        actor: "cli",
+        detail: Some(&detail),
+    };
+    append_audit(&mut tx, backend, now, &[entry]).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(())
+}

@@ -21,6 +21,24 @@ enum TokensCommand {
     /// Creates a client and prints its token on stdout (the only time it is shown; the ledger keeps
     /// its SHA-256).
     Create(CreateArgs),
+    /// Disables a client: its token is refused from the next request on.
+    Disable(NamedArgs),
+    /// Lists the clients, their scopes and whether they are disabled (tokens are never shown).
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+struct NamedArgs {
+    /// The client's name.
+    name: String,
+    #[command(flatten)]
+    node: NodeArgs,
+}
+
+#[derive(Debug, Args)]
+struct ListArgs {
+    #[command(flatten)]
+    node: NodeArgs,
 }
 
 #[derive(Debug, Args)]
@@ -58,7 +76,58 @@ impl From<ScopeArg> for Scope {
 pub fn run(args: TokensArgs) -> Result<ExitCode> {
     match args.command {
         TokensCommand::Create(args) => create(&args),
+        TokensCommand::Disable(args) => disable(&args),
+        TokensCommand::List(args) => list(&args),
     }
+}
+
+fn disable(args: &NamedArgs) -> Result<ExitCode> {
+    with_ledger(&args.node, |ledger| async move {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        match ledger.disable_client(&args.name, now).await {
+            Ok(()) => {
+                println!("disabled API client {}", args.name);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(issuer::ledger::LedgerError::NotFound) => {
+                eprintln!("vaxcert: no enabled API client named {}", args.name);
+                Ok(ExitCode::from(1))
+            }
+            Err(error) => Err(error).context("cannot disable the client"),
+        }
+    })
+}
+
+fn list(args: &ListArgs) -> Result<ExitCode> {
+    with_ledger(&args.node, |ledger| async move {
+        for client in ledger.clients().await? {
+            let scopes: Vec<&str> = client.scopes.iter().map(|scope| scope.as_str()).collect();
+            let state = if client.disabled {
+                "disabled"
+            } else {
+                "enabled"
+            };
+            println!("{:<32} {:<9} {}", client.name, state, scopes.join(","));
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Runs `work` on the ledger of `node`, closing it afterwards.
+fn with_ledger<F, Fut>(node: &NodeArgs, work: F) -> Result<ExitCode>
+where
+    F: FnOnce(std::sync::Arc<issuer::ledger::Ledger>) -> Fut,
+    Fut: std::future::Future<Output = Result<ExitCode>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let ledger = node.open_ledger().await?;
+        let outcome = work(std::sync::Arc::clone(&ledger)).await;
+        ledger.close().await;
+        outcome
+    })
 }
 
 fn create(args: &CreateArgs) -> Result<ExitCode> {
