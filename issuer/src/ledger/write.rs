@@ -356,16 +356,7 @@ pub(super) async fn create_client(
         return Err(LedgerError::DuplicateClient);
     }
     let detail = format!("client={name} scopes={scopes}");
-    let entry = NewAudit {
-        action: "client_created",
-        dose_event_id: None,
-        uvci: None,
-        actor: "cli",
-        detail: Some(&detail),
-    };
-    append_audit(&mut tx, backend, now, &[entry]).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(())
+    commit_client_change(tx, backend, "client_created", &detail, now).await
 }
 
 /// See [`super::Ledger::disable_client`].
@@ -390,14 +381,24 @@ pub(super) async fn disable_client(
         return Err(LedgerError::NotFound);
     }
     let detail = format!("client={name}");
+    commit_client_change(tx, backend, "client_disabled", &detail, now).await
+}
+
+/// Appends the audit entry of an API-client change (made on the command line) and commits it.
+async fn commit_client_change(
+    mut tx: sqlx::Transaction<'_, sqlx::Any>,
+    backend: LedgerBackend,
+    action: &'static str,
+    detail: &str,
+    now: i64,
+) -> Result<(), LedgerError> {
     let entry = NewAudit {
-        action: "client_disabled",
+        action,
         dose_event_id: None,
         uvci: None,
         actor: "cli",
-        detail: Some(&detail),
+        detail: Some(detail),
     };
     append_audit(&mut tx, backend, now, &[entry]).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(())
+    tx.commit().await.map_err(db)
 }
