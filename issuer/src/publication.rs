@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use keys::Signer;
 use keys::keystore::Keystore;
-use keys::{Backend, Signer};
 use sha2::Digest as _;
 use trust_list::{
     BuildError, PinnedKey, RevocationListBuilder, TrustList, TrustListBuilder, anchors_to_json,
@@ -250,10 +250,5 @@ impl Publisher {
         )?;
         *cached = Some((version, now, document.clone()));
         Ok(document)
-    }
-
-    /// The keystore's public backend (for verifiers built from the published list).
-    pub fn backend(&self) -> Backend {
-        self.keystore.backend()
     }
 }

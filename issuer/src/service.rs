@@ -30,15 +30,6 @@ pub enum Confirmed {
     Replayed(CertificateRecord),
 }
 
-impl Confirmed {
-    /// The certificate, new or replayed.
-    pub fn certificate(&self) -> &CertificateRecord {
-        match self {
-            Confirmed::Issued(record) | Confirmed::Replayed(record) => record,
-        }
-    }
-}
-
 /// Why a request to the service was refused. Messages carry no personal data and no UVCI.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {

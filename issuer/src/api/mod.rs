@@ -252,10 +252,7 @@ fn status_json(record: &CertificateRecord) -> serde_json::Value {
 async fn health(State(app): State<Arc<App>>) -> Response {
     match app.service.ledger().revocation_version().await {
         Ok(_) => axum::Json(json!({"status": "ok"})).into_response(),
-        Err(_) => Problem::from(crate::service::ServiceError::Unavailable(
-            crate::ledger::LedgerError::Unavailable(String::from("health check")),
-        ))
-        .into_response(),
+        Err(_) => Problem::Unavailable.into_response(),
     }
 }
 
