@@ -7,6 +7,7 @@ pub mod commands;
 pub mod fetch;
 pub mod logging;
 pub mod node;
+pub mod value_sets;
 
 use std::process::ExitCode;
 

@@ -7,15 +7,16 @@
 //! <data>/ledger.sqlite                         the ledger, unless DATABASE_URL points elsewhere
 //! <data>/internal-api.token                    0600; the development client's bearer token
 //! <data>/trust-list-signer.pub.pem             the key verifiers pin (`--trust-list-key`)
-//! <data>/valuesets/                            the EU value sets, unless --value-sets or DCC_SPEC_DIR
 //! ```
+//!
+//! The EU value sets come built in (`crate::value_sets`) unless `--value-sets` or `DCC_SPEC_DIR` names
+//! others.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use hcert::ValueSets;
 use issuer::ledger::{Ledger, Scope};
 use issuer::publication::{PublicationConfig, Publisher};
 use issuer::service::{Clock, IssuanceService};
@@ -29,7 +30,7 @@ use crate::commands::keys::{
     PASSPHRASE_ENV, PassphraseArgs, SECRET_MODE, open, prepare_empty_directory, read_passphrase,
     write_atomically, write_files,
 };
-use crate::commands::verify::load_value_sets;
+use crate::value_sets::LoadedValueSets;
 
 /// The file `vaxcert up` keeps a generated development passphrase in. Production sets
 /// `$VAXCERT_KEYSTORE_PASSPHRASE` or passes `--passphrase-file`.
@@ -40,8 +41,6 @@ pub const TOKEN_FILE: &str = "internal-api.token";
 pub const LEDGER_FILE: &str = "ledger.sqlite";
 /// The trust-list signing key's public PEM, written by `vaxcert up` for verifiers to pin.
 pub const TRUST_LIST_KEY_FILE: &str = "trust-list-signer.pub.pem";
-/// Where a checkout of this project finds the EU value sets next to it (the shared test data CI uses).
-const SHARED_VALUE_SETS: &str = "../shared/spec/eu-dcc-valuesets";
 /// The name of the API client `vaxcert up` creates on first run.
 pub const DEV_CLIENT: &str = "development";
 
@@ -55,8 +54,8 @@ pub struct NodeArgs {
     /// The ledger database: `postgres://…` or `sqlite:PATH` (default: SQLite under the data directory).
     #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
-    /// The EU value-set directory (default: `$DCC_SPEC_DIR/eu-dcc-valuesets`, then `<data>/valuesets`,
-    /// then the checkout's shared test data, `../shared/spec/eu-dcc-valuesets`).
+    /// The EU value-set directory (default: `$DCC_SPEC_DIR/eu-dcc-valuesets`, else the snapshot built
+    /// into this binary).
     #[arg(long, value_name = "DIR")]
     pub value_sets: Option<PathBuf>,
     #[command(flatten)]
@@ -124,24 +123,10 @@ impl NodeArgs {
         })
     }
 
-    /// The value sets confirmations are validated against (required to issue).
-    pub fn value_sets(&self) -> Result<Arc<ValueSets>> {
-        let dir = self.value_sets.clone().or_else(|| {
-            let candidates = [
-                std::env::var_os("DCC_SPEC_DIR")
-                    .map(|spec| PathBuf::from(spec).join("eu-dcc-valuesets")),
-                Some(self.data.join("valuesets")),
-                Some(PathBuf::from(SHARED_VALUE_SETS)),
-            ];
-            candidates.into_iter().flatten().find(|dir| dir.is_dir())
-        });
-        load_value_sets(dir.as_deref())?.ok_or_else(|| {
-            anyhow!(
-                "no EU value sets: pass --value-sets DIR, set DCC_SPEC_DIR, or put them in {} \
-                 (the README says where to get them)",
-                self.data.join("valuesets").display()
-            )
-        })
+    /// The value sets confirmations are validated against: `--value-sets`, `$DCC_SPEC_DIR`, or the
+    /// built-in snapshot.
+    pub fn value_sets(&self) -> Result<LoadedValueSets> {
+        LoadedValueSets::load(self.value_sets.as_deref())
     }
 }
 
@@ -229,6 +214,8 @@ pub struct Node {
     pub trust_list_pin: String,
     /// The trust-list signing key as a `PUBLIC KEY` PEM, what verifiers pass to `--trust-list-key`.
     pub trust_list_key_pem: String,
+    /// The value sets confirmations are validated against.
+    pub value_sets: LoadedValueSets,
 }
 
 impl std::fmt::Debug for Node {
@@ -242,7 +229,8 @@ impl std::fmt::Debug for Node {
 pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Result<Node> {
     let keystore = open(&args.keys_dir())?;
     let passphrase = args.passphrase()?;
-    let value_sets = args.value_sets()?;
+    let loaded_value_sets = args.value_sets()?;
+    let value_sets = Arc::clone(&loaded_value_sets.sets);
     let dsc_key = keystore
         .current_signer(&passphrase)
         .context("cannot unlock the current DSC key")?;
@@ -274,6 +262,7 @@ pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Re
     let issuer = Issuer::new(signer, dsc, verifier, IssuerConfig::default());
     let service = IssuanceService::new(Arc::new(issuer), ledger, value_sets, clock);
     Ok(Node {
+        value_sets: loaded_value_sets,
         trust_list_pin,
         trust_list_key_pem,
         service: Arc::new(service),

@@ -66,7 +66,7 @@ impl Drop for Up {
 }
 
 fn start(data: &Path, value_sets: &Path) -> Up {
-    let mut child = command(&[
+    let mut command = command(&[
         "up",
         "--data",
         data.to_str().unwrap(),
@@ -74,11 +74,17 @@ fn start(data: &Path, value_sets: &Path) -> Up {
         "127.0.0.1:0",
         "--value-sets",
         value_sets.to_str().unwrap(),
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
+    ]);
+    spawn(&mut command)
+}
+
+/// Starts `vaxcert up` and reads its startup lines up to "ready".
+fn spawn(command: &mut Command) -> Up {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stdout = Vec::new();
     let mut base = None;
@@ -161,6 +167,63 @@ fn verify(up: &Up, data: &Path, hc1: &str) -> Value {
     .unwrap();
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)))
+}
+
+/// A newcomer's first run: a fresh directory, no value sets anywhere but the ones built into the binary.
+#[test]
+fn up_runs_from_an_empty_directory_with_the_built_in_value_sets() {
+    let cwd = temp_dir("fresh");
+    std::fs::create_dir_all(&cwd).unwrap();
+    let mut up = command(&["up", "--listen", "127.0.0.1:0"]);
+    up.current_dir(&cwd).env_remove("DCC_SPEC_DIR");
+    let up = spawn(&mut up);
+    assert!(
+        up.stdout.iter().any(|line| line.contains("EU value sets")
+            && line.contains("2023-05-05 (built in, eu-dcc-valuesets 60ea3d8)")),
+        "{:?}",
+        up.stdout
+    );
+    let data = cwd.join("data");
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+    let (status, issued) = post(&up, &token, &confirmation("dose-fresh-1"));
+    assert_eq!(status, 201, "{issued}");
+
+    let health = http()
+        .get(format!("{}/healthz", up.base))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    let health: Value = serde_json::from_str(&health).unwrap();
+    assert_eq!(health["value_sets"]["version"], "2023-05-05", "{health}");
+
+    // A code outside the value sets is refused by the built-in sets too.
+    let mut unknown = confirmation("dose-fresh-2");
+    unknown["vaccination"]["mp"] = json!("EU/1/99/9999");
+    let (status, problem) = post(&up, &token, &unknown);
+    assert_eq!(status, 422, "{problem}");
+    assert_eq!(problem["field"], "vaccination.mp");
+
+    let mut verify = command(&[
+        "verify",
+        "--json",
+        "--trust-list",
+        &format!("{}/trust-list", up.base),
+        "--trust-list-key",
+        data.join("trust-list-signer.pub.pem").to_str().unwrap(),
+        issued["hc1"].as_str().unwrap(),
+    ]);
+    let output = verify
+        .current_dir(&cwd)
+        .env_remove("DCC_SPEC_DIR")
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["checks"]["schema"], "pass");
+    drop(up);
+    std::fs::remove_dir_all(&cwd).unwrap();
 }
 
 #[test]

@@ -88,6 +88,7 @@ impl fmt::Display for ValueSetId {
 pub struct ValueSets {
     sets: [Option<HashMap<Box<str>, bool>>; ValueSetId::ALL.len()],
     encoding: Option<EncodingInstructions>,
+    version: Option<Box<str>>,
 }
 
 /// Why the value-set documents could not be read. Never carries a code or personal data.
@@ -127,6 +128,8 @@ struct RawDocument {
     id: String,
     #[serde(rename = "valueSetValues")]
     values: Map<String, Value>,
+    #[serde(rename = "valueSetDate")]
+    date: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -162,6 +165,14 @@ impl ValueSets {
                     line: err.line(),
                     column: err.column(),
                 })?;
+            if let Some(date) = raw.date.as_deref().filter(|date| is_iso_date(date))
+                && value_sets
+                    .version
+                    .as_deref()
+                    .is_none_or(|newest| date > newest)
+            {
+                value_sets.version = Some(date.into());
+            }
             if raw.id == ENCODING_INSTRUCTIONS_ID {
                 if value_sets.encoding.is_some() {
                     return Err(ValueSetsError::Duplicate {
@@ -206,6 +217,12 @@ impl ValueSets {
         self.codes(set)?.get(code).copied()
     }
 
+    /// The release the documents belong to: the newest `valueSetDate` among them (`YYYY-MM-DD`), since
+    /// each document carries the date of its own last change. `None` when no document gave a date.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
     /// Whether a document for `set` was loaded (only loaded sets are enforced).
     pub fn is_loaded(&self, set: ValueSetId) -> bool {
         self.codes(set).is_some()
@@ -220,6 +237,16 @@ impl ValueSets {
     fn codes(&self, set: ValueSetId) -> Option<&HashMap<Box<str>, bool>> {
         self.sets.get(set.index())?.as_ref()
     }
+}
+
+/// Whether `text` is a `YYYY-MM-DD` date, so that comparing two as text compares them as dates.
+fn is_iso_date(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    bytes.len() == 10
+        && bytes.iter().enumerate().all(|(at, byte)| match at {
+            4 | 7 => *byte == b'-',
+            _ => byte.is_ascii_digit(),
+        })
 }
 
 fn shape_error(index: usize) -> ValueSetsError {
@@ -337,6 +364,18 @@ mod tests {
                       "sct-codes": ["1119349007", "28531000087107"], "note": "x"},
         "NVX-CoV2373": {"vaccine-code": "NVX-CoV2373 (deprecated)", "vaccine-manufacturer": "ORG-100032020",
                         "sct-codes": ["28531000087107"]}}}"#;
+
+    #[test]
+    fn version_is_the_newest_valid_value_set_date() {
+        const OLDER: &str = r#"{"valueSetId": "country-2-codes", "valueSetDate": "2019-11-01", "valueSetValues": {}}"#;
+        const GARBLED: &str = r#"{"valueSetId": "covid-19-lab-result", "valueSetDate": "2099-1-1", "valueSetValues": {}}"#;
+        let sets = ValueSets::from_documents([OLDER, VP, GARBLED]).unwrap();
+        assert_eq!(sets.version(), Some("2023-01-25"));
+        assert_eq!(
+            ValueSets::from_documents([INSTRUCTIONS]).unwrap().version(),
+            None
+        );
+    }
 
     #[test]
     fn members_include_inactive_codes() {

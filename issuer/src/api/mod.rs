@@ -248,10 +248,14 @@ fn status_json(record: &CertificateRecord) -> serde_json::Value {
     })
 }
 
-/// `GET /healthz`: 200 when the ledger answers.
+/// `GET /healthz`: 200 when the ledger answers, with the release of the value sets in use.
 async fn health(State(app): State<Arc<App>>) -> Response {
     match app.service.ledger().revocation_version().await {
-        Ok(_) => axum::Json(json!({"status": "ok"})).into_response(),
+        Ok(_) => axum::Json(json!({
+            "status": "ok",
+            "value_sets": {"version": app.service.value_sets().version()},
+        }))
+        .into_response(),
         Err(_) => Problem::Unavailable.into_response(),
     }
 }

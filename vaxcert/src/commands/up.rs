@@ -68,6 +68,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     println!("  revocation list      {base}/revocation-list");
     println!("  health               {base}/healthz");
     println!("  ledger               {}", args.node.ledger_description());
+    println!("  EU value sets        {}", node.value_sets);
     println!("  keystore             {}", args.node.keys_dir().display());
     println!(
         "  trust-list key       {data}/{TRUST_LIST_KEY_FILE} (pin {})",

@@ -8,9 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
-use hcert::ValueSets;
 use keys::{Backend, Certificate};
 use rayon::prelude::*;
 use time::OffsetDateTime;
@@ -19,6 +18,7 @@ use trust_list::{PinnedKey, RevocationList, TrustList};
 use verifier::{Detail, Input, Report, TrustStore, Verifier};
 
 use crate::fetch;
+use crate::value_sets::LoadedValueSets;
 
 /// Lines verified together in batch mode, in parallel, before their reports are written in order.
 const BATCH_LINES: usize = 4096;
@@ -35,8 +35,8 @@ pub struct VerifyArgs {
     /// Trust exactly this DSC (DER, PEM, or base64 DER); repeatable.
     #[arg(long = "dsc", value_name = "FILE")]
     dscs: Vec<PathBuf>,
-    /// Directory of the EU DCC value-set JSON files (default: $DCC_SPEC_DIR/eu-dcc-valuesets, then
-    /// ./data/valuesets); without them the schema check covers structure only.
+    /// Directory of the EU DCC value-set JSON files (default: $DCC_SPEC_DIR/eu-dcc-valuesets, else the
+    /// snapshot built into this binary).
     #[arg(long, value_name = "DIR")]
     value_sets: Option<PathBuf>,
     /// Where the signature cannot be checked, show the decoded content under `unverified`.
@@ -137,7 +137,7 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
 /// The verifier the arguments describe: a verified trust list (plus any `--dsc`), or exactly the `--dsc`s;
 /// the revocation list when given; the value sets.
 fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
-    let value_sets = load_value_sets(args.value_sets.as_deref())?;
+    let value_sets = Some(LoadedValueSets::load(args.value_sets.as_deref())?.sets);
     let now = at.unix_timestamp();
     let pinned = match &args.trust_list_key {
         Some(path) => {
@@ -190,41 +190,6 @@ fn add_dscs(store: &mut TrustStore, dscs: &[PathBuf]) -> Result<()> {
         store.insert(certificate);
     }
     Ok(())
-}
-
-/// Loads the value sets from `dir`, or from the default places; none found is not an error.
-pub(crate) fn load_value_sets(dir: Option<&Path>) -> Result<Option<Arc<ValueSets>>> {
-    let dir = match dir {
-        Some(dir) => dir.to_path_buf(),
-        None => {
-            let candidates = std::env::var_os("DCC_SPEC_DIR")
-                .map(|spec| PathBuf::from(spec).join("eu-dcc-valuesets"))
-                .into_iter()
-                .chain([PathBuf::from("data/valuesets")]);
-            match candidates.into_iter().find(|dir| dir.is_dir()) {
-                Some(dir) => dir,
-                None => return Ok(None),
-            }
-        }
-    };
-    let mut documents = Vec::new();
-    for entry in std::fs::read_dir(&dir)
-        .with_context(|| format!("cannot read value sets in {}", dir.display()))?
-    {
-        let path = entry?.path();
-        if path.extension().is_some_and(|ext| ext == "json") {
-            documents.push(
-                std::fs::read_to_string(&path)
-                    .with_context(|| format!("cannot read {}", path.display()))?,
-            );
-        }
-    }
-    if documents.is_empty() {
-        bail!("no value-set JSON files in {}", dir.display());
-    }
-    let sets = ValueSets::from_documents(documents.iter().map(String::as_str))
-        .with_context(|| format!("invalid value sets in {}", dir.display()))?;
-    Ok(Some(Arc::new(sets)))
 }
 
 /// Parses the validation clock: RFC 3339, or ISO 8601 (which also takes offsets such as `+0200`).
