@@ -94,7 +94,13 @@ fn setup(name: &'static str, dsc: &TestDsc) -> Setup {
     let dose = dose(&value_sets);
     let uvci = Uvci::from_bytes([7; 16]);
     let issued: Vec<String> = (0..MESSAGES)
-        .map(|_| issuer.issue(&dose, NOW, uvci.clone()).unwrap().hc1)
+        .map(|_| {
+            issuer
+                .issue(&dose, NOW, uvci.clone())
+                .unwrap()
+                .hc1()
+                .to_owned()
+        })
         .collect();
     let messages: Vec<Vec<u8>> = issued
         .iter()

@@ -39,28 +39,67 @@ impl Default for IssuerConfig {
     }
 }
 
-/// A certificate issued and self-checked, with what the ledger records about it. Its `Debug` form
-/// leaves out the `HC1:` text and the UVCI, which identify the holder.
+/// A certificate issued and self-checked, with what the ledger records about it. Only [`Issuer::check`]
+/// makes one, so holding one proves the certificate passed our own verifier. Its `Debug` form leaves out
+/// the `HC1:` text and the UVCI, which identify the holder.
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedCertificate {
+    uvci: Uvci,
+    hc1: String,
+    iat: i64,
+    exp: i64,
+    kid: Kid,
+    payload_hash: [u8; 32],
+    uci_hash: RevocationHash,
+    country_uci_hash: RevocationHash,
+    signature_hash: RevocationHash,
+}
+
+impl IssuedCertificate {
     /// Its UVCI (`ci`).
-    pub uvci: Uvci,
+    pub fn uvci(&self) -> &Uvci {
+        &self.uvci
+    }
+
     /// The `HC1:` text: the certificate itself.
-    pub hc1: String,
+    pub fn hc1(&self) -> &str {
+        &self.hc1
+    }
+
     /// Issued at (CWT `iat`), seconds since the epoch.
-    pub iat: i64,
+    pub fn iat(&self) -> i64 {
+        self.iat
+    }
+
     /// Expires at (CWT `exp`), seconds since the epoch.
-    pub exp: i64,
+    pub fn exp(&self) -> i64 {
+        self.exp
+    }
+
     /// The kid of the DSC that signed it.
-    pub kid: Kid,
+    pub fn kid(&self) -> Kid {
+        self.kid
+    }
+
     /// SHA-256 of the signed COSE payload (the CWT claims bytes).
-    pub payload_hash: [u8; 32],
+    pub fn payload_hash(&self) -> [u8; 32] {
+        self.payload_hash
+    }
+
     /// Revocation hash `UCI`.
-    pub uci_hash: RevocationHash,
+    pub fn uci_hash(&self) -> RevocationHash {
+        self.uci_hash
+    }
+
     /// Revocation hash `COUNTRYCODEUCI`.
-    pub country_uci_hash: RevocationHash,
+    pub fn country_uci_hash(&self) -> RevocationHash {
+        self.country_uci_hash
+    }
+
     /// Revocation hash `SIGNATURE` (`r` only for ES256).
-    pub signature_hash: RevocationHash,
+    pub fn signature_hash(&self) -> RevocationHash {
+        self.signature_hash
+    }
 }
 
 /// A certificate signed and encoded by [`Issuer::sign`] but not yet verified: it can only be handed to

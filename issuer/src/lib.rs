@@ -16,6 +16,7 @@ mod confirmation;
 mod error;
 mod issue;
 pub mod ledger;
+mod parse;
 pub mod publication;
 pub mod service;
 pub mod tokens;
@@ -29,5 +30,6 @@ pub use error::{
     FieldError, FieldReason, IssueError, TransliterationError, Untransliterable, UvciError,
 };
 pub use issue::{DCC_VERSION, IssuedCertificate, Issuer, IssuerConfig, UncheckedCertificate};
+pub use parse::{ParseError, parse_confirmation};
 pub use transliterate::{MAX_MRZ_NAME_CHARS, is_valid_mrz_name, transliterate};
 pub use uvci::{MAX_UVCI_CHARS, UVCI_PREFIX, Uvci, luhn_mod_n_check_character};

@@ -116,19 +116,19 @@ fn round_trip(dsc: &TestDsc, alg: &str) {
     assert!(issued.is_ok(), "{issued:?}");
     let Ok(issued) = issued else { return };
 
-    assert!(issued.hc1.starts_with("HC1:"));
-    assert_eq!(issued.uvci, uvci);
-    assert_eq!(issued.iat, NOW);
-    assert_eq!(issued.exp, NOW + 365 * 86_400);
-    assert_eq!(issued.kid, dsc.certificate.kid());
-    assert_eq!(issued.uci_hash, trust_list::uci_hash(uvci.as_str()));
+    assert!(issued.hc1().starts_with("HC1:"));
+    assert_eq!(issued.uvci(), &uvci);
+    assert_eq!(issued.iat(), NOW);
+    assert_eq!(issued.exp(), NOW + 365 * 86_400);
+    assert_eq!(issued.kid(), dsc.certificate.kid());
+    assert_eq!(issued.uci_hash(), trust_list::uci_hash(uvci.as_str()));
     assert_eq!(
-        issued.country_uci_hash,
+        issued.country_uci_hash(),
         trust_list::country_uci_hash("VN", uvci.as_str())
     );
 
     let report = verifier(sets).verify(
-        Input::Text(&issued.hc1),
+        Input::Text(issued.hc1()),
         at(NOW + 86_400),
         Detail {
             payload: true,
@@ -138,8 +138,8 @@ fn round_trip(dsc: &TestDsc, alg: &str) {
     assert!(report.valid, "{}", report.to_json_line());
     assert_eq!(report.alg, Some(alg));
     assert_eq!(report.iss.as_deref(), Some("VN"));
-    assert_eq!(report.iat, Some(issued.iat));
-    assert_eq!(report.exp, Some(issued.exp));
+    assert_eq!(report.iat, Some(issued.iat()));
+    assert_eq!(report.exp, Some(issued.exp()));
     let expected = json!({
         "ver": "1.3.0",
         "nam": {"fn": "Nguyễn", "fnt": "NGUYEN", "gn": "Thị Minh Khai", "gnt": "THI<MINH<KHAI"},
@@ -180,8 +180,8 @@ fn exp_is_capped_at_the_dsc_not_after() {
     let issued = issuer.issue(&dose, now, Uvci::from_bytes([2; 16]));
     assert!(issued.is_ok(), "{issued:?}");
     if let Ok(issued) = issued {
-        assert_eq!(issued.exp, DSC_NOT_AFTER);
-        let report = verifier(sets).verify(Input::Text(&issued.hc1), at(now), Detail::default());
+        assert_eq!(issued.exp(), DSC_NOT_AFTER);
+        let report = verifier(sets).verify(Input::Text(issued.hc1()), at(now), Detail::default());
         assert!(report.valid, "{}", report.to_json_line());
     }
 }
@@ -415,7 +415,9 @@ fn issued_text(dsc: &TestDsc) -> String {
     let dose = validated(&pfizer("Nguyễn", "Bảo Duy"), &sets);
     let issued = issuer_for(dsc, sets).issue(&dose, NOW, Uvci::from_bytes([9; 16]));
     assert!(issued.is_ok(), "{issued:?}");
-    issued.map(|issued| issued.hc1).unwrap_or_default()
+    issued
+        .map(|issued| issued.hc1().to_owned())
+        .unwrap_or_default()
 }
 
 /// Interoperability: an ES256 certificate we issue verifies with the independent `dgc` crate, given

@@ -12,17 +12,22 @@
     clippy::panic
 )]
 
+mod fixtures;
 mod support;
 
 use std::sync::Arc;
 use std::time::Instant;
 
+use fixtures::{confirmation_body, dose_event_id, inline_value_sets};
 use issuer::ledger::{
     AuditEntry, CertificateRecord, CertificateStatus, Issuance, Ledger, LedgerBackend, LedgerError,
     Recorded, RevokedHashes, Scope,
 };
-use issuer::{IssuedCertificate, Uvci};
+use issuer::{DoseConfirmation, IssuedCertificate, Issuer, IssuerConfig, Uvci};
+use keys::test_pki::test_pki;
+use keys::{Backend, Signer};
 use sha2::{Digest, Sha256};
+use verifier::{TrustStore, Verifier};
 
 /// 2023-11-14T22:13:20Z.
 const NOW: i64 = 1_700_000_000;
@@ -40,20 +45,28 @@ fn random<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// A certificate as `Issuer::issue` would return it (random hashes, a fresh UVCI), expiring at `exp`.
+/// A real certificate of the test person, issued and self-checked by the test PKI's ES256 DSC at `NOW`
+/// (a day before `exp` when that is earlier), expiring at `exp` (`Issuer::check` is the only way to an
+/// `IssuedCertificate`).
 fn certificate(exp: i64) -> IssuedCertificate {
-    let uvci = Uvci::generate().unwrap();
-    IssuedCertificate {
-        hc1: format!("HC1:6BFOXN{}", hex::encode(random::<24>()).to_uppercase()),
-        uvci,
-        iat: NOW,
-        exp,
-        kid: keys::Kid::from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]).unwrap(),
-        payload_hash: random(),
-        uci_hash: random(),
-        country_uci_hash: random(),
-        signature_hash: random(),
-    }
+    let iat = NOW.min(exp - DAY);
+    let dsc = &test_pki().es256;
+    let value_sets = Arc::new(inline_value_sets());
+    let mut store = TrustStore::new(Backend::default());
+    store.insert(dsc.certificate.clone());
+    let verifier = Verifier::new(Arc::new(store), Some(Arc::clone(&value_sets)));
+    let config = IssuerConfig {
+        validity_s: exp - iat,
+        ..IssuerConfig::default()
+    };
+    let signer: Arc<dyn Signer> = Arc::new(dsc.signer_for(Backend::default()).unwrap());
+    let issuer = Issuer::new(signer, dsc.certificate.clone(), verifier, config);
+    let confirmation: DoseConfirmation =
+        serde_json::from_value(confirmation_body(&dose_event_id())).unwrap();
+    let dose = confirmation.validate(&value_sets, iat).unwrap();
+    let certificate = issuer.issue(&dose, iat, Uvci::generate().unwrap()).unwrap();
+    assert_eq!(certificate.exp(), exp);
+    certificate
 }
 
 /// The canonical request JSON of a dose event (without id number and phone), with personal data.
@@ -121,15 +134,15 @@ async fn issue(ledger: &Ledger, event: &Event) -> CertificateRecord {
 }
 
 fn assert_matches(record: &CertificateRecord, certificate: &IssuedCertificate) {
-    assert_eq!(record.uvci, certificate.uvci.as_str());
-    assert_eq!(record.hc1, certificate.hc1);
-    assert_eq!(record.iat, certificate.iat);
-    assert_eq!(record.exp, certificate.exp);
-    assert_eq!(record.kid, "AQIDBAUGBwg=");
-    assert_eq!(record.payload_hash, certificate.payload_hash);
-    assert_eq!(record.uci_hash, certificate.uci_hash);
-    assert_eq!(record.country_uci_hash, certificate.country_uci_hash);
-    assert_eq!(record.signature_hash, certificate.signature_hash);
+    assert_eq!(record.uvci, certificate.uvci().as_str());
+    assert_eq!(record.hc1, certificate.hc1());
+    assert_eq!(record.iat, certificate.iat());
+    assert_eq!(record.exp, certificate.exp());
+    assert_eq!(record.kid, certificate.kid().to_string());
+    assert_eq!(record.payload_hash, certificate.payload_hash());
+    assert_eq!(record.uci_hash, certificate.uci_hash());
+    assert_eq!(record.country_uci_hash, certificate.country_uci_hash());
+    assert_eq!(record.signature_hash, certificate.signature_hash());
 }
 
 async fn all_audit(ledger: &Ledger) -> Vec<AuditEntry> {
@@ -172,14 +185,14 @@ async fn a_dose_event_is_recorded_once() {
         assert_eq!(ledger.counts().await.unwrap(), (1, 1), "{backend:?}");
         assert_eq!(
             ledger
-                .certificate(first.certificate.uvci.as_str())
+                .certificate(first.certificate.uvci().as_str())
                 .await
                 .unwrap(),
             Some(recorded.clone())
         );
         assert_eq!(
             ledger
-                .certificate(twin.certificate.uvci.as_str())
+                .certificate(twin.certificate.uvci().as_str())
                 .await
                 .unwrap(),
             None
@@ -275,9 +288,9 @@ async fn a_correction_revokes_the_superseded_certificates() {
         let revoked = ledger.revoked_hashes(NOW).await.unwrap();
         assert_eq!(revoked.len(), 2, "{backend:?}");
         assert!(revoked.contains(&RevokedHashes {
-            uci: wrong.certificate.uci_hash,
-            country_uci: wrong.certificate.country_uci_hash,
-            signature: wrong.certificate.signature_hash,
+            uci: wrong.certificate.uci_hash(),
+            country_uci: wrong.certificate.country_uci_hash(),
+            signature: wrong.certificate.signature_hash(),
         }));
 
         let audit = all_audit(&ledger).await;
@@ -577,9 +590,9 @@ async fn revoked_hashes_leave_out_expired_and_unrevoked_certificates() {
         assert_eq!(
             hashes,
             [RevokedHashes {
-                uci: live.certificate.uci_hash,
-                country_uci: live.certificate.country_uci_hash,
-                signature: live.certificate.signature_hash,
+                uci: live.certificate.uci_hash(),
+                country_uci: live.certificate.country_uci_hash(),
+                signature: live.certificate.signature_hash(),
             }],
             "{backend:?}"
         );
@@ -805,7 +818,7 @@ async fn bulk_issuance_mixes_new_and_recorded_dose_events() {
                         certificate,
                     },
                 ) => {
-                    assert_eq!(certificate.uvci, batch[600].certificate.uvci.as_str());
+                    assert_eq!(certificate.uvci, batch[600].certificate.uvci().as_str());
                     assert_eq!(stored.dose_event_id, batch[600].id);
                     assert_eq!(stored.received_at, NOW + 1);
                 }

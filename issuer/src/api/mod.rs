@@ -31,9 +31,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::confirmation::DoseConfirmation;
 use crate::error::{FieldError, FieldReason};
 use crate::ledger::{CertificateRecord, Scope};
+use crate::parse::parse_confirmation;
 use crate::publication::Publisher;
 use crate::service::{Confirmed, IssuanceService, RevocationReason};
 
@@ -153,8 +153,8 @@ async fn confirm_as(
             field: "Idempotency-Key",
             reason: FieldReason::Missing,
         }))?;
-    let confirmation: DoseConfirmation =
-        serde_json::from_slice(body).map_err(|error| Problem::Malformed(error.to_string()))?;
+    let confirmation =
+        parse_confirmation(body).map_err(|error| Problem::Malformed(error.to_string()))?;
     if confirmation.dose_event_id != key {
         return Err(Problem::Invalid(FieldError {
             field: "Idempotency-Key",

@@ -98,7 +98,7 @@ pub(super) async fn record_issuances(
         audit.push(NewAudit {
             action: "issue",
             dose_event_id: Some(issuance.dose_event_id),
-            uvci: Some(issuance.certificate.uvci.as_str()),
+            uvci: Some(issuance.certificate.uvci().as_str()),
             actor: issuance.actor,
             detail: None,
         });

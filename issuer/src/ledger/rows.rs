@@ -139,11 +139,11 @@ impl<'a> NewCertificate<'a> {
             certificate,
             dose_event_id,
             generation,
-            kid: STANDARD.encode(certificate.kid.as_bytes()),
-            payload_hash: hex::encode(certificate.payload_hash),
-            uci_hash: hex::encode(certificate.uci_hash),
-            country_uci_hash: hex::encode(certificate.country_uci_hash),
-            signature_hash: hex::encode(certificate.signature_hash),
+            kid: STANDARD.encode(certificate.kid().as_bytes()),
+            payload_hash: hex::encode(certificate.payload_hash()),
+            uci_hash: hex::encode(certificate.uci_hash()),
+            country_uci_hash: hex::encode(certificate.country_uci_hash()),
+            signature_hash: hex::encode(certificate.signature_hash()),
         }
     }
 
@@ -153,13 +153,13 @@ impl<'a> NewCertificate<'a> {
         query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
     ) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
         query
-            .bind(self.certificate.uvci.as_str())
+            .bind(self.certificate.uvci().as_str())
             .bind(self.dose_event_id)
             .bind(self.generation)
-            .bind(self.certificate.hc1.as_str())
+            .bind(self.certificate.hc1())
             .bind(self.kid.as_str())
-            .bind(self.certificate.iat)
-            .bind(self.certificate.exp)
+            .bind(self.certificate.iat())
+            .bind(self.certificate.exp())
             .bind(self.payload_hash.as_str())
             .bind(self.uci_hash.as_str())
             .bind(self.country_uci_hash.as_str())
@@ -169,17 +169,17 @@ impl<'a> NewCertificate<'a> {
     /// The record as written.
     pub(super) fn record(&self) -> CertificateRecord {
         CertificateRecord {
-            uvci: self.certificate.uvci.as_str().to_owned(),
+            uvci: self.certificate.uvci().as_str().to_owned(),
             dose_event_id: self.dose_event_id.to_owned(),
             generation: self.generation,
-            hc1: self.certificate.hc1.clone(),
+            hc1: self.certificate.hc1().to_owned(),
             kid: self.kid.clone(),
-            iat: self.certificate.iat,
-            exp: self.certificate.exp,
-            payload_hash: self.certificate.payload_hash,
-            uci_hash: self.certificate.uci_hash,
-            country_uci_hash: self.certificate.country_uci_hash,
-            signature_hash: self.certificate.signature_hash,
+            iat: self.certificate.iat(),
+            exp: self.certificate.exp(),
+            payload_hash: self.certificate.payload_hash(),
+            uci_hash: self.certificate.uci_hash(),
+            country_uci_hash: self.certificate.country_uci_hash(),
+            signature_hash: self.certificate.signature_hash(),
             status: CertificateStatus::Active,
             status_reason: None,
             status_changed_at: None,

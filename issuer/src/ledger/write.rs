@@ -185,7 +185,7 @@ pub(super) async fn record_issuance(
     audit.push(NewAudit {
         action: "issue",
         dose_event_id: Some(issuance.dose_event_id),
-        uvci: Some(issuance.certificate.uvci.as_str()),
+        uvci: Some(issuance.certificate.uvci().as_str()),
         actor: issuance.actor,
         detail: None,
     });
@@ -276,7 +276,7 @@ pub(super) async fn record_renewal(
     )
     .bind(RENEWED)
     .bind(now)
-    .bind(renewal.uvci.as_str())
+    .bind(renewal.uvci().as_str())
     .bind(old_uvci)
     .fetch_optional(&mut *tx)
     .await
@@ -305,7 +305,7 @@ pub(super) async fn record_renewal(
         NewAudit {
             action: "renew",
             dose_event_id: Some(&dose_event_id),
-            uvci: Some(renewal.uvci.as_str()),
+            uvci: Some(renewal.uvci().as_str()),
             actor,
             detail: None,
         },
