@@ -1,17 +1,16 @@
 //! `vaxcert issue --from confirmations.jsonl [--out certificates.jsonl]`: bulk issuance, for back-filling a
 //! campaign. Each line is one dose confirmation, the JSON body of `POST /internal/v1/dose-confirmations`.
 //!
-//! The same rules as the internal API: a dose event the ledger holds with the same canonical hash is
-//! *already issued* (no new signature), with another hash a *conflict*; a line that does not parse or
-//! validate is *invalid*, reported by line number and field, never by content. The run goes on after
-//! either, so a file can be re-run after a crash, or after fixing its bad lines, and finishes the job with
-//! no duplicates.
+//! The rules are the issuer's ([`issuer::bulk`], the same as the internal API's); this command reads the
+//! file, reports each line by number and field (never by content), writes `--out` and pipelines the
+//! batches. The run goes on after a bad line, so a file can be re-run after a crash, or after fixing its
+//! bad lines, and finishes the job with no duplicates.
 //!
 //! Batches are pipelined: while the ledger records batch *k* in one transaction, batch *k + 1* is parsed,
 //! looked up, validated, signed and self-checked on every core. A certificate reaches `--out` only after
 //! the transaction that recorded it committed — every certificate handed out has its ledger row.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
@@ -21,21 +20,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::Args;
-use hcert::ValueSets;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use issuer::ledger::{CertificateRecord, Issuance, Ledger, LedgerError, Recorded};
+use issuer::bulk::{
+    self, Line, LineOutcome, LineProblem, MAX_LINE_BYTES, PreparedBatch, RecordedBatch,
+};
+use issuer::ledger::CertificateRecord;
 use issuer::service::system_clock;
-use issuer::{DoseConfirmation, FieldError, IssueError, IssuedCertificate, Issuer, Uvci};
-use rayon::prelude::*;
 use tokio::task::JoinHandle;
 
 use crate::node::{NodeArgs, bootstrap_keys, open_node};
-
-/// The actor of the audit entries a bulk run writes.
-const ACTOR: &str = "cli";
-
-/// A line longer than this is refused unread (a dose confirmation is well under 2 KiB).
-const MAX_LINE_BYTES: usize = 64 * 1024;
 
 /// Arguments of `vaxcert issue`.
 #[derive(Debug, Args)]
@@ -126,14 +119,14 @@ impl Counts {
         self.conflicts == 0 && self.invalid == 0 && self.failed == 0
     }
 
-    fn add(&mut self, outcome: &Outcome) {
+    fn add(&mut self, outcome: &LineOutcome) {
         self.lines += 1;
         match outcome {
-            Outcome::Issued => self.issued += 1,
-            Outcome::AlreadyIssued => self.already_issued += 1,
-            Outcome::Conflict => self.conflicts += 1,
-            Outcome::Invalid(_) => self.invalid += 1,
-            Outcome::SelfCheckFailed(_) => self.failed += 1,
+            LineOutcome::Issued => self.issued += 1,
+            LineOutcome::AlreadyIssued => self.already_issued += 1,
+            LineOutcome::Conflict => self.conflicts += 1,
+            LineOutcome::Invalid(_) => self.invalid += 1,
+            LineOutcome::SelfCheckFailed(_) => self.failed += 1,
         }
     }
 
@@ -202,154 +195,6 @@ impl std::fmt::Display for Timings {
     }
 }
 
-/// What became of one line.
-#[derive(Debug)]
-enum Outcome {
-    Issued,
-    AlreadyIssued,
-    Conflict,
-    Invalid(Problem),
-    SelfCheckFailed(verifier::Code),
-}
-
-/// Why a line is invalid, in words that quote nothing from the line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Problem {
-    NotUtf8,
-    TooLong,
-    /// Not JSON, or more than one value.
-    Syntax {
-        column: usize,
-    },
-    /// Well-formed JSON that is not a dose confirmation: a missing, unknown or mistyped field.
-    Shape {
-        path: String,
-        what: &'static str,
-    },
-    /// A rule of validation.
-    Field(FieldError),
-}
-
-impl std::fmt::Display for Problem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Problem::NotUtf8 => f.write_str("not UTF-8 text"),
-            Problem::TooLong => write!(f, "longer than {MAX_LINE_BYTES} bytes"),
-            Problem::Syntax { column } => write!(f, "not a JSON object (column {column})"),
-            Problem::Shape { path, what } if path.is_empty() => f.write_str(what),
-            Problem::Shape { path, what } => write!(f, "{path}: {what}"),
-            Problem::Field(error) => write!(f, "{error}"),
-        }
-    }
-}
-
-/// Every field name of a dose confirmation: the only keys a report may name.
-const KNOWN_FIELDS: &[&str] = &[
-    "dose_event_id",
-    "supersedes_dose_event_id",
-    "person",
-    "fn",
-    "gn",
-    "fnt",
-    "gnt",
-    "dob",
-    "id_number",
-    "phone",
-    "vaccination",
-    "tg",
-    "vp",
-    "mp",
-    "ma",
-    "dn",
-    "sd",
-    "dt",
-    "co",
-    "lot_number",
-    "provenance",
-    "site_code",
-    "registry_record_id",
-    "record_hash",
-];
-
-/// Parses one line into a confirmation and its canonical hash.
-fn parse(text: &[u8]) -> Result<(DoseConfirmation, [u8; 32]), Problem> {
-    match serde_json::from_slice::<DoseConfirmation>(text) {
-        Ok(confirmation) => {
-            let hash = confirmation.canonical_hash();
-            Ok((confirmation, hash))
-        }
-        Err(_) => Err(diagnose(text)),
-    }
-}
-
-/// Why `text` is not a dose confirmation: parsed again, slowly, keeping the path to the failure.
-fn diagnose(text: &[u8]) -> Problem {
-    if std::str::from_utf8(text).is_err() {
-        return Problem::NotUtf8;
-    }
-    let mut deserializer = serde_json::Deserializer::from_slice(text);
-    let error = match serde_path_to_error::deserialize::<_, DoseConfirmation>(&mut deserializer) {
-        Ok(_) => match deserializer.end() {
-            Ok(()) => {
-                return Problem::Shape {
-                    path: String::new(),
-                    what: "not a dose confirmation",
-                };
-            }
-            Err(error) => {
-                return Problem::Syntax {
-                    column: error.column(),
-                };
-            }
-        },
-        Err(error) => error,
-    };
-    let inner = error.inner();
-    if !inner.is_data() {
-        return Problem::Syntax {
-            column: inner.column(),
-        };
-    }
-    let message = inner.to_string();
-    let mut segments: Vec<Option<&str>> = error
-        .path()
-        .iter()
-        .map(|segment| match segment {
-            serde_path_to_error::Segment::Map { key } => KNOWN_FIELDS
-                .iter()
-                .find(|known| **known == key.as_str())
-                .copied(),
-            _ => None,
-        })
-        .collect();
-    let what = if let Some(rest) = message.strip_prefix("missing field `") {
-        // serde names the missing field in backticks; it is named here only if it is ours.
-        let missing = rest
-            .split('`')
-            .next()
-            .and_then(|name| KNOWN_FIELDS.iter().find(|known| **known == name).copied());
-        segments.push(missing);
-        "missing"
-    } else if message.starts_with("unknown field `") {
-        // The last segment is the unknown key itself: the data's, never repeated.
-        segments.pop();
-        "unknown field"
-    } else {
-        "wrong type or value"
-    };
-    let path: Vec<&str> = segments.into_iter().flatten().collect();
-    Problem::Shape {
-        path: path.join("."),
-        what,
-    }
-}
-
-/// One line of the input, not yet parsed.
-struct Line {
-    number: u64,
-    text: Result<Vec<u8>, Problem>,
-}
-
 /// The input file, read line by line with a bound on each line.
 struct Input {
     reader: BufReader<File>,
@@ -397,7 +242,7 @@ impl Input {
                 self.skip_rest_of_line()?;
                 lines.push(Line {
                     number: self.number,
-                    text: Err(Problem::TooLong),
+                    text: Err(LineProblem::TooLong),
                 });
                 continue;
             }
@@ -513,91 +358,11 @@ impl OutFile {
 }
 
 /// One `--out` line.
-fn out_line(out: &mut String, dose_event_id: &str, uvci: &str, hc1: &str, exp: i64) {
-    let line =
-        serde_json::json!({"dose_event_id": dose_event_id, "uvci": uvci, "hc1": hc1, "exp": exp});
+fn out_line(out: &mut String, certificate: &CertificateRecord) {
+    let line = serde_json::json!({"dose_event_id": certificate.dose_event_id, "uvci": certificate.uvci,
+                                  "hc1": certificate.hc1, "exp": certificate.exp});
     out.push_str(&line.to_string());
     out.push('\n');
-}
-
-/// A certificate signed for a line, waiting for its transaction.
-struct Signed {
-    line: u64,
-    dose_event_id: String,
-    request_hash: [u8; 32],
-    request_json: String,
-    supersedes: Option<String>,
-    certificate: IssuedCertificate,
-}
-
-/// A batch ready for the ledger.
-struct Batch {
-    now: i64,
-    /// Lines whose outcome is known before recording.
-    settled: Vec<(u64, Outcome)>,
-    /// Lines to record.
-    signed: Vec<Signed>,
-    /// Already-issued certificates missing from `--out` (resuming after a crash).
-    recovered: Vec<CertificateRecord>,
-    /// Input bytes consumed up to the end of this batch.
-    consumed: u64,
-}
-
-/// What the ledger answered for a signed line.
-enum Written {
-    Recorded(Box<Recorded>),
-    /// The superseded dose event is unknown: nothing recorded for this line.
-    UnknownSupersedes,
-}
-
-/// The ledger's answers, in order, and the error that stopped it (answers before it are committed).
-type Recording = (Vec<Written>, Option<LedgerError>);
-
-/// Records a batch in one transaction. A batch refused because a correction names an unknown dose event
-/// is recorded again line by line, so that only that line fails.
-async fn record(ledger: &Ledger, batch: &Batch) -> Recording {
-    let issuances: Vec<Issuance<'_>> = batch
-        .signed
-        .iter()
-        .map(|signed| Issuance {
-            dose_event_id: &signed.dose_event_id,
-            request_hash: signed.request_hash,
-            request_json: &signed.request_json,
-            supersedes: signed.supersedes.as_deref(),
-            certificate: &signed.certificate,
-            actor: ACTOR,
-        })
-        .collect();
-    if issuances.is_empty() {
-        return (Vec::new(), None);
-    }
-    match ledger.record_issuances(&issuances, batch.now).await {
-        Ok(recorded) if recorded.len() == issuances.len() => (
-            recorded
-                .into_iter()
-                .map(|r| Written::Recorded(Box::new(r)))
-                .collect(),
-            None,
-        ),
-        Ok(_) => (
-            Vec::new(),
-            Some(LedgerError::Corrupt(
-                "record_issuances answered a different count",
-            )),
-        ),
-        Err(LedgerError::NotFound) => {
-            let mut written = Vec::with_capacity(issuances.len());
-            for issuance in &issuances {
-                match ledger.record_issuance(issuance, batch.now).await {
-                    Ok(recorded) => written.push(Written::Recorded(Box::new(recorded))),
-                    Err(LedgerError::NotFound) => written.push(Written::UnknownSupersedes),
-                    Err(error) => return (written, Some(error)),
-                }
-            }
-            (written, None)
-        }
-        Err(error) => (Vec::new(), Some(error)),
-    }
 }
 
 /// The progress shown on stderr: a bar on a terminal, and machine-readable lines on request.
@@ -714,7 +479,7 @@ impl<'a> Run<'a> {
     /// Every batch: batch k + 1 is prepared while batch k is being recorded.
     async fn all(&mut self) -> Result<()> {
         self.started = Instant::now();
-        let mut pending: Option<JoinHandle<(Batch, Recording, Duration)>> = None;
+        let mut pending: Option<JoinHandle<(Pending, Duration)>> = None;
         loop {
             let start = Instant::now();
             let lines = self.input.batch(self.batch_size);
@@ -726,24 +491,29 @@ impl<'a> Run<'a> {
             };
             if let Some(handle) = pending.take() {
                 let start = Instant::now();
-                let (batch, recording, recorded_in) = handle
+                let (done, recorded_in) = handle
                     .await
                     .map_err(|_| anyhow!("the ledger task was interrupted"))?;
                 self.timings.wait += start.elapsed();
                 self.timings.record += recorded_in;
                 let start = Instant::now();
-                let finished = self.finish(batch, recording);
+                let finished = self.finish(done);
                 self.timings.out += start.elapsed();
                 finished?;
             }
             match prepared? {
                 None => break,
-                Some(batch) => {
+                Some((batch, recovered, consumed)) => {
                     let ledger = Arc::clone(self.service.ledger());
                     pending = Some(tokio::spawn(async move {
                         let start = Instant::now();
-                        let recording = record(&ledger, &batch).await;
-                        (batch, recording, start.elapsed())
+                        let recorded = bulk::record(&ledger, batch).await;
+                        let done = Pending {
+                            recorded,
+                            recovered,
+                            consumed,
+                        };
+                        (done, start.elapsed())
                     }));
                 }
             }
@@ -752,262 +522,77 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    /// Parses, looks up, validates and signs a batch; nothing is recorded yet.
-    async fn prepare(&mut self, lines: Vec<Line>) -> Result<Batch> {
-        let now = self.service.now();
+    /// Prepares a batch (nothing is recorded yet) and reads from the ledger the already-issued
+    /// certificates `--out` lacks (resuming after a crash).
+    async fn prepare(
+        &mut self,
+        lines: Vec<Line>,
+    ) -> Result<(PreparedBatch, Vec<CertificateRecord>, u64)> {
         let consumed = self.input.consumed;
-        let start = Instant::now();
-        let parsed = blocking(move || {
-            lines
-                .into_par_iter()
-                .map(|line| (line.number, line.text.and_then(|text| parse(&text))))
-                .collect::<Vec<_>>()
-        })
-        .await?;
-        self.timings.parse += start.elapsed();
-
-        let start = Instant::now();
-        let ids: Vec<&str> = parsed
-            .iter()
-            .filter_map(|(_, parsed)| parsed.as_ref().ok())
-            .map(|(confirmation, _)| confirmation.dose_event_id.as_str())
-            .collect();
-        let ledger = self.service.ledger();
-        let recorded: HashMap<String, [u8; 32]> = ledger
-            .recorded_dose_events(&ids)
-            .await
-            .context("cannot look up the ledger")?
-            .into_iter()
-            .collect();
-        drop(ids);
-        self.timings.lookup += start.elapsed();
-
-        let mut settled = Vec::new();
-        let mut to_sign = Vec::new();
-        let mut to_recover = Vec::new();
-        for (number, parsed) in parsed {
-            let (confirmation, hash) = match parsed {
-                Ok(parsed) => parsed,
-                Err(problem) => {
-                    settled.push((number, Outcome::Invalid(problem)));
-                    continue;
-                }
-            };
-            match recorded.get(&confirmation.dose_event_id) {
-                Some(recorded_hash) if *recorded_hash == hash => {
-                    settled.push((number, Outcome::AlreadyIssued));
-                    if let Some(handed) = self.out.as_mut().and_then(|out| out.handed_out.as_mut())
-                        && handed.insert(confirmation.dose_event_id.clone())
-                    {
-                        to_recover.push(confirmation.dose_event_id);
-                    }
-                }
-                Some(_) => settled.push((number, Outcome::Conflict)),
-                None => to_sign.push((number, confirmation, hash)),
-            }
-        }
-        let mut recovered = Vec::with_capacity(to_recover.len());
-        for id in &to_recover {
-            if let Some((_, certificate)) = ledger
-                .dose_event(id)
-                .await
-                .context("cannot read the ledger")?
-            {
-                recovered.push(certificate);
-            }
-        }
-
-        let issuer = Arc::clone(self.service.issuer());
-        let value_sets = Arc::clone(self.service.value_sets());
-        let start = Instant::now();
-        let results = blocking(move || {
-            to_sign
-                .into_par_iter()
-                .map(|(number, confirmation, hash)| {
-                    (
-                        number,
-                        sign(&issuer, &value_sets, now, number, confirmation, hash),
-                    )
-                })
-                .collect::<Vec<_>>()
-        })
-        .await?;
-        self.timings.sign += start.elapsed();
-        let mut signed = Vec::with_capacity(results.len());
-        for (number, result) in results {
-            match result {
-                Ok(Ok(one)) => {
-                    if let Some(handed) = self.out.as_mut().and_then(|out| out.handed_out.as_mut())
-                    {
-                        handed.insert(one.dose_event_id.clone());
-                    }
-                    signed.push(one);
-                }
-                Ok(Err(outcome)) => settled.push((number, outcome)),
-                Err(error) => {
-                    return Err(
-                        anyhow::Error::new(error).context(format!("cannot issue (line {number})"))
-                    );
+        let batch = bulk::prepare(self.service, lines).await?;
+        let stages = batch.timings();
+        self.timings.parse += stages.parse;
+        self.timings.lookup += stages.lookup;
+        self.timings.sign += stages.sign;
+        let mut recovered = Vec::new();
+        if let Some(handed) = self.out.as_mut().and_then(|out| out.handed_out.as_mut()) {
+            let ledger = self.service.ledger();
+            for id in batch.already_issued() {
+                if handed.insert(id.clone())
+                    && let Some((_, certificate)) = ledger
+                        .dose_event(id)
+                        .await
+                        .context("cannot read the ledger")?
+                {
+                    recovered.push(certificate);
                 }
             }
+            handed.extend(batch.to_record().map(str::to_owned));
         }
-        Ok(Batch {
-            now,
-            settled,
-            signed,
-            recovered,
-            consumed,
-        })
+        Ok((batch, recovered, consumed))
     }
 
     /// Hands out what the ledger recorded, counts and reports every line of the batch.
-    fn finish(&mut self, batch: Batch, recording: Recording) -> Result<()> {
-        let (written, error) = recording;
+    fn finish(&mut self, done: Pending) -> Result<()> {
         let mut out = String::new();
-        for certificate in &batch.recovered {
-            out_line(
-                &mut out,
-                &certificate.dose_event_id,
-                &certificate.uvci,
-                &certificate.hc1,
-                certificate.exp,
-            );
-        }
-        let mut outcomes = batch.settled;
-        for (signed, written) in batch.signed.iter().zip(written) {
-            let outcome = match written {
-                Written::Recorded(recorded) => match *recorded {
-                    Recorded::Issued(record) => {
-                        out_line(
-                            &mut out,
-                            &record.dose_event_id,
-                            &record.uvci,
-                            &record.hc1,
-                            record.exp,
-                        );
-                        Outcome::Issued
-                    }
-                    Recorded::AlreadyRecorded { event, .. } => {
-                        if event.request_hash == signed.request_hash {
-                            Outcome::AlreadyIssued
-                        } else {
-                            Outcome::Conflict
-                        }
-                    }
-                },
-                Written::UnknownSupersedes => Outcome::Invalid(Problem::Field(FieldError {
-                    field: "supersedes_dose_event_id",
-                    reason: issuer::FieldReason::UnknownDoseEvent,
-                })),
-            };
-            outcomes.push((signed.line, outcome));
+        for certificate in done.recovered.iter().chain(&done.recorded.issued) {
+            out_line(&mut out, certificate);
         }
         if let Some(file) = self.out.as_mut() {
             file.append(&out)?;
         }
-        self.counts.recovered += batch.recovered.len() as u64;
+        self.counts.recovered += done.recovered.len() as u64;
 
-        outcomes.sort_by_key(|(number, _)| *number);
-        for (number, outcome) in &outcomes {
+        for (number, outcome) in &done.recorded.outcomes {
             match outcome {
-                Outcome::Invalid(problem) => {
+                LineOutcome::Invalid(problem) => {
                     self.progress.report(&format!("line {number}: invalid: {problem}"));
                 }
-                Outcome::Conflict => self.progress.report(&format!(
+                LineOutcome::Conflict => self.progress.report(&format!(
                     "line {number}: conflict: its dose event was issued before with a different body"
                 )),
-                Outcome::SelfCheckFailed(code) => self.progress.report(&format!(
+                LineOutcome::SelfCheckFailed(code) => self.progress.report(&format!(
                     "line {number}: not issued: the certificate failed the self-check ({})",
                     code.as_str()
                 )),
-                Outcome::Issued | Outcome::AlreadyIssued => {}
+                LineOutcome::Issued | LineOutcome::AlreadyIssued => {}
             }
             self.counts.add(outcome);
         }
-        if let Some(error) = error {
+        if let Some(error) = done.recorded.error {
             return Err(anyhow::Error::new(error).context("cannot record in the ledger"));
         }
         self.progress
-            .update(&self.counts, batch.consumed, self.started.elapsed());
+            .update(&self.counts, done.consumed, self.started.elapsed());
         Ok(())
     }
 }
 
-/// Validates and signs one confirmation. The outer error stops the run (keys, clock, randomness); the
-/// inner one is the line's outcome.
-fn sign(
-    issuer: &Issuer,
-    value_sets: &ValueSets,
-    now: i64,
-    line: u64,
-    confirmation: DoseConfirmation,
-    request_hash: [u8; 32],
-) -> Result<Result<Signed, Outcome>, IssueError> {
-    let dose = match confirmation.validate(value_sets, now) {
-        Ok(dose) => dose,
-        Err(error) => return Ok(Err(Outcome::Invalid(Problem::Field(error)))),
-    };
-    let certificate = match issuer.issue(&dose, now, Uvci::generate()?) {
-        Ok(certificate) => certificate,
-        Err(IssueError::SelfCheck { code }) => return Ok(Err(Outcome::SelfCheckFailed(code))),
-        Err(error) => return Err(error),
-    };
-    let request_json = confirmation.without_contact_details().canonical_json();
-    Ok(Ok(Signed {
-        line,
-        request_hash,
-        request_json,
-        supersedes: confirmation.supersedes_dose_event_id,
-        dose_event_id: confirmation.dose_event_id,
-        certificate,
-    }))
-}
-
-/// Runs CPU work off the async runtime (on rayon's pool when `work` uses it).
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|_| anyhow!("a worker thread failed"))
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
-
-    use super::{Problem, diagnose};
-
-    fn describe(text: &str) -> String {
-        diagnose(text.as_bytes()).to_string()
-    }
-
-    #[test]
-    fn problems_name_fields_never_values() {
-        assert_eq!(describe("{"), "not a JSON object (column 1)");
-        assert_eq!(diagnose(b"\xff{}"), Problem::NotUtf8);
-        let body = r#"{"dose_event_id": "e1", "person": {"fn": "Nguyễn", "dob": 1983},
-            "vaccination": {}, "provenance": {}}"#;
-        assert_eq!(describe(body), "person.dob: wrong type or value");
-        let missing = r#"{"dose_event_id": "e1", "person": {"fn": "Nguyễn"}}"#;
-        assert_eq!(describe(missing), "person.dob: missing");
-        let unknown = r#"{"dose_event_id": "e1", "Nguyễn Văn A": 1}"#;
-        assert_eq!(describe(unknown), "unknown field");
-        let unknown = r#"{"dose_event_id": "e1", "person": {"Nguyễn": 1}}"#;
-        assert_eq!(describe(unknown), "person: unknown field");
-        let string_for_number = r#"{"dose_event_id": "e1", "person": {"fn": "Nguyễn", "dob": "1983"},
-            "vaccination": {"dn": "Trần"}}"#;
-        let text = describe(string_for_number);
-        assert_eq!(text, "vaccination.dn: wrong type or value");
-        assert_eq!(describe("[1, 2]"), "wrong type or value");
-        assert_eq!(describe(r#"{"dose_event_id": "e1"}"#), "person: missing");
-        let valid = r#"{"dose_event_id": "e1", "person": {"fn": "Nguyễn", "dob": "1983"},
-            "vaccination": {"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528",
-                "ma": "ORG-100030215", "dn": 1, "sd": 2, "dt": "2021-09-14", "co": "VN",
-                "lot_number": "FF2587"},
-            "provenance": {"site_code": "HN-0123", "registry_record_id": "R-1", "record_hash": "sha256:00"}}"#;
-        assert!(super::parse(valid.as_bytes()).is_ok());
-        assert!(matches!(
-            diagnose(format!("{valid} {{}}").as_bytes()),
-            Problem::Syntax { .. }
-        ));
-    }
+/// A batch the ledger has answered, with what `--out` must also receive.
+struct Pending {
+    recorded: RecordedBatch,
+    /// Already-issued certificates missing from `--out`.
+    recovered: Vec<CertificateRecord>,
+    /// Input bytes consumed up to the end of the batch.
+    consumed: u64,
 }
