@@ -618,10 +618,11 @@ mod tests {
         }
     }
 
-    /// The names `edit` leaves, as validated: (fn, fnt, gn, gnt).
-    fn settled(
-        edit: impl FnOnce(&mut Person),
-    ) -> Result<(Option<String>, String, Option<String>, Option<String>), FieldError> {
+    /// Signed names: (fn, fnt, gn, gnt).
+    type Names = (Option<String>, String, Option<String>, Option<String>);
+
+    /// The names `edit` leaves, as validated.
+    fn settled(edit: impl FnOnce(&mut Person)) -> Result<Names, FieldError> {
         let mut dose = body();
         edit(&mut dose.person);
         dose.validate(&value_sets(), NOW).map(|d| {
