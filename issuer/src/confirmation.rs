@@ -5,17 +5,27 @@ use hcert::{ValueSetId, ValueSets};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use time::macros::date;
 use time::{Date, Month, OffsetDateTime, UtcOffset};
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{FieldError, FieldReason};
-use crate::transliterate::{MAX_MRZ_NAME_CHARS, is_bidi_control, is_valid_mrz_name, transliterate};
+use crate::transliterate::{
+    MAX_MRZ_NAME_CHARS, check_name_characters, forbidden_character, is_valid_mrz_name,
+    transliterate,
+};
 
 /// The deprecated vaccine type (`vp`) that is accepted on verification but never issued.
 pub const DEPRECATED_VP: &str = "J07BX03";
 
 /// The longest identifier or free-text field accepted (dose event ids, lot numbers, provenance).
 const MAX_TEXT_CHARS: usize = 128;
+
+/// The first COVID-19 vaccination outside trials: no real dose is dated earlier.
+pub const FIRST_VACCINATION_DATE: Date = date!(2020 - 12 - 01);
+
+/// The highest dose number and series length the DCC schema allows (`dn`/`sd` maximum).
+pub const MAX_DOSES: u32 = 9;
 
 /// A dose confirmation as the registry sends it. Every string is NFC-normalised when deserialised;
 /// unknown fields are refused.
@@ -125,12 +135,14 @@ fn nfc_opt<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>,
     Ok(text.map(|text| text.nfc().collect()))
 }
 
-/// A dose confirmation that passed every rule, with the machine-readable names settled: the only input
+/// A dose confirmation that passed every rule, with the names settled as they are signed: the only input
 /// [`crate::Issuer::issue`] takes. Its `Debug` form leaves out the names.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ValidatedDose {
     confirmation: DoseConfirmation,
-    fnt: Option<String>,
+    family_name: Option<String>,
+    fnt: String,
+    given_name: Option<String>,
     gnt: Option<String>,
 }
 
@@ -143,27 +155,65 @@ impl std::fmt::Debug for ValidatedDose {
 }
 
 impl ValidatedDose {
-    /// The confirmation as received (NFC-normalised).
+    /// The confirmation as received (NFC-normalised); its names are not the signed ones, see
+    /// [`family_name`](Self::family_name) and the others.
     pub fn confirmation(&self) -> &DoseConfirmation {
         &self.confirmation
     }
 
-    /// The machine-readable family name: the registry's, or the transliteration of `fn`.
-    pub fn fnt(&self) -> Option<&str> {
-        self.fnt.as_deref()
+    /// The family name as signed: `fn` trimmed with its inner spaces collapsed (or the only name, `gn`,
+    /// moved here); `None` when only the machine-readable form was given.
+    pub fn family_name(&self) -> Option<&str> {
+        self.family_name.as_deref()
     }
 
-    /// The machine-readable given name: the registry's, or the transliteration of `gn`.
+    /// The machine-readable family name (always present, as schema 1.3.0 requires): the registry's,
+    /// which equals the transliteration of `fn` when both are given, or that transliteration.
+    pub fn fnt(&self) -> &str {
+        &self.fnt
+    }
+
+    /// The given name as signed: `gn` trimmed with its inner spaces collapsed; `None` when absent or
+    /// moved to the family name (a single name).
+    pub fn given_name(&self) -> Option<&str> {
+        self.given_name.as_deref()
+    }
+
+    /// The machine-readable given name: the registry's, which equals the transliteration of `gn` when
+    /// both are given, or that transliteration.
     pub fn gnt(&self) -> Option<&str> {
         self.gnt.as_deref()
     }
 }
 
 impl DoseConfirmation {
-    /// Checks every rule of an issuable dose at the clock `now` (seconds since the epoch): codes in the
-    /// value sets, the `mp`/`vp`/`ma` combination allowed by the encoding instructions, no deprecated
-    /// `vp`, `dn`/`sd` ≥ 1, real dates not in the future, names free of control and bidi characters and
-    /// transliterating to at most 80 characters, `fnt`/`gnt` valid when given.
+    /// Checks every rule of an issuable dose at the clock `now` (seconds since the epoch) — the one
+    /// place both the internal API and bulk issuance apply them:
+    ///
+    /// - **Names.** `fn`/`gn` are trimmed and their inner runs of spaces collapsed to one space: that
+    ///   form is what gets signed. They are refused when they hold control characters, line breaks
+    ///   (CR, LF, NEL, U+2028, U+2029, …), bidi controls, invisible characters (zero-width space,
+    ///   joiner and non-joiner, soft hyphen, word joiner, byte order mark, …), variation selectors, more
+    ///   than two combining marks on one letter once decomposed (Vietnamese needs a vowel mark and a
+    ///   tone mark at most), or characters without an ICAO 9303 transliteration, or when they
+    ///   transliterate to more than 80 characters. `fnt`/`gnt` must match `^[A-Z<]+$` (at most 80) and,
+    ///   when the name as written is given too, equal its transliteration; when absent they are
+    ///   computed.
+    /// - **A single name.** A Vietnamese registry records the personal name (*tên*) as `gn` and leaves
+    ///   the family name (*họ*) empty for the few people who have none (in some ethnic minorities).
+    ///   ICAO 9303 and the DCC put a single name in the primary identifier, and schema 1.3.0 requires
+    ///   `fnt`, so when neither `fn` nor `fnt` is given, `gn`/`gnt` are moved unchanged to
+    ///   `fn`/`fnt`. With no name at all the confirmation is refused on `person.fn`.
+    /// - **Codes.** In the value sets, the `mp`/`vp`/`ma` combination allowed by the encoding
+    ///   instructions, no deprecated `vp` or `mp`.
+    /// - **Doses.** `dn` and `sd` in `1..=9` (the DCC schema), `dn` ≤ `sd`: a booster after a
+    ///   complete primary series is encoded n/n (EU guidance of December 2021: 3/3 for a first booster
+    ///   after two doses, 2/2 after one dose of a one-dose vaccine, 4/4 for a second booster). A
+    ///   request with `dn` > `sd` is refused, never rewritten: the registry sends the right encoding.
+    /// - **Dates.** Real dates not in the future anywhere on Earth; `dt` not before 2020-12-01 (the
+    ///   first vaccination outside trials) nor before the earliest day `dob` can mean.
+    /// - **Other text.** Identifiers and free text non-empty, at most 128 characters, without control
+    ///   characters, line breaks, bidi controls, invisible characters or variation selectors.
     ///
     /// # Errors
     /// The first [`FieldError`] found, naming the field by its JSON path.
@@ -177,22 +227,25 @@ impl DoseConfirmation {
         }
 
         let person = &self.person;
-        let fnt = machine_name(
+        let family = settle_name(
             "person.fn",
             "person.fnt",
             person.family_name.as_deref(),
             person.fnt.as_deref(),
         )?;
-        let gnt = machine_name(
+        let given = settle_name(
             "person.gn",
             "person.gnt",
             person.given_name.as_deref(),
             person.gnt.as_deref(),
         )?;
-        if fnt.is_none() && gnt.is_none() {
-            return Err(err("person.fn", FieldReason::Missing));
-        }
-        check_dob(&person.dob, today)?;
+        let (family, given) = if family.mrz.is_some() {
+            (family, given)
+        } else {
+            (given, SettledName::default())
+        };
+        let fnt = family.mrz.ok_or(err("person.fn", FieldReason::Missing))?;
+        let earliest_birth = check_dob(&person.dob, today)?;
         for (field, value) in [
             ("person.id_number", &person.id_number),
             ("person.phone", &person.phone),
@@ -226,15 +279,23 @@ impl DoseConfirmation {
         if !instructions.allows(&v.mp, &v.vp, &v.ma) {
             return Err(err("vaccination.mp", FieldReason::CombinationNotAllowed));
         }
-        if v.dn < 1 {
-            return Err(err("vaccination.dn", FieldReason::NotPositive));
+        for (field, number) in [("vaccination.dn", v.dn), ("vaccination.sd", v.sd)] {
+            if !(1..=MAX_DOSES).contains(&number) {
+                return Err(err(field, FieldReason::DoseOutOfRange));
+            }
         }
-        if v.sd < 1 {
-            return Err(err("vaccination.sd", FieldReason::NotPositive));
+        if v.dn > v.sd {
+            return Err(err("vaccination.dn", FieldReason::DoseAfterSeries));
         }
         let dt = parse_full_date(&v.dt).ok_or(err("vaccination.dt", FieldReason::InvalidDate))?;
         if dt > today {
             return Err(err("vaccination.dt", FieldReason::InFuture));
+        }
+        if dt < FIRST_VACCINATION_DATE {
+            return Err(err("vaccination.dt", FieldReason::BeforeVaccinationsBegan));
+        }
+        if dt < earliest_birth {
+            return Err(err("vaccination.dt", FieldReason::BeforeBirth));
         }
         check_text("vaccination.lot_number", &v.lot_number)?;
 
@@ -245,8 +306,10 @@ impl DoseConfirmation {
 
         Ok(ValidatedDose {
             confirmation: self.clone(),
+            family_name: family.written,
             fnt,
-            gnt,
+            given_name: given.written,
+            gnt: given.mrz,
         })
     }
 
@@ -290,7 +353,8 @@ fn latest_date_on_earth(now: i64) -> Result<Date, FieldError> {
     Ok(now.to_offset(offset).date())
 }
 
-/// A required free-text field: non-empty, at most 128 characters, no control or bidi characters.
+/// A required free-text field: non-empty, at most 128 characters, none of the characters
+/// [`forbidden_character`] refuses.
 fn check_text(field: &'static str, value: &str) -> Result<(), FieldError> {
     if value.is_empty() {
         return Err(FieldError {
@@ -304,80 +368,83 @@ fn check_text(field: &'static str, value: &str) -> Result<(), FieldError> {
             reason: FieldReason::TooLong,
         });
     }
-    check_no_controls(field, value)
-}
-
-fn check_no_controls(field: &'static str, value: &str) -> Result<(), FieldError> {
-    for c in value.chars() {
-        let reason = if c.is_control() {
-            crate::error::Untransliterable::Control
-        } else if is_bidi_control(c) {
-            crate::error::Untransliterable::Bidi
-        } else {
-            continue;
-        };
-        return Err(FieldError {
+    match value.chars().find_map(forbidden_character) {
+        Some(reason) => Err(FieldError {
             field,
             reason: FieldReason::Name(reason),
-        });
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
-/// Settles one machine-readable name: the registry's when given (and valid), else the transliteration
-/// of the name as written; `None` when neither is given.
-fn machine_name(
+/// One part of a name (family or given) as it is signed.
+#[derive(Default)]
+struct SettledName {
+    /// As written, trimmed and with inner spaces collapsed; `None` when absent or blank.
+    written: Option<String>,
+    /// The machine-readable form; `None` when neither it nor the name as written is given.
+    mrz: Option<String>,
+}
+
+/// `name` trimmed, each inner run of spaces (any Unicode space) made one U+0020.
+fn tidy_name(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Settles one part of a name: the name as written, checked and tidied, and its machine-readable form —
+/// the registry's when given (valid, and equal to the transliteration when the name is given too), else
+/// the transliteration.
+fn settle_name(
     name_field: &'static str,
     mrz_field: &'static str,
     name: Option<&str>,
     given_mrz: Option<&str>,
-) -> Result<Option<String>, FieldError> {
-    let name = name.filter(|name| !name.is_empty());
-    let computed = match name {
+) -> Result<SettledName, FieldError> {
+    let fail = |field, reason| Err(FieldError { field, reason });
+    let written = match name {
+        Some(name) => {
+            check_name_characters(name_field, name)?;
+            Some(tidy_name(name)).filter(|name| !name.is_empty())
+        }
+        None => None,
+    };
+    let computed = match &written {
         Some(name) => {
             if name.chars().count() > MAX_MRZ_NAME_CHARS {
-                return Err(FieldError {
-                    field: name_field,
-                    reason: FieldReason::TooLong,
-                });
+                return fail(name_field, FieldReason::TooLong);
             }
-            Some(transliterate(name_field, name)?)
+            let computed = transliterate(name_field, name)?;
+            if computed.is_empty() {
+                return fail(
+                    name_field,
+                    FieldReason::Name(crate::error::Untransliterable::Unsupported),
+                );
+            }
+            if computed.len() > MAX_MRZ_NAME_CHARS {
+                return fail(name_field, FieldReason::TooLong);
+            }
+            Some(computed)
         }
         None => None,
     };
     let mrz = match (given_mrz, computed) {
-        (Some(given), _) => {
+        (Some(given), computed) => {
             if given.is_empty() || !is_valid_mrz_name(given) {
-                return Err(FieldError {
-                    field: mrz_field,
-                    reason: FieldReason::InvalidMrzName,
-                });
+                return fail(mrz_field, FieldReason::InvalidMrzName);
             }
-            given.to_owned()
+            if computed.is_some_and(|computed| computed != given) {
+                return fail(mrz_field, FieldReason::MrzNameMismatch);
+            }
+            Some(given.to_owned())
         }
-        (None, Some(computed)) => {
-            if computed.is_empty() {
-                return Err(FieldError {
-                    field: name_field,
-                    reason: FieldReason::Name(crate::error::Untransliterable::Unsupported),
-                });
-            }
-            if computed.len() > MAX_MRZ_NAME_CHARS {
-                return Err(FieldError {
-                    field: name_field,
-                    reason: FieldReason::TooLong,
-                });
-            }
-            computed
-        }
-        (None, None) => return Ok(None),
+        (None, computed) => computed,
     };
-    Ok(Some(mrz))
+    Ok(SettledName { written, mrz })
 }
 
 /// `YYYY-MM-DD`, `YYYY-MM` or `YYYY`: a real date (month, day), not before 1900, whose earliest day is
-/// no later than `today`.
-fn check_dob(dob: &str, today: Date) -> Result<(), FieldError> {
+/// no later than `today`. Returns that earliest day.
+fn check_dob(dob: &str, today: Date) -> Result<Date, FieldError> {
     let earliest = match dob.len() {
         10 => parse_full_date(dob),
         7 => parse_full_date(&format!("{dob}-01")),
@@ -395,7 +462,7 @@ fn check_dob(dob: &str, today: Date) -> Result<(), FieldError> {
             reason: FieldReason::InFuture,
         });
     }
-    Ok(())
+    Ok(earliest)
 }
 
 fn parse_full_date(text: &str) -> Option<Date> {
@@ -543,42 +610,238 @@ mod tests {
         let dose = body().validate(&value_sets(), NOW);
         assert!(dose.is_ok(), "{dose:?}");
         if let Ok(dose) = dose {
-            assert_eq!(dose.fnt(), Some("NGUYEN"));
+            assert_eq!(dose.fnt(), "NGUYEN");
             assert_eq!(dose.gnt(), Some("BAO<DUY"));
+            assert_eq!(dose.family_name(), Some("Nguyễn"));
+            assert_eq!(dose.given_name(), Some("Bảo Duy"));
             assert_eq!(dose.confirmation(), &body());
         }
     }
 
-    #[test]
-    fn names_are_computed_when_absent_and_kept_when_given() {
+    /// Signed names: (fn, fnt, gn, gnt).
+    type Names = (Option<String>, String, Option<String>, Option<String>);
+
+    /// The names `edit` leaves, as validated.
+    fn settled(edit: impl FnOnce(&mut Person)) -> Result<Names, FieldError> {
         let mut dose = body();
-        dose.person.family_name = Some("Nguyễn".into());
-        dose.person.given_name = Some("Thị Minh Khai".into());
-        dose.person.fnt = None;
-        dose.person.gnt = None;
-        let validated = dose.validate(&value_sets(), NOW);
+        edit(&mut dose.person);
+        dose.validate(&value_sets(), NOW).map(|d| {
+            (
+                d.family_name().map(str::to_owned),
+                d.fnt().to_owned(),
+                d.given_name().map(str::to_owned),
+                d.gnt().map(str::to_owned),
+            )
+        })
+    }
+
+    fn some(text: &str) -> Option<String> {
+        Some(text.to_owned())
+    }
+
+    #[test]
+    fn names_are_computed_when_absent_and_must_match_when_given() {
+        let computed = settled(|p| {
+            p.given_name = some("Thị Minh Khai");
+            p.fnt = None;
+            p.gnt = None;
+        });
         assert_eq!(
-            validated.as_ref().ok().and_then(|d| d.fnt()),
-            Some("NGUYEN")
-        );
-        assert_eq!(
-            validated.as_ref().ok().and_then(|d| d.gnt()),
-            Some("THI<MINH<KHAI")
+            computed,
+            Ok((
+                some("Nguyễn"),
+                "NGUYEN".into(),
+                some("Thị Minh Khai"),
+                some("THI<MINH<KHAI")
+            ))
         );
 
-        // The registry's own MRZ names win (they must equal the passport's).
-        dose.person.gnt = Some("THI<M<KHAI".into());
-        let validated = dose.validate(&value_sets(), NOW);
+        // The registry's MRZ name must be the transliteration of the name as written.
+        let mismatch = settled(|p| {
+            p.given_name = some("Thị Minh Khai");
+            p.gnt = some("THI<M<KHAI");
+        });
         assert_eq!(
-            validated.as_ref().ok().and_then(|d| d.gnt()),
-            Some("THI<M<KHAI")
+            mismatch,
+            Err(FieldError {
+                field: "person.gnt",
+                reason: FieldReason::MrzNameMismatch
+            })
+        );
+        let mismatch = settled(|p| p.fnt = some("NGUYEN<VAN"));
+        assert_eq!(
+            mismatch.err().map(|e| e.field),
+            Some("person.fnt"),
+            "fnt checked against fn"
         );
 
-        // A given name alone is enough.
-        dose.person.family_name = None;
-        dose.person.fnt = None;
-        let validated = dose.validate(&value_sets(), NOW);
-        assert_eq!(validated.as_ref().ok().and_then(|d| d.fnt()), None);
+        // Without the name as written, a valid MRZ name stands alone (schema 1.3.0: fn is optional).
+        let alone = settled(|p| p.family_name = None);
+        assert_eq!(
+            alone.map(|(family, fnt, _, _)| (family, fnt)),
+            Ok((None, "NGUYEN".into()))
+        );
+    }
+
+    #[test]
+    fn a_single_name_is_signed_as_the_family_name() {
+        // The registry sends the personal name (tên) of someone without a family name as gn.
+        let single = settled(|p| {
+            p.family_name = None;
+            p.fnt = None;
+            p.given_name = some("H'Hen");
+            p.gnt = None;
+        });
+        assert_eq!(single, Ok((some("H'Hen"), "HHEN".into(), None, None)));
+        let single = settled(|p| {
+            p.family_name = None;
+            p.fnt = None;
+        });
+        assert_eq!(
+            single,
+            Ok((some("Bảo Duy"), "BAO<DUY".into(), None, None)),
+            "gn and gnt move together"
+        );
+        let blank = settled(|p| {
+            p.family_name = some("   ");
+            p.fnt = None;
+        });
+        assert_eq!(blank.map(|names| names.1), Ok("BAO<DUY".into()));
+        // A family name alone stays where it is.
+        let family_only = settled(|p| {
+            p.given_name = None;
+            p.gnt = None;
+        });
+        assert_eq!(
+            family_only,
+            Ok((some("Nguyễn"), "NGUYEN".into(), None, None))
+        );
+    }
+
+    #[test]
+    fn names_are_signed_trimmed_with_inner_spaces_collapsed() {
+        let tidy = settled(|p| {
+            p.family_name = some("  Nguyễn   Văn  ");
+            p.fnt = None;
+            p.given_name = some("\u{a0}Bảo \u{3000} Duy ");
+        });
+        assert_eq!(
+            tidy,
+            Ok((
+                some("Nguyễn Văn"),
+                "NGUYEN<VAN".into(),
+                some("Bảo Duy"),
+                some("BAO<DUY")
+            ))
+        );
+    }
+
+    #[test]
+    fn invisible_and_stacked_characters_in_names_are_refused() {
+        use Untransliterable::*;
+        let cases: [(&str, Untransliterable); 16] = [
+            ("Nguy\u{200B}ễn", Invisible),
+            ("Nguy\u{200C}ễn", Invisible),
+            ("Nguy\u{200D}ễn", Invisible),
+            ("Nguy\u{00AD}ễn", Invisible),
+            ("Nguy\u{2060}ễn", Invisible),
+            ("\u{FEFF}Nguyễn", Invisible),
+            ("Nguy\u{034F}ễn", Invisible),
+            ("Nguyễn\u{E0041}", Invisible),
+            ("Nguyễn\u{2028}", LineBreak),
+            ("Nguyễn\u{2029}Văn", LineBreak),
+            ("Nguyễn\u{85}", LineBreak),
+            ("Nguyễn\r\n", LineBreak),
+            ("Nguyễn\u{FE0F}", VariationSelector),
+            ("Nguyễn\u{E0100}", VariationSelector),
+            ("Nguye\u{302}\u{303}\u{323}n", TooManyCombiningMarks),
+            ("Nguyê\u{301}\u{301}\u{301}n", TooManyCombiningMarks),
+        ];
+        for (name, reason) in cases {
+            check_refused("person.fn", FieldReason::Name(reason), |d| {
+                d.person.family_name = Some(name.into());
+            });
+        }
+        // Two marks on one letter (decomposed) is Vietnamese: ệ = e + U+0323 + U+0302.
+        let decomposed = settled(|p| {
+            p.family_name = some("Nguye\u{302}\u{303}n");
+        });
+        assert_eq!(decomposed.map(|names| names.1), Ok("NGUYEN".into()));
+        // The same rules for the other text fields.
+        check_refused(
+            "vaccination.lot_number",
+            FieldReason::Name(Invisible),
+            |d| {
+                d.vaccination.lot_number = "FF\u{200B}2587".into();
+            },
+        );
+        check_refused("dose_event_id", FieldReason::Name(LineBreak), |d| {
+            d.dose_event_id.push('\u{2028}');
+        });
+    }
+
+    #[test]
+    fn doses_must_be_plausible() {
+        use FieldReason::*;
+        check_refused("vaccination.dt", BeforeBirth, |d| {
+            d.person.dob = "2021-09-15".into();
+        });
+        check_refused("vaccination.dt", BeforeBirth, |d| {
+            d.person.dob = "2021-10".into();
+        });
+        check_refused("vaccination.dt", BeforeVaccinationsBegan, |d| {
+            d.vaccination.dt = "2020-11-30".into();
+        });
+        check_refused("vaccination.dn", DoseOutOfRange, |d| d.vaccination.dn = 10);
+        check_refused("vaccination.sd", DoseOutOfRange, |d| {
+            d.vaccination.dn = 1;
+            d.vaccination.sd = 10;
+        });
+        check_refused("vaccination.dn", DoseAfterSeries, |d| {
+            d.vaccination.dn = 3;
+            d.vaccination.sd = 2;
+        });
+
+        let accepted = |edit: fn(&mut DoseConfirmation)| {
+            let mut dose = body();
+            edit(&mut dose);
+            dose.validate(&value_sets(), NOW).err()
+        };
+        // Boosters n/n, the first possible day, the day of birth (a partial dob's earliest day).
+        assert_eq!(
+            accepted(|d| {
+                d.vaccination.dn = 3;
+                d.vaccination.sd = 3;
+            }),
+            None
+        );
+        assert_eq!(
+            accepted(|d| {
+                d.vaccination.dn = 9;
+                d.vaccination.sd = 9;
+            }),
+            None
+        );
+        assert_eq!(accepted(|d| d.vaccination.dt = "2020-12-01".into()), None);
+        assert_eq!(accepted(|d| d.person.dob = "2021-09-14".into()), None);
+        assert_eq!(accepted(|d| d.person.dob = "2021-09".into()), None);
+        assert_eq!(accepted(|d| d.person.dob = "2021".into()), None);
+    }
+
+    #[test]
+    fn the_booster_refusal_says_how_to_encode_it() {
+        let mut dose = body();
+        dose.vaccination.dn = 3;
+        let message = dose
+            .validate(&value_sets(), NOW)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(message.starts_with("vaccination.dn: "), "{message}");
+        assert!(
+            message.contains("booster") && message.contains("n/n"),
+            "{message}"
+        );
     }
 
     #[test]
@@ -651,8 +914,8 @@ mod tests {
             d.vaccination.mp = "NVX-CoV2373".into();
             d.vaccination.ma = "ORG-100032020".into();
         });
-        check_refused("vaccination.dn", NotPositive, |d| d.vaccination.dn = 0);
-        check_refused("vaccination.sd", NotPositive, |d| d.vaccination.sd = 0);
+        check_refused("vaccination.dn", DoseOutOfRange, |d| d.vaccination.dn = 0);
+        check_refused("vaccination.sd", DoseOutOfRange, |d| d.vaccination.sd = 0);
         check_refused("vaccination.dt", InvalidDate, |d| {
             d.vaccination.dt = "2021-02-30".into()
         });

@@ -15,6 +15,20 @@ pub enum Untransliterable {
     /// A character with no ICAO 9303 transliteration (CJK, digits, symbols, …).
     #[error("a character has no ICAO 9303 transliteration")]
     Unsupported,
+    /// A line-breaking character (CR, LF, NEL, U+2028, U+2029, …).
+    #[error("a line break is not allowed")]
+    LineBreak,
+    /// A character that shows nothing (zero-width space, joiner or non-joiner, soft hyphen, word joiner,
+    /// byte order mark, tag characters, …): two names that look alike would differ.
+    #[error("an invisible character (zero-width, soft hyphen, byte order mark, …) is not allowed")]
+    Invisible,
+    /// A variation selector (U+FE00–U+FE0F, U+E0100–U+E01EF, the Mongolian ones).
+    #[error("a variation selector is not allowed")]
+    VariationSelector,
+    /// More combining marks on one letter than Vietnamese uses (two, decomposed: a vowel mark and a
+    /// tone mark).
+    #[error("more than two combining marks on one letter")]
+    TooManyCombiningMarks,
 }
 
 /// A name that does not transliterate, with the request field it came from.
@@ -62,18 +76,35 @@ pub enum FieldReason {
     /// instructions (or those were not loaded).
     #[error("combination not allowed by the vaccine encoding instructions")]
     CombinationNotAllowed,
-    /// A dose number or series length below 1.
-    #[error("must be at least 1")]
-    NotPositive,
+    /// A dose number or series length outside `1..=9` (the DCC schema's bounds).
+    #[error("must be between 1 and 9")]
+    DoseOutOfRange,
+    /// A dose number above the series length. A booster after a complete primary series is encoded
+    /// n/n (EU guidance of December 2021); the issuer never rewrites the registry's record.
+    #[error(
+        "greater than sd: a booster after a complete primary series is encoded n/n \
+         (3/3 for a first booster after two doses, 2/2 after a one-dose vaccine, 4/4 for a second booster)"
+    )]
+    DoseAfterSeries,
     /// Not a real date of the required form.
     #[error("not a valid date")]
     InvalidDate,
     /// A date after the current one.
     #[error("in the future")]
     InFuture,
+    /// A vaccination date before the date of birth.
+    #[error("before the date of birth")]
+    BeforeBirth,
+    /// A vaccination date before 2020-12-01, when COVID-19 vaccination outside trials began.
+    #[error("before 2020-12-01, when COVID-19 vaccination outside trials began")]
+    BeforeVaccinationsBegan,
     /// A machine-readable name that does not match `^[A-Z<]*$` with at most 80 characters.
     #[error("not a valid machine-readable name")]
     InvalidMrzName,
+    /// A machine-readable name (`fnt`/`gnt`) that is not the ICAO 9303 transliteration of the name as
+    /// written (`fn`/`gn`).
+    #[error("not the ICAO 9303 transliteration of the name as written")]
+    MrzNameMismatch,
     /// A name that does not transliterate.
     #[error("{0}")]
     Name(Untransliterable),

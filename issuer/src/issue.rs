@@ -292,9 +292,9 @@ impl Issuer {
         DccPayload {
             ver: Cow::Borrowed(DCC_VERSION),
             nam: PersonName {
-                family: name(person.family_name.as_deref()),
-                family_transliterated: name(dose.fnt()),
-                given: name(person.given_name.as_deref()),
+                family: name(dose.family_name()),
+                family_transliterated: name(Some(dose.fnt())),
+                given: name(dose.given_name()),
                 given_transliterated: name(dose.gnt()),
             },
             dob: Cow::Borrowed(&person.dob),

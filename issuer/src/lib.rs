@@ -25,12 +25,16 @@ mod transliterate;
 mod uvci;
 
 pub use confirmation::{
-    DEPRECATED_VP, DoseConfirmation, Person, Provenance, Vaccination, ValidatedDose,
+    DEPRECATED_VP, DoseConfirmation, FIRST_VACCINATION_DATE, MAX_DOSES, Person, Provenance,
+    Vaccination, ValidatedDose,
 };
 pub use error::{
     FieldError, FieldReason, IssueError, TransliterationError, Untransliterable, UvciError,
 };
 pub use issue::{DCC_VERSION, IssuedCertificate, Issuer, IssuerConfig, UncheckedCertificate};
 pub use parse::{ParseError, parse_confirmation};
-pub use transliterate::{MAX_MRZ_NAME_CHARS, is_valid_mrz_name, transliterate};
+pub use transliterate::{
+    MAX_COMBINING_MARKS_PER_LETTER, MAX_MRZ_NAME_CHARS, check_name_characters, is_valid_mrz_name,
+    transliterate,
+};
 pub use uvci::{MAX_UVCI_CHARS, UVCI_PREFIX, Uvci, luhn_mod_n_check_character};

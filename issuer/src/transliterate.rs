@@ -4,7 +4,8 @@
 //! Rules (ICAO Doc 9303 part 3 §6, spec-notes §4): NFD-normalise, map `Đ`/`đ` to `D` explicitly (it has no
 //! decomposition), drop combining marks (Vietnamese tone and vowel marks), upper-case, spaces and hyphens
 //! to the filler `<`, apostrophes and full stops dropped ("H'Hen Niê" → `HHEN<NIE`), runs of fillers
-//! collapsed and trimmed. Anything else — CJK, digits, control or bidirectional formatting characters —
+//! collapsed and trimmed. Anything else — CJK, digits, control or bidirectional formatting characters,
+//! line breaks, invisible characters, variation selectors, more than two combining marks on one letter —
 //! does not transliterate and is refused.
 
 use unicode_normalization::UnicodeNormalization;
@@ -15,6 +16,10 @@ use crate::error::{TransliterationError, Untransliterable};
 /// The longest machine-readable name the DCC schema allows (`fnt`/`gnt` maxLength).
 pub const MAX_MRZ_NAME_CHARS: usize = 80;
 
+/// The most combining marks one letter carries in a decomposed (NFD) Vietnamese name: a vowel mark and a
+/// tone mark (`ậ` = `a` + U+0323 + U+0302). More is stacking ("Zalgo" text), not a name.
+pub const MAX_COMBINING_MARKS_PER_LETTER: usize = 2;
+
 /// Transliterates `name` (the value of the request field `field`, a JSON path such as `"person.fn"`) into
 /// its ICAO 9303 machine-readable form, matching `^[A-Z<]*$`.
 ///
@@ -22,18 +27,11 @@ pub const MAX_MRZ_NAME_CHARS: usize = 80;
 /// [`is_valid_mrz_name`].
 ///
 /// # Errors
-/// [`TransliterationError`] naming `field` when a character is a control character, a bidirectional
-/// formatting character, or has no transliteration. The error never quotes the name.
+/// [`TransliterationError`] naming `field` when [`check_name_characters`] refuses the name or a character
+/// has no transliteration. The error never quotes the name.
 pub fn transliterate(field: &'static str, name: &str) -> Result<String, TransliterationError> {
     let fail = |reason| TransliterationError { field, reason };
-    for c in name.chars() {
-        if c.is_control() {
-            return Err(fail(Untransliterable::Control));
-        }
-        if is_bidi_control(c) {
-            return Err(fail(Untransliterable::Bidi));
-        }
-    }
+    check_name_characters(field, name)?;
     let mut out = String::with_capacity(name.len());
     let mut push = |s: &str| {
         for c in s.chars() {
@@ -69,6 +67,92 @@ pub fn transliterate(field: &'static str, name: &str) -> Result<String, Translit
         out.pop();
     }
     Ok(out)
+}
+
+/// Refuses in a name (the value of the request field `field`) what no name contains and what could make
+/// two names that look alike differ: control characters, line breaks, bidirectional formatting
+/// characters, variation selectors, invisible characters, and more than
+/// [`MAX_COMBINING_MARKS_PER_LETTER`] combining marks in a row once decomposed.
+///
+/// # Errors
+/// [`TransliterationError`] naming `field` and the first kind of character found; never the name.
+pub fn check_name_characters(field: &'static str, name: &str) -> Result<(), TransliterationError> {
+    let fail = |reason| Err(TransliterationError { field, reason });
+    if let Some(reason) = name.chars().find_map(forbidden_character) {
+        return fail(reason);
+    }
+    let mut marks_in_a_row = 0;
+    for c in name.nfd() {
+        marks_in_a_row = if is_combining_mark(c) {
+            marks_in_a_row + 1
+        } else {
+            0
+        };
+        if marks_in_a_row > MAX_COMBINING_MARKS_PER_LETTER {
+            return fail(Untransliterable::TooManyCombiningMarks);
+        }
+    }
+    Ok(())
+}
+
+/// Why `c` is refused in any text field, if it is: line breaks, control, bidirectional formatting and
+/// invisible characters, variation selectors.
+pub(crate) fn forbidden_character(c: char) -> Option<Untransliterable> {
+    if is_line_break(c) {
+        Some(Untransliterable::LineBreak)
+    } else if c.is_control() {
+        Some(Untransliterable::Control)
+    } else if is_bidi_control(c) {
+        Some(Untransliterable::Bidi)
+    } else if is_variation_selector(c) {
+        Some(Untransliterable::VariationSelector)
+    } else if is_invisible(c) {
+        Some(Untransliterable::Invisible)
+    } else {
+        None
+    }
+}
+
+/// Whether `c` ends a line (Unicode mandatory breaks: LF, VT, FF, CR, NEL, LINE and PARAGRAPH
+/// SEPARATOR).
+fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\u{0B}' | '\u{0C}' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Whether `c` is a variation selector: the standardised ones, their supplement, and the Mongolian free
+/// variation selectors.
+fn is_variation_selector(c: char) -> bool {
+    matches!(
+        c,
+        '\u{180B}'..='\u{180D}' | '\u{180F}' | '\u{FE00}'..='\u{FE0F}' | '\u{E0100}'..='\u{E01EF}'
+    )
+}
+
+/// Whether `c` shows nothing: the Unicode Default_Ignorable_Code_Points (less the bidi controls and
+/// variation selectors, refused under their own names) and the interlinear annotation characters.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{115F}'
+            | '\u{1160}'
+            | '\u{17B4}'
+            | '\u{17B5}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200D}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
 }
 
 /// Whether `name` is a valid machine-readable name for the DCC: `^[A-Z<]*$` and at most
@@ -202,7 +286,16 @@ mod tests {
         check_err("阮", Untransliterable::Unsupported);
         check_err("Nguyen2", Untransliterable::Unsupported);
         check_err("An\u{0}h", Untransliterable::Control);
-        check_err("An\nh", Untransliterable::Control);
+        check_err("An\u{1F}h", Untransliterable::Control);
+        check_err("An\nh", Untransliterable::LineBreak);
+        check_err("An\u{2028}h", Untransliterable::LineBreak);
+        check_err("An\u{200B}h", Untransliterable::Invisible);
+        check_err("An\u{AD}h", Untransliterable::Invisible);
+        check_err("Anh\u{FE0F}", Untransliterable::VariationSelector);
+        check_err(
+            "An\u{301}\u{301}\u{301}h",
+            Untransliterable::TooManyCombiningMarks,
+        );
         check_err("An\u{202E}h", Untransliterable::Bidi);
         check_err("An\u{2066}h", Untransliterable::Bidi);
         let err = transliterate("person.gn", "Thị 阮").err();

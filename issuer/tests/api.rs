@@ -369,6 +369,157 @@ async fn invalid_fields_are_422_naming_the_field() {
 }
 
 #[tokio::test]
+async fn implausible_names_and_doses_are_422_naming_the_field() {
+    for system in systems().await {
+        type Case = (&'static str, fn(&mut Value), &'static str, &'static str);
+        let cases: [Case; 11] = [
+            (
+                "registry transliteration not that of fn",
+                |b| b["person"]["fnt"] = json!("NGUYEN<VAN"),
+                "person.fnt",
+                "not the ICAO 9303 transliteration",
+            ),
+            (
+                "zero-width space",
+                |b| b["person"]["gn"] = json!("Bảo\u{200B}Duy"),
+                "person.gn",
+                "invisible",
+            ),
+            (
+                "line separator",
+                |b| b["person"]["fn"] = json!("Nguyễn\u{2028}"),
+                "person.fn",
+                "line break",
+            ),
+            (
+                "variation selector",
+                |b| b["person"]["gn"] = json!("Bảo Duy\u{FE0F}"),
+                "person.gn",
+                "variation selector",
+            ),
+            (
+                "three combining marks on one letter",
+                |b| b["person"]["fn"] = json!("Nguye\u{302}\u{303}\u{323}n"),
+                "person.fn",
+                "combining marks",
+            ),
+            (
+                "vaccinated before birth",
+                |b| b["person"]["dob"] = json!("2021-09-15"),
+                "vaccination.dt",
+                "date of birth",
+            ),
+            (
+                "vaccinated before vaccination began",
+                |b| b["vaccination"]["dt"] = json!("2020-11-30"),
+                "vaccination.dt",
+                "2020-12-01",
+            ),
+            (
+                "dose number above the schema's 9",
+                |b| {
+                    b["vaccination"]["dn"] = json!(10);
+                    b["vaccination"]["sd"] = json!(10);
+                },
+                "vaccination.dn",
+                "between 1 and 9",
+            ),
+            (
+                "booster encoded 3/2",
+                |b| b["vaccination"]["dn"] = json!(3),
+                "vaccination.dn",
+                "encoded n/n",
+            ),
+            (
+                "no name at all",
+                |b| {
+                    let person = b["person"].as_object_mut().unwrap();
+                    person.remove("fn");
+                    person.remove("gn");
+                },
+                "person.fn",
+                "missing",
+            ),
+            (
+                "invisible character in the lot number",
+                |b| b["vaccination"]["lot_number"] = json!("\u{FEFF}FF2587"),
+                "vaccination.lot_number",
+                "invisible",
+            ),
+        ];
+        for (what, change, field, message) in cases {
+            let mut body = confirmation_body(&dose_event_id());
+            change(&mut body);
+            let answer = send(
+                &system.router,
+                confirm_request(&system.tokens.registry, &body),
+            )
+            .await;
+            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+            assert_eq!(answer.json["error"], "invalid_field", "{what}");
+            assert_eq!(answer.json["field"], field, "{what}: {}", answer.json);
+            let text = answer.json["message"].as_str().unwrap();
+            assert!(text.contains(message), "{what}: {text}");
+            let key = body["dose_event_id"].as_str().unwrap();
+            assert!(
+                system.ledger.dose_event(key).await.unwrap().is_none(),
+                "{what}"
+            );
+        }
+    }
+}
+
+/// Issues `body` and returns the `nam` and `v[0]` of the certificate, as a foreign verifier reads them.
+async fn issued_names_and_dose(system: &TestSystem, body: &Value) -> (Value, Value) {
+    let answer = send(
+        &system.router,
+        confirm_request(&system.tokens.registry, body),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.json);
+    let report = foreign_verifier(system).await.verify(
+        Input::Text(answer.json["hc1"].as_str().unwrap()),
+        now(),
+        Detail {
+            payload: true,
+            unverified: false,
+        },
+    );
+    assert!(report.valid, "{}", report.to_json_line());
+    let dcc = report.dcc.unwrap();
+    (dcc["nam"].clone(), dcc["v"][0].clone())
+}
+
+#[tokio::test]
+async fn names_are_signed_tidied_a_single_name_as_fn_and_boosters_n_over_n() {
+    for system in systems().await {
+        let mut body = confirmation_body(&dose_event_id());
+        body["person"]["fn"] = json!("  Nguyễn   Văn  ");
+        body["person"]["gn"] = json!("\u{a0}Bảo  Duy ");
+        body["person"]["gnt"] = json!("BAO<DUY");
+        let (nam, _) = issued_names_and_dose(&system, &body).await;
+        assert_eq!(
+            nam,
+            json!({"fn": "Nguyễn Văn", "fnt": "NGUYEN<VAN", "gn": "Bảo Duy", "gnt": "BAO<DUY"})
+        );
+
+        // Someone with one name only: the registry sends it as gn; it is signed as fn/fnt.
+        let mut body = confirmation_body(&dose_event_id());
+        body["person"].as_object_mut().unwrap().remove("fn");
+        body["person"]["gn"] = json!("H'Hen");
+        let (nam, _) = issued_names_and_dose(&system, &body).await;
+        assert_eq!(nam, json!({"fn": "H'Hen", "fnt": "HHEN"}));
+
+        // A first booster after two doses, as the EU guidance of December 2021 encodes it.
+        let mut body = confirmation_body(&dose_event_id());
+        body["vaccination"]["dn"] = json!(3);
+        body["vaccination"]["sd"] = json!(3);
+        let (_, dose) = issued_names_and_dose(&system, &body).await;
+        assert_eq!((&dose["dn"], &dose["sd"]), (&json!(3), &json!(3)));
+    }
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_413_and_other_media_types_415() {
     for system in systems().await {
         let key = dose_event_id();

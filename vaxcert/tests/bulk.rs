@@ -303,6 +303,11 @@ fn basic(node: &Node) {
         with(5, &|v| v["vaccination"]["vp"] = json!("J07BX03")),
         // 208: a dose number of the wrong type.
         with(6, &|v| v["vaccination"]["dn"] = json!("hai")),
+        // 209: a booster encoded 3/2 instead of 3/3: refused, never rewritten.
+        with(7, &|v| {
+            v["vaccination"]["dn"] = json!(3);
+            v["vaccination"]["sd"] = json!(2);
+        }),
     ];
     lines.push(lines[0].clone()); // 201: the same request again: already issued.
     lines.extend(invalid);
@@ -312,7 +317,7 @@ fn basic(node: &Node) {
     let output = node.issue(&["--from", &from, "--out", &out]);
     let errors = stderr(&output);
     assert_eq!(output.status.code(), Some(1), "{errors}");
-    assert_eq!(summary(&output), summary_of(200, 1, 0, 7), "{errors}");
+    assert_eq!(summary(&output), summary_of(200, 1, 0, 8), "{errors}");
     for expected in [
         "line 202: invalid: not a JSON object",
         "line 203: invalid: vaccination.mp: not in the value set",
@@ -321,6 +326,7 @@ fn basic(node: &Node) {
         "line 206: invalid: person.dob: missing",
         "line 207: invalid: vaccination.vp: ",
         "line 208: invalid: vaccination.dn: wrong type or value",
+        "line 209: invalid: vaccination.dn: greater than sd: a booster",
     ] {
         assert!(errors.contains(expected), "{expected:?} not in {errors}");
     }
@@ -333,7 +339,7 @@ fn basic(node: &Node) {
             "{personal:?} leaked into {errors}"
         );
     }
-    assert_eq!(errors.lines().count(), 7, "{errors}");
+    assert_eq!(errors.lines().count(), 8, "{errors}");
 
     let handed = out_lines(&out);
     assert_eq!(handed.len(), 200);
@@ -360,7 +366,7 @@ fn basic(node: &Node) {
     let again = node.path("again.jsonl");
     let output = node.issue(&["--from", &from, "--out", &again]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert_eq!(summary(&output), summary_of(0, 201, 0, 7));
+    assert_eq!(summary(&output), summary_of(0, 201, 0, 8));
     assert!(out_lines(&again).is_empty());
 }
 
