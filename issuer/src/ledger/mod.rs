@@ -331,8 +331,8 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Opens (creating a SQLite file and its directory if needed) and migrates the ledger at `url`:
-    /// `sqlite:PATH` / `sqlite://PATH` or `postgres://…` / `postgresql://…`.
+    /// Opens (creating a SQLite file, 0600, and its directory, 0700, if needed) and migrates the ledger
+    /// at `url`: `sqlite:PATH` / `sqlite://PATH` or `postgres://…` / `postgresql://…`.
     ///
     /// # Errors
     /// [`LedgerError::UnsupportedUrl`] for any other URL (and for in-memory SQLite, which a pool cannot
