@@ -28,8 +28,8 @@ pub const FIRST_VACCINATION_DATE: Date = date!(2020 - 12 - 01);
 pub const MAX_DOSES: u32 = 9;
 
 /// A dose confirmation as the registry sends it. Every string is NFC-normalised when deserialised;
-/// unknown fields are refused.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// unknown fields are refused. `Debug` shows the dose event ids only.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DoseConfirmation {
     /// The immutable id of the dose event, also the `Idempotency-Key`.
@@ -44,6 +44,48 @@ pub struct DoseConfirmation {
     pub vaccination: Vaccination,
     /// Where the confirmation comes from.
     pub provenance: Provenance,
+}
+
+impl std::fmt::Debug for DoseConfirmation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoseConfirmation")
+            .field("dose_event_id", &self.dose_event_id)
+            .field("supersedes_dose_event_id", &self.supersedes_dose_event_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::DoseConfirmation;
+
+    #[test]
+    fn debug_shows_no_personal_data() {
+        let confirmation: DoseConfirmation = serde_json::from_str(
+            r#"{"dose_event_id": "dose-1",
+                "person": {"fn": "Nguyễn", "gn": "Bảo Duy", "dob": "1983-10-10",
+                           "id_number": "001083012345", "phone": "+84912345678"},
+                "vaccination": {"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528",
+                                "ma": "ORG-100030215", "dn": 1, "sd": 2, "dt": "2021-09-01",
+                                "co": "VN", "lot_number": "LOT-1"},
+                "provenance": {"site_code": "S1", "registry_record_id": "R-77",
+                               "record_hash": "sha256:00"}}"#,
+        )
+        .unwrap();
+        let shown = format!("{confirmation:?}");
+        for secret in [
+            "Nguyễn",
+            "Bảo",
+            "1983-10-10",
+            "001083012345",
+            "+8491",
+            "2021-09-01",
+            "R-77",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("dose-1"), "{shown}");
+    }
 }
 
 /// The holder of a dose confirmation.

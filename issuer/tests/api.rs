@@ -10,6 +10,7 @@
 )]
 
 mod fixtures;
+mod slow_clients;
 mod support;
 
 use std::sync::{Arc, Mutex};
@@ -115,6 +116,23 @@ async fn foreign_verifier(system: &TestSystem) -> Verifier {
     let pinned = PinnedKey::from_spki_der(Backend::default(), &system.pin_spki).unwrap();
     let list = TrustList::verify(&answer.bytes, &[pinned], now().unix_timestamp()).unwrap();
     Verifier::new(Arc::new(list.store(Backend::default())), None)
+}
+
+/// A certificate is not kept by caches on the way: the 201 and the 200 of a replay are `no-store`.
+#[tokio::test]
+async fn confirmation_answers_are_not_stored_by_caches() {
+    for system in systems().await {
+        let body = confirmation_body(&dose_event_id());
+        for expected in [StatusCode::CREATED, StatusCode::OK] {
+            let answer = send(
+                &system.router,
+                confirm_request(&system.tokens.registry, &body),
+            )
+            .await;
+            assert_eq!(answer.status, expected, "{}", answer.json);
+            assert_eq!(answer.headers[header::CACHE_CONTROL], "no-store");
+        }
+    }
 }
 
 #[tokio::test]

@@ -2,9 +2,10 @@
 //! over them. `vaxcert up`, `issue`, `renew`, `revoke` and `tokens` all start here.
 //!
 //! ```text
+//! <data>/                                      0700 when created here
 //! <data>/keys/                                 the encrypted keystore (`vaxcert keys`)
 //! <data>/DEVELOPMENT-ONLY-keystore-passphrase  0600; written by `vaxcert up` on first run only
-//! <data>/ledger.sqlite                         the ledger, unless DATABASE_URL points elsewhere
+//! <data>/ledger.sqlite (-wal, -shm)           0600; the ledger, unless DATABASE_URL points elsewhere
 //! <data>/internal-api.token                    0600; the development client's bearer token
 //! <data>/trust-list-signer.pub.pem             the key verifiers pin (`--trust-list-key`)
 //! ```
@@ -12,12 +13,14 @@
 //! The EU value sets come built in (`crate::value_sets`) unless `--value-sets` or `DCC_SPEC_DIR` names
 //! others.
 
-use std::path::PathBuf;
+use std::fs::DirBuilder;
+use std::os::unix::fs::DirBuilderExt as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
-use issuer::ledger::{Ledger, Scope};
+use issuer::ledger::{Ledger, Scope, redacted_url};
 use issuer::publication::{PublicationConfig, Publisher};
 use issuer::service::{Clock, IssuanceService};
 use issuer::tokens::NewToken;
@@ -27,8 +30,8 @@ use keys::{Backend, Keystore, Passphrase, SignatureAlgorithm, Signer};
 use verifier::{TrustStore, Verifier};
 
 use crate::commands::keys::{
-    PASSPHRASE_ENV, PassphraseArgs, SECRET_MODE, open, prepare_empty_directory, read_passphrase,
-    write_atomically, write_files,
+    DIRECTORY_MODE, PASSPHRASE_ENV, PassphraseArgs, SECRET_MODE, open, prepare_empty_directory,
+    read_passphrase, write_atomically, write_files,
 };
 use crate::value_sets::LoadedValueSets;
 
@@ -87,16 +90,11 @@ impl NodeArgs {
         }
     }
 
-    /// Where the ledger is, for messages (no credentials).
+    /// Where the ledger is, for messages: no credentials, no query parameter values
+    /// ([`issuer::ledger::redacted_url`]).
     pub fn ledger_description(&self) -> String {
         match self.database_url.as_deref().filter(|url| !url.is_empty()) {
-            Some(url) => match url.split_once("://") {
-                Some((scheme, rest)) => {
-                    let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
-                    format!("{scheme}://{host}")
-                }
-                None => String::from("the database of --database-url"),
-            },
+            Some(url) => redacted_url(url),
             None => format!("SQLite {}", self.data.join(LEDGER_FILE).display()),
         }
     }
@@ -153,8 +151,7 @@ pub fn bootstrap_keys(args: &NodeArgs, now: i64) -> Result<bool> {
         read_passphrase(&args.passphrase)?
     } else {
         let generated = NewToken::generate().map_err(|_| anyhow!("no randomness"))?;
-        std::fs::create_dir_all(&args.data)
-            .with_context(|| format!("cannot create {}", args.data.display()))?;
+        create_data_directory(&args.data)?;
         write_atomically(
             &args.data,
             DEV_PASSPHRASE_FILE,
@@ -175,6 +172,16 @@ pub fn bootstrap_keys(args: &NodeArgs, now: i64) -> Result<bool> {
     .context("cannot create the keystore")?;
     write_files(&keys, &keystore.to_files()?)?;
     Ok(true)
+}
+
+/// Creates the data directory and its missing parents, readable by the owner only (0700); an existing
+/// one is left as it is.
+pub fn create_data_directory(data: &Path) -> Result<()> {
+    DirBuilder::new()
+        .recursive(true)
+        .mode(DIRECTORY_MODE)
+        .create(data)
+        .with_context(|| format!("cannot create {}", data.display()))
 }
 
 /// Creates the development API client (all scopes) and writes its token to a 0600 file, unless the
@@ -279,7 +286,7 @@ mod tests {
         let args = NodeArgs {
             data: PathBuf::from("data"),
             database_url: Some(String::from(
-                "postgres://issuer:s3cret-pw@db.example:5432/ledger",
+                "postgres://issuer:s3cret-pw@db.example:5432/ledger?password=s3cret-pw",
             )),
             value_sets: None,
             passphrase: PassphraseArgs {
@@ -288,7 +295,7 @@ mod tests {
         };
         assert_eq!(
             args.ledger_description(),
-            "postgres://db.example:5432/ledger"
+            "postgres://db.example:5432/ledger?password=***"
         );
         assert!(!format!("{args:?}").contains("s3cret-pw"));
         assert!(

@@ -256,6 +256,13 @@ fn up_issues_publishes_revokes_and_survives_a_restart() {
     let body = confirmation("dose-up-1");
     let (status, issued) = post(&up, &token, &body);
     assert_eq!(status, 201, "{issued}");
+
+    // The ledger holds personal data: the data directory is the owner's, the database files too.
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    for file in ["ledger.sqlite", "ledger.sqlite-wal", "ledger.sqlite-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
     let hc1 = issued["hc1"].as_str().unwrap().to_owned();
     let uvci = issued["uvci"].as_str().unwrap().to_owned();
     let report = verify(&up, &data, &hc1);

@@ -3,13 +3,18 @@
 //!
 //! | method and path | scope | answers |
 //! |---|---|---|
-//! | `POST /internal/v1/dose-confirmations` | `issue` | 201 / 200 replay / 401 / 403 / 409 / 413 / 415 / 422 / 429 / 503 |
+//! | `POST /internal/v1/dose-confirmations` | `issue` | 201 / 200 replay / 401 / 403 / 408 / 409 / 413 / 415 / 422 / 429 / 503 |
 //! | `GET /internal/v1/certificates/{uvci}` (percent-encoded) | `read` | 200 status / 404 |
-//! | `POST /internal/v1/certificates/{uvci}/revocation` `{"reason": "fraud"}` | `revoke` | 200 / 404 / 409 |
+//! | `POST /internal/v1/certificates/{uvci}/revocation` `{"reason": "fraud"}` | `revoke` | 200 / 404 / 408 / 409 / 413 |
 //! | `GET /trust-list`, `/trust-list/dsc`, `/trust-list/anchors`, `/revocation-list` | public | 200 / 304 |
 //! | `GET /healthz` | public | 200 / 503 |
 //! | `GET /openapi.json` | public | this table as OpenAPI 3.1 |
 //! | `GET /metrics` | operators | request counts by route template and status (Prometheus) |
+//!
+//! A request body is read only after its bearer token is accepted (an unauthenticated slow body is
+//! answered 401 at once), at most [`ApiConfig::max_body_bytes`] of it (413) within
+//! [`ApiConfig::body_timeout`] (408). Answers carrying a certificate or its UVCI are `Cache-Control:
+//! no-store`. [`serve`] runs the router with header timeouts and a connection limit.
 //!
 //! Log lines name the client and the outcome, never a UVCI, a name or a date of birth.
 
@@ -17,16 +22,18 @@ mod auth;
 mod documents;
 mod metrics;
 mod problem;
+mod serve;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::Deserialize;
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
@@ -40,6 +47,7 @@ use crate::service::{Confirmed, IssuanceService, RevocationReason};
 use auth::Authenticator;
 pub use auth::RateLimit;
 use problem::Problem;
+pub use serve::serve;
 
 /// Limits of the HTTP surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,12 +56,20 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Requests per client.
     pub rate_limit: RateLimit,
-    /// A request taking longer is answered 408.
+    /// A request taking longer is answered 408; also how long [`serve`] drains at shutdown.
     pub request_timeout: Duration,
+    /// A request's headers must arrive within this, from the connection's start or the previous answer;
+    /// the connection is closed otherwise (so it is also the keep-alive idle timeout). Used by [`serve`].
+    pub header_read_timeout: Duration,
+    /// A request's whole body must arrive within this, once authenticated (408 otherwise).
+    pub body_timeout: Duration,
+    /// Connections open at once; [`serve`] closes one over the limit as soon as it is accepted.
+    pub max_connections: usize,
 }
 
 impl Default for ApiConfig {
-    /// 16 KiB bodies, 500 requests/s per client with bursts of 1,000, 30 s.
+    /// 16 KiB bodies, 500 requests/s per client with bursts of 1,000, 30 s per request, 10 s for the
+    /// headers and 10 s for the body, 1,024 connections.
     fn default() -> Self {
         ApiConfig {
             max_body_bytes: 16 * 1024,
@@ -62,6 +78,9 @@ impl Default for ApiConfig {
                 burst: 1_000,
             },
             request_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            max_connections: 1_024,
         }
     }
 }
@@ -71,6 +90,8 @@ struct App {
     service: Arc<IssuanceService>,
     publisher: Arc<Publisher>,
     auth: Authenticator,
+    max_body_bytes: usize,
+    body_timeout: Duration,
 }
 
 /// The router of the issuer: internal API, trust-list documents, health.
@@ -84,6 +105,8 @@ pub fn router(
         service,
         publisher,
         auth,
+        max_body_bytes: config.max_body_bytes,
+        body_timeout: config.body_timeout,
     });
     let metrics = Arc::new(metrics::Metrics::default());
     let counted = Router::new()
@@ -96,7 +119,6 @@ pub fn router(
         .route("/revocation-list", get(documents::revocation_list))
         .route("/healthz", get(health))
         .route("/openapi.json", get(openapi))
-        .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -113,12 +135,12 @@ pub fn router(
 }
 
 /// `POST /internal/v1/dose-confirmations`.
-async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
     let client = match app.auth.authorize(&headers, Scope::Issue).await {
         Ok(client) => client,
         Err(problem) => return problem.into_response(),
     };
-    let answer = confirm_as(&app, &client, &headers, &body).await;
+    let answer = confirm_as(&app, &client, &headers, body).await;
     match &answer {
         Ok((status, _)) => {
             tracing::info!(client = %client, status = status.as_u16(), "dose confirmation")
@@ -128,11 +150,13 @@ async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -
         }
     }
     match answer {
-        Ok((status, record)) => (
-            status,
-            axum::Json(json!({"uvci": record.uvci, "hc1": record.hc1, "exp": record.exp})),
-        )
-            .into_response(),
+        Ok((status, record)) => no_store(
+            (
+                status,
+                axum::Json(json!({"uvci": record.uvci, "hc1": record.hc1, "exp": record.exp})),
+            )
+                .into_response(),
+        ),
         Err(problem) => problem.into_response(),
     }
 }
@@ -141,7 +165,7 @@ async fn confirm_as(
     app: &App,
     client: &str,
     headers: &HeaderMap,
-    body: &[u8],
+    body: Body,
 ) -> Result<(StatusCode, CertificateRecord), Problem> {
     if !is_json(headers) {
         return Err(Problem::UnsupportedMediaType);
@@ -153,8 +177,9 @@ async fn confirm_as(
             field: "Idempotency-Key",
             reason: FieldReason::Missing,
         }))?;
+    let body = read_body(app, headers, body).await?;
     let confirmation =
-        parse_confirmation(body).map_err(|error| Problem::Malformed(error.to_string()))?;
+        parse_confirmation(&body).map_err(|error| Problem::Malformed(error.to_string()))?;
     if confirmation.dose_event_id != key {
         return Err(Problem::Invalid(FieldError {
             field: "Idempotency-Key",
@@ -192,7 +217,7 @@ async fn revoke(
     State(app): State<Arc<App>>,
     Path(uvci): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     let client = match app.auth.authorize(&headers, Scope::Revoke).await {
         Ok(client) => client,
@@ -202,6 +227,7 @@ async fn revoke(
         if !is_json(&headers) {
             return Err(Problem::UnsupportedMediaType);
         }
+        let body = read_body(&app, &headers, body).await?;
         let request: RevocationRequest =
             serde_json::from_slice(&body).map_err(|error| Problem::Malformed(error.to_string()))?;
         let reason =
@@ -223,13 +249,40 @@ fn respond_with_status(
     match answer {
         Ok(record) => {
             tracing::info!(client = %client, status = 200, "{what}");
-            axum::Json(status_json(&record)).into_response()
+            no_store(axum::Json(status_json(&record)).into_response())
         }
         Err(problem) => {
             tracing::info!(client = %client, status = problem.status().as_u16(), error = problem.code(), "{what} refused");
             problem.into_response()
         }
     }
+}
+
+/// Reads the body of an authenticated request: at most `max_body_bytes` (413, at once when the
+/// `Content-Length` says so) within `body_timeout` (408).
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    if announced.is_some_and(|length| length > app.max_body_bytes as u64) {
+        return Err(Problem::PayloadTooLarge);
+    }
+    let limited = Limited::new(body, app.max_body_bytes);
+    match tokio::time::timeout(app.body_timeout, limited.collect()).await {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(Problem::PayloadTooLarge),
+        Ok(Err(_)) => Err(Problem::BodyUnreadable),
+        Err(_) => Err(Problem::BodyTimeout),
+    }
+}
+
+/// `response` with `Cache-Control: no-store`: it carries a certificate or a UVCI.
+fn no_store(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// What the registry may read about a certificate.

@@ -21,6 +21,12 @@ pub(crate) enum Problem {
     RateLimited,
     /// Not `application/json` (415).
     UnsupportedMediaType,
+    /// The body is over the limit (413).
+    PayloadTooLarge,
+    /// The body did not arrive in time (408).
+    BodyTimeout,
+    /// The body could not be read: the client broke it off or sent bad framing (400).
+    BodyUnreadable,
     /// Not a JSON body of the expected shape (422); the parser's message, which names the field.
     Malformed(String),
     /// A field failed validation (422).
@@ -45,6 +51,9 @@ impl Problem {
             Problem::Forbidden => StatusCode::FORBIDDEN,
             Problem::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Problem::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            Problem::BodyUnreadable => StatusCode::BAD_REQUEST,
             Problem::Malformed(_) | Problem::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Problem::Conflict | Problem::WrongStatus(_) => StatusCode::CONFLICT,
             Problem::NotFound => StatusCode::NOT_FOUND,
@@ -60,6 +69,9 @@ impl Problem {
             Problem::Forbidden => "forbidden",
             Problem::RateLimited => "rate_limited",
             Problem::UnsupportedMediaType => "unsupported_media_type",
+            Problem::PayloadTooLarge => "payload_too_large",
+            Problem::BodyTimeout => "body_timeout",
+            Problem::BodyUnreadable => "unreadable_body",
             Problem::Malformed(_) => "malformed_request",
             Problem::Invalid(_) => "invalid_field",
             Problem::Conflict => "idempotency_conflict",

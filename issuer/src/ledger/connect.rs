@@ -1,5 +1,6 @@
 //! Opening a ledger: the URL, the pools and their per-connection settings, the embedded migrations, and
-//! the integrity check.
+//! the integrity check. A SQLite ledger's directory is created 0700 and its file 0600 before SQLite opens
+//! it (SQLite gives the `-wal` and `-shm` files the mode of the database file).
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -46,6 +47,46 @@ const SQLITE_READERS: u32 = 4;
 /// PostgreSQL connections, reads and writes together.
 const POSTGRES_CONNECTIONS: u32 = 10;
 
+/// The mode of a directory the ledger creates: the owner's only.
+#[cfg(unix)]
+const PRIVATE_DIRECTORY_MODE: u32 = 0o700;
+
+/// The mode of a SQLite database file the ledger creates (and so of its `-wal` and `-shm`).
+#[cfg(unix)]
+const PRIVATE_FILE_MODE: u32 = 0o600;
+
+/// Query parameters whose values [`redacted_url`] shows.
+const SHOWN_PARAMETERS: &[&str] = &["sslmode", "mode", "cache", "application_name"];
+
+/// `url` fit for a message or a log line: no user name or password, and the value of every query
+/// parameter but a few known harmless ones (`sslmode`, `mode`, …) replaced by `***` — a password may
+/// hide in one (`?password=…`). A URL that does not parse is not shown at all.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return String::from("(a database URL that does not parse)");
+    };
+    let _ = parsed.set_password(None);
+    let _ = parsed.set_username("");
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .map(|(name, value)| {
+            let shown = if SHOWN_PARAMETERS.contains(&name.as_ref()) {
+                value.into_owned()
+            } else {
+                String::from("***")
+            };
+            (name.into_owned(), shown)
+        })
+        .collect();
+    if pairs.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.set_fragment(None);
+    parsed.to_string()
+}
+
 /// See [`Ledger::open`].
 pub(super) async fn open(url: &str) -> Result<Ledger, LedgerError> {
     // Idempotent (a `Once` inside).
@@ -79,11 +120,17 @@ async fn open_sqlite(url: &str, rest: &str) -> Result<Ledger, LedgerError> {
     if let Some(parent) = Path::new(path.as_ref()).parent()
         && !parent.as_os_str().is_empty()
     {
-        std::fs::create_dir_all(parent).map_err(|error| {
+        create_private_directory(parent).map_err(|error| {
             LedgerError::Unavailable(format!("cannot create the database directory: {error}"))
         })?;
     }
-    let connect_url = if params.iter().any(|param| param.starts_with("mode=")) {
+    let explicit_mode = params.iter().find_map(|param| param.strip_prefix("mode="));
+    if explicit_mode.is_none_or(|mode| mode == "rwc") {
+        create_private_file(Path::new(path.as_ref())).map_err(|error| {
+            LedgerError::Unavailable(format!("cannot create the database file: {error}"))
+        })?;
+    }
+    let connect_url = if explicit_mode.is_some() {
         url.to_owned()
     } else if params.is_empty() {
         format!("{url}?mode=rwc")
@@ -119,6 +166,28 @@ async fn open_sqlite(url: &str, rest: &str) -> Result<Ledger, LedgerError> {
         write,
         read,
     })
+}
+
+/// Creates `dir` and its missing parents, 0700.
+fn create_private_directory(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, PRIVATE_DIRECTORY_MODE);
+    builder.create(dir)
+}
+
+/// Creates the empty file `path`, 0600, unless it exists (whose mode is left as it is).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE_FILE_MODE);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
 }
 
 /// A SQLite pool of `max` connections, each set up with [`SQLITE_PRAGMAS`].
@@ -227,7 +296,68 @@ pub(super) async fn integrity_check(
 
 #[cfg(test)]
 mod tests {
-    use super::MIGRATIONS;
+    use super::{MIGRATIONS, open, redacted_url};
+    use crate::ledger::LedgerError;
+
+    #[test]
+    fn redacted_urls_carry_no_credentials_and_no_parameter_values() {
+        let cases = [
+            (
+                "postgres://u:hunter2@db.example:5432/x?password=hunter2&sslmode=require",
+                "postgres://db.example:5432/x?password=***&sslmode=require",
+            ),
+            (
+                "postgresql://issuer@db/ledger?options=-csearch_path%3Dhunter2",
+                "postgresql://db/ledger?options=***",
+            ),
+            ("postgres://db/ledger", "postgres://db/ledger"),
+            (
+                "sqlite:/var/lib/vaxcert/ledger.sqlite?mode=rwc",
+                "sqlite:/var/lib/vaxcert/ledger.sqlite?mode=rwc",
+            ),
+            (
+                "postgres://u:hunter2@[::1",
+                "(a database URL that does not parse)",
+            ),
+        ];
+        for (url, redacted) in cases {
+            assert_eq!(redacted_url(url), redacted, "{url}");
+        }
+    }
+
+    /// A refused connection's error names no credential, in `Display` or `Debug`.
+    #[tokio::test]
+    async fn a_failed_connection_does_not_show_the_password() {
+        let Err(error) = open("postgres://u:hunter2@127.0.0.1:1/x?password=hunter2").await else {
+            panic!("nothing listens on port 1");
+        };
+        assert!(matches!(error, LedgerError::Unavailable(_)), "{error:?}");
+        assert!(!error.to_string().contains("hunter2"), "{error}");
+        assert!(!format!("{error:?}").contains("hunter2"), "{error:?}");
+    }
+
+    /// The directory SQLite's ledger is created in is 0700; the database, its `-wal` and `-shm` 0600.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_sqlite_ledger_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).unwrap();
+        let root = std::env::temp_dir().join(format!("issuer-modes-{}", hex::encode(random)));
+        let data = root.join("data");
+        let file = data.join("ledger.sqlite");
+        let ledger = open(&format!("sqlite:{}", file.display())).await.unwrap();
+        ledger.revocation_version().await.unwrap();
+        let mode =
+            |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&data), 0o700);
+        for suffix in ["", "-wal", "-shm"] {
+            let path = data.join(format!("ledger.sqlite{suffix}"));
+            assert_eq!(mode(&path), 0o600, "{}", path.display());
+        }
+        ledger.close().await;
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 
     /// Every `NNNN_name.sql` in `issuer/migrations/` is compiled in, under its version and name.
     #[test]

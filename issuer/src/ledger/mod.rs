@@ -30,6 +30,8 @@ use self::rows::{
     certificate_from_row, db, dose_event_from_row, get, hex_array, placeholders,
 };
 
+pub use connect::redacted_url;
+
 /// Which database a ledger runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LedgerBackend {
@@ -124,8 +126,9 @@ impl std::fmt::Debug for CertificateRecord {
     }
 }
 
-/// A dose event as recorded: what the registry sent, once.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A dose event as recorded: what the registry sent, once. `Debug` leaves out the request, which holds
+/// the holder's names and date of birth.
+#[derive(Clone, PartialEq, Eq)]
 pub struct DoseEventRecord {
     /// The registry's dose event id, the primary key.
     pub dose_event_id: String,
@@ -137,6 +140,16 @@ pub struct DoseEventRecord {
     pub supersedes: Option<String>,
     /// When it was recorded, unix seconds.
     pub received_at: i64,
+}
+
+impl std::fmt::Debug for DoseEventRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DoseEventRecord")
+            .field("dose_event_id", &self.dose_event_id)
+            .field("supersedes", &self.supersedes)
+            .field("received_at", &self.received_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What `record_issuance` did.
@@ -165,8 +178,8 @@ pub struct RevokedHashes {
     pub signature: RevocationHash,
 }
 
-/// One line of the audit log.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One line of the audit log. `Debug` leaves out the UVCI.
+#[derive(Clone, PartialEq, Eq)]
 pub struct AuditEntry {
     /// Position in the log, increasing.
     pub seq: i64,
@@ -182,6 +195,53 @@ pub struct AuditEntry {
     pub actor: String,
     /// A reason code or note; never personal data.
     pub detail: Option<String>,
+}
+
+impl std::fmt::Debug for AuditEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditEntry")
+            .field("seq", &self.seq)
+            .field("at", &self.at)
+            .field("action", &self.action)
+            .field("dose_event_id", &self.dose_event_id)
+            .field("actor", &self.actor)
+            .field("detail", &self.detail)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::{AuditEntry, DoseEventRecord};
+
+    #[test]
+    fn records_do_not_show_personal_data_or_uvcis_in_debug() {
+        let event = DoseEventRecord {
+            dose_event_id: String::from("dose-1"),
+            request_hash: [7; 32],
+            request_json: String::from(
+                r#"{"person":{"fn":"Nguyễn","gn":"Bảo Duy","dob":"1983-10-10"}}"#,
+            ),
+            supersedes: None,
+            received_at: 1,
+        };
+        let entry = AuditEntry {
+            seq: 1,
+            at: 1,
+            action: String::from("issue"),
+            dose_event_id: Some(String::from("dose-1")),
+            uvci: Some(String::from(
+                "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#P",
+            )),
+            actor: String::from("registry"),
+            detail: None,
+        };
+        let shown = format!("{event:?} {entry:?}");
+        for secret in ["Nguyễn", "Bảo", "1983", "URN:UVCI"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("dose-1"), "{shown}");
+    }
 }
 
 /// What an API client may do.
@@ -271,8 +331,8 @@ impl std::fmt::Debug for Ledger {
 }
 
 impl Ledger {
-    /// Opens (creating a SQLite file and its directory if needed) and migrates the ledger at `url`:
-    /// `sqlite:PATH` / `sqlite://PATH` or `postgres://…` / `postgresql://…`.
+    /// Opens (creating a SQLite file, 0600, and its directory, 0700, if needed) and migrates the ledger
+    /// at `url`: `sqlite:PATH` / `sqlite://PATH` or `postgres://…` / `postgresql://…`.
     ///
     /// # Errors
     /// [`LedgerError::UnsupportedUrl`] for any other URL (and for in-memory SQLite, which a pool cannot

@@ -27,7 +27,7 @@ pub const PASSPHRASE_ENV: &str = "VAXCERT_KEYSTORE_PASSPHRASE";
 
 pub(crate) const SECRET_MODE: u32 = 0o600;
 pub(crate) const PUBLIC_MODE: u32 = 0o644;
-const DIRECTORY_MODE: u32 = 0o700;
+pub(crate) const DIRECTORY_MODE: u32 = 0o700;
 pub(crate) const DAY_S: i64 = 86_400;
 
 /// Arguments of `vaxcert keys`.

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use issuer::api::{ApiConfig, router};
+use issuer::api::{ApiConfig, router, serve};
 use issuer::service::system_clock;
 use tokio::net::TcpListener;
 
@@ -88,11 +88,9 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
 
     println!("vaxcert up: ready (Ctrl-C stops)");
 
-    let app = router(node.service, node.publisher, ApiConfig::default());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the HTTP server failed")?;
+    let config = ApiConfig::default();
+    let app = router(node.service, node.publisher, config);
+    serve(listener, app, &config, shutdown_signal()).await;
     ledger.close().await;
     println!("vaxcert up: stopped");
     Ok(ExitCode::SUCCESS)
