@@ -9,6 +9,7 @@
     clippy::panic
 )]
 
+mod bulk;
 mod fixtures;
 mod slow_clients;
 mod support;
