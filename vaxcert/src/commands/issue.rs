@@ -23,7 +23,9 @@ use anyhow::{Context as _, Result, anyhow};
 use clap::Args;
 use hcert::ValueSets;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use issuer::ledger::{CertificateRecord, Issuance, Ledger, LedgerError, Recorded};
+use issuer::ledger::{
+    CertificateRecord, CorrectionRefusal, CorrectionRights, Issuance, Ledger, LedgerError, Recorded,
+};
 use issuer::service::system_clock;
 use issuer::{DoseConfirmation, FieldError, IssueError, IssuedCertificate, Issuer, Uvci};
 use rayon::prelude::*;
@@ -31,7 +33,8 @@ use tokio::task::JoinHandle;
 
 use crate::node::{NodeArgs, bootstrap_keys, open_node};
 
-/// The actor of the audit entries a bulk run writes.
+/// The actor of the audit entries a bulk run writes. The operator may correct any dose event (the
+/// same-person rule still holds).
 const ACTOR: &str = "cli";
 
 /// A line longer than this is refused unread (a dose confirmation is well under 2 KiB).
@@ -131,7 +134,7 @@ impl Counts {
         match outcome {
             Outcome::Issued => self.issued += 1,
             Outcome::AlreadyIssued => self.already_issued += 1,
-            Outcome::Conflict => self.conflicts += 1,
+            Outcome::Conflict | Outcome::CorrectionRefused(_) => self.conflicts += 1,
             Outcome::Invalid(_) => self.invalid += 1,
             Outcome::SelfCheckFailed(_) => self.failed += 1,
         }
@@ -208,6 +211,8 @@ enum Outcome {
     Issued,
     AlreadyIssued,
     Conflict,
+    /// A correction refused for what the ledger holds, not for a field (corrected already).
+    CorrectionRefused(CorrectionRefusal),
     Invalid(Problem),
     SelfCheckFailed(verifier::Code),
 }
@@ -546,15 +551,16 @@ struct Batch {
 /// What the ledger answered for a signed line.
 enum Written {
     Recorded(Box<Recorded>),
-    /// The superseded dose event is unknown: nothing recorded for this line.
-    UnknownSupersedes,
+    /// The correction was refused: nothing recorded for this line.
+    Refused(CorrectionRefusal),
 }
 
 /// The ledger's answers, in order, and the error that stopped it (answers before it are committed).
 type Recording = (Vec<Written>, Option<LedgerError>);
 
-/// Records a batch in one transaction. A batch refused because a correction names an unknown dose event
-/// is recorded again line by line, so that only that line fails.
+/// Records a batch in one transaction. A batch refused because of a correction (an unknown dose event,
+/// another person's, one corrected already) is recorded again line by line, so that only that line
+/// fails.
 async fn record(ledger: &Ledger, batch: &Batch) -> Recording {
     let issuances: Vec<Issuance<'_>> = batch
         .signed
@@ -566,6 +572,7 @@ async fn record(ledger: &Ledger, batch: &Batch) -> Recording {
             supersedes: signed.supersedes.as_deref(),
             certificate: &signed.certificate,
             actor: ACTOR,
+            corrections: CorrectionRights::Any,
         })
         .collect();
     if issuances.is_empty() {
@@ -585,12 +592,14 @@ async fn record(ledger: &Ledger, batch: &Batch) -> Recording {
                 "record_issuances answered a different count",
             )),
         ),
-        Err(LedgerError::NotFound) => {
+        Err(LedgerError::Correction(_)) => {
             let mut written = Vec::with_capacity(issuances.len());
             for issuance in &issuances {
                 match ledger.record_issuance(issuance, batch.now).await {
                     Ok(recorded) => written.push(Written::Recorded(Box::new(recorded))),
-                    Err(LedgerError::NotFound) => written.push(Written::UnknownSupersedes),
+                    Err(LedgerError::Correction(refusal)) => {
+                        written.push(Written::Refused(refusal));
+                    }
                     Err(error) => return (written, Some(error)),
                 }
             }
@@ -895,10 +904,23 @@ impl<'a> Run<'a> {
                         }
                     }
                 },
-                Written::UnknownSupersedes => Outcome::Invalid(Problem::Field(FieldError {
-                    field: "supersedes_dose_event_id",
-                    reason: issuer::FieldReason::UnknownDoseEvent,
-                })),
+                Written::Refused(refusal) => {
+                    let invalid = |reason| {
+                        Outcome::Invalid(Problem::Field(FieldError {
+                            field: "supersedes_dose_event_id",
+                            reason,
+                        }))
+                    };
+                    match refusal {
+                        CorrectionRefusal::UnknownDoseEvent => {
+                            invalid(issuer::FieldReason::UnknownDoseEvent)
+                        }
+                        CorrectionRefusal::DifferentPerson => {
+                            invalid(issuer::FieldReason::DifferentPerson)
+                        }
+                        other => Outcome::CorrectionRefused(other),
+                    }
+                }
             };
             outcomes.push((signed.line, outcome));
         }
@@ -916,6 +938,10 @@ impl<'a> Run<'a> {
                 Outcome::Conflict => self.progress.report(&format!(
                     "line {number}: conflict: its dose event was issued before with a different body"
                 )),
+                Outcome::CorrectionRefused(refusal) => {
+                    self.progress
+                        .report(&format!("line {number}: conflict: {refusal}"));
+                }
                 Outcome::SelfCheckFailed(code) => self.progress.report(&format!(
                     "line {number}: not issued: the certificate failed the self-check ({})",
                     code.as_str()
