@@ -516,7 +516,14 @@ async fn correcting_another_clients_dose_event_needs_the_correct_scope() {
         assert_eq!(refused.json["field"], "supersedes_dose_event_id");
         assert!(refused.json.get("hc1").is_none());
         let foreign_id = foreign["dose_event_id"].as_str().unwrap();
-        assert!(system.ledger.dose_event(foreign_id).await.unwrap().is_none());
+        assert!(
+            system
+                .ledger
+                .dose_event(foreign_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(status_of(&system, &old_uvci).await, "active");
 
         // A client with `correct`: 201, the original's certificate revoked.
@@ -652,7 +659,10 @@ async fn twenty_concurrent_corrections_leave_exactly_one_active_certificate() {
                 }
             }
         }
-        assert_eq!(active, created, "exactly one active certificate: the winner's");
+        assert_eq!(
+            active, created,
+            "exactly one active certificate: the winner's"
+        );
         let (event, _) = system
             .ledger
             .dose_event(&original_id)

@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use issuer::ledger::{
-    AuditEntry, CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, Issuance,
-    Ledger, LedgerBackend, LedgerError, Recorded, RevokedHashes, Scope,
+    AuditEntry, CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights,
+    Issuance, Ledger, LedgerBackend, LedgerError, Recorded, RevokedHashes, Scope,
 };
 use issuer::{IssuedCertificate, Uvci};
 use sha2::{Digest, Sha256};
@@ -312,7 +312,10 @@ async fn a_correction_revokes_the_superseded_certificates() {
 
         // The corrected dose event says which dose event corrected it, and who confirmed each.
         let (superseded, _) = ledger.dose_event(&wrong.id).await.unwrap().unwrap();
-        assert_eq!(superseded.superseded_by.as_deref(), Some(correction.id.as_str()));
+        assert_eq!(
+            superseded.superseded_by.as_deref(),
+            Some(correction.id.as_str())
+        );
         assert_eq!(superseded.confirmed_by.as_deref(), Some("registry"));
         assert_eq!(event.superseded_by, None);
         assert_eq!(event.confirmed_by.as_deref(), Some("registry"));
@@ -544,7 +547,11 @@ async fn bulk_corrections_follow_the_same_rules() {
         assert!(results.iter().all(|r| matches!(r, Recorded::Issued(_))));
         let (event, certificate) = ledger.dose_event(&originals[1].id).await.unwrap().unwrap();
         assert_eq!(event.superseded_by.as_deref(), Some(fixes[1].id.as_str()));
-        assert_eq!(certificate.status, CertificateStatus::Revoked, "{backend:?}");
+        assert_eq!(
+            certificate.status,
+            CertificateStatus::Revoked,
+            "{backend:?}"
+        );
         let late = Event::correcting(&originals[1].id, NOW + YEAR);
         let refused = refusal(ledger.record_issuance(&late.issuance(), NOW).await);
         assert_eq!(refused, CorrectionRefusal::AlreadyCorrected, "{backend:?}");
@@ -1326,7 +1333,8 @@ async fn an_older_ledger_learns_who_confirmed_and_which_correction_won() {
     }
     for (url, connect_url) in urls {
         let first_only = support::temp_dir("migrations");
-        let first = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/0001_ledger.sql");
+        let first =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/0001_ledger.sql");
         std::fs::copy(first, first_only.join("0001_ledger.sql")).unwrap();
         let pool = sqlx::any::AnyPoolOptions::new()
             .max_connections(1)

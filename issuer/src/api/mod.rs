@@ -115,7 +115,9 @@ pub fn router(
 /// `POST /internal/v1/dose-confirmations`.
 async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Bytes) -> Response {
     let (client, corrections) = match app.auth.authorize_client(&headers, Scope::Issue).await {
-        Ok(client) if client.scopes.contains(&Scope::Correct) => (client.name, CorrectionRights::Any),
+        Ok(client) if client.scopes.contains(&Scope::Correct) => {
+            (client.name, CorrectionRights::Any)
+        }
         Ok(client) => (client.name, CorrectionRights::OwnOnly),
         Err(problem) => return problem.into_response(),
     };
@@ -163,7 +165,11 @@ async fn confirm_as(
             reason: FieldReason::KeyMismatch,
         }));
     }
-    match app.service.confirm(confirmation, client, corrections).await? {
+    match app
+        .service
+        .confirm(confirmation, client, corrections)
+        .await?
+    {
         Confirmed::Issued(record) => Ok((StatusCode::CREATED, record)),
         Confirmed::Replayed(record) => Ok((StatusCode::OK, record)),
     }
