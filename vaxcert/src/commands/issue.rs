@@ -3,7 +3,9 @@
 //!
 //! The same rules as the internal API: a dose event the ledger holds with the same canonical hash is
 //! *already issued* (no new signature), with another hash a *conflict*; a line that does not parse or
-//! validate is *invalid*, reported by line number and field, never by content. The run goes on after
+//! validate is *invalid*, reported by line number and field, never by content. A correction follows the
+//! rules of `issuer::correction` with the run as the operator, who may correct any client's dose event:
+//! another person's is *invalid*, one corrected already a *conflict*. The run goes on after
 //! either, so a file can be re-run after a crash, or after fixing its bad lines, and finishes the job with
 //! no duplicates.
 //!
