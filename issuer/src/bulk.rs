@@ -18,12 +18,15 @@ use rayon::prelude::*;
 use crate::confirmation::DoseConfirmation;
 use crate::error::{FieldError, FieldReason, IssueError};
 use crate::issue::{IssuedCertificate, Issuer};
-use crate::ledger::{CertificateRecord, Issuance, Ledger, LedgerError, Recorded};
+use crate::ledger::{
+    CertificateRecord, CorrectionRefusal, CorrectionRights, Issuance, Ledger, LedgerError, Recorded,
+};
 use crate::parse::{ParseError, parse_confirmation};
 use crate::service::IssuanceService;
 use crate::uvci::Uvci;
 
-/// The actor of the audit entries a bulk run writes.
+/// The actor of the audit entries a bulk run writes. The operator may correct any client's dose event
+/// (the same-person and only-once rules still hold).
 pub const BULK_ACTOR: &str = "cli";
 
 /// A line longer than this is refused unread (a dose confirmation is well under 2 KiB).
@@ -61,6 +64,9 @@ pub enum LineOutcome {
     AlreadyIssued,
     /// The ledger holds this dose event with another body: nothing recorded.
     Conflict,
+    /// A correction refused for what the ledger holds, not for a field (corrected already): nothing
+    /// recorded.
+    CorrectionRefused(CorrectionRefusal),
     /// The line is not an issuable dose confirmation.
     Invalid(LineProblem),
     /// The certificate failed the self-check: nothing recorded.
@@ -235,8 +241,9 @@ pub async fn prepare(
     })
 }
 
-/// Records a prepared batch in one transaction. A batch refused because a correction names an unknown
-/// dose event is recorded again line by line, so that only that line fails.
+/// Records a prepared batch in one transaction. A batch refused because of a correction (an unknown dose
+/// event, another person's, one corrected already) is recorded again line by line, so that only that line
+/// fails.
 pub async fn record(ledger: &Ledger, batch: PreparedBatch) -> RecordedBatch {
     let issuances: Vec<Issuance<'_>> = batch
         .signed
@@ -248,6 +255,7 @@ pub async fn record(ledger: &Ledger, batch: PreparedBatch) -> RecordedBatch {
             supersedes: signed.supersedes.as_deref(),
             certificate: &signed.certificate,
             actor: BULK_ACTOR,
+            corrections: CorrectionRights::Any,
         })
         .collect();
     let (written, error) = write(ledger, &issuances, batch.now).await;
@@ -269,10 +277,7 @@ pub async fn record(ledger: &Ledger, batch: PreparedBatch) -> RecordedBatch {
                 }
                 Recorded::AlreadyRecorded { .. } => LineOutcome::Conflict,
             },
-            Written::UnknownSupersedes => LineOutcome::Invalid(LineProblem::Field(FieldError {
-                field: "supersedes_dose_event_id",
-                reason: FieldReason::UnknownDoseEvent,
-            })),
+            Written::Refused(refusal) => refused_correction(refusal),
         };
         outcomes.push((signed.line, outcome));
     }
@@ -287,8 +292,8 @@ pub async fn record(ledger: &Ledger, batch: PreparedBatch) -> RecordedBatch {
 /// What the ledger answered for a signed line.
 enum Written {
     Recorded(Box<Recorded>),
-    /// The superseded dose event is unknown: nothing recorded for this line.
-    UnknownSupersedes,
+    /// The correction was refused: nothing recorded for this line.
+    Refused(CorrectionRefusal),
 }
 
 /// The ledger's answers, in order, and the error that stopped it (answers before it are committed).
@@ -314,18 +319,38 @@ async fn write(
                 "record_issuances answered a different count",
             )),
         ),
-        Err(LedgerError::NotFound) => {
+        Err(LedgerError::Correction(_)) => {
             let mut written = Vec::with_capacity(issuances.len());
             for issuance in issuances {
                 match ledger.record_issuance(issuance, now).await {
                     Ok(recorded) => written.push(Written::Recorded(Box::new(recorded))),
-                    Err(LedgerError::NotFound) => written.push(Written::UnknownSupersedes),
+                    Err(LedgerError::Correction(refusal)) => {
+                        written.push(Written::Refused(refusal))
+                    }
                     Err(error) => return (written, Some(error)),
                 }
             }
             (written, None)
         }
         Err(error) => (Vec::new(), Some(error)),
+    }
+}
+
+/// A refused correction as a line's outcome: a field's fault (unknown dose event, another person's) is
+/// *invalid*, the ledger's state (corrected already) a refusal.
+fn refused_correction(refusal: CorrectionRefusal) -> LineOutcome {
+    let invalid = |reason| {
+        LineOutcome::Invalid(LineProblem::Field(FieldError {
+            field: "supersedes_dose_event_id",
+            reason,
+        }))
+    };
+    match refusal {
+        CorrectionRefusal::UnknownDoseEvent => invalid(FieldReason::UnknownDoseEvent),
+        CorrectionRefusal::DifferentPerson => invalid(FieldReason::DifferentPerson),
+        CorrectionRefusal::OtherClient | CorrectionRefusal::AlreadyCorrected => {
+            LineOutcome::CorrectionRefused(refusal)
+        }
     }
 }
 

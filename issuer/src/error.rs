@@ -111,6 +111,10 @@ pub enum FieldReason {
     /// A dose event the ledger does not hold (a correction's `supersedes_dose_event_id`).
     #[error("no such dose event")]
     UnknownDoseEvent,
+    /// A correction whose holder is not the superseded dose event's: their dates of birth disagree
+    /// ([`crate::correction::same_person`]).
+    #[error("not the same person as the superseded dose event")]
+    DifferentPerson,
     /// The `Idempotency-Key` header is not the body's `dose_event_id`.
     #[error("does not match dose_event_id")]
     KeyMismatch,

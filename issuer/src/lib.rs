@@ -8,12 +8,14 @@
 //!
 //! The service part owns storage and HTTP: [`ledger`] (SQLite or PostgreSQL, exactly one certificate per
 //! dose event by a unique constraint), [`service`] (confirm, correct, revoke, renew — nothing is handed
-//! out before the ledger has it), [`bulk`] (the same rules over a batch, for back-filling), [`api`] (the axum router: internal API and published documents),
+//! out before the ledger has it), [`correction`] (who may supersede a dose event), [`bulk`] (the same rules
+//! over a batch, for back-filling), [`api`] (the axum router: internal API and published documents),
 //! [`publication`] (the signed trust and revocation lists) and [`tokens`] (the API's bearer tokens).
 
 pub mod api;
 pub mod bulk;
 mod confirmation;
+pub mod correction;
 mod error;
 mod issue;
 pub mod ledger;

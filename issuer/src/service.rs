@@ -6,10 +6,12 @@ use std::sync::Arc;
 use hcert::ValueSets;
 
 use crate::confirmation::DoseConfirmation;
+use crate::correction::{recorded_dob, same_person};
 use crate::error::{FieldError, FieldReason, IssueError, UvciError};
 use crate::issue::Issuer;
 use crate::ledger::{
-    CertificateRecord, CertificateStatus, Issuance, Ledger, LedgerError, Recorded,
+    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, Issuance, Ledger,
+    LedgerError, Recorded,
 };
 use crate::uvci::Uvci;
 
@@ -39,6 +41,14 @@ pub enum ServiceError {
     /// The dose event was confirmed before with another body (HTTP 409).
     #[error("this dose event was confirmed before with a different body")]
     Conflict,
+    /// A correction of a dose event another client confirmed, from a client that may correct only its
+    /// own (HTTP 403): nothing was recorded.
+    #[error("the superseded dose event was confirmed by another client")]
+    CorrectionForbidden,
+    /// A correction of a dose event that another correction superseded already (HTTP 409): nothing was
+    /// recorded.
+    #[error("the superseded dose event was corrected already")]
+    AlreadyCorrected,
     /// No such certificate or dose event (HTTP 404).
     #[error("not found")]
     NotFound,
@@ -63,7 +73,25 @@ impl From<LedgerError> for ServiceError {
             LedgerError::Unavailable(_) => ServiceError::Unavailable(error),
             LedgerError::NotFound => ServiceError::NotFound,
             LedgerError::WrongStatus(status) => ServiceError::WrongStatus(status),
+            LedgerError::Correction(refusal) => refusal.into(),
             other => ServiceError::Ledger(other),
+        }
+    }
+}
+
+impl From<CorrectionRefusal> for ServiceError {
+    fn from(refusal: CorrectionRefusal) -> ServiceError {
+        let invalid = |reason| {
+            ServiceError::Invalid(FieldError {
+                field: "supersedes_dose_event_id",
+                reason,
+            })
+        };
+        match refusal {
+            CorrectionRefusal::UnknownDoseEvent => invalid(FieldReason::UnknownDoseEvent),
+            CorrectionRefusal::DifferentPerson => invalid(FieldReason::DifferentPerson),
+            CorrectionRefusal::OtherClient => ServiceError::CorrectionForbidden,
+            CorrectionRefusal::AlreadyCorrected => ServiceError::AlreadyCorrected,
         }
     }
 }
@@ -185,18 +213,23 @@ impl IssuanceService {
         (self.clock)()
     }
 
-    /// Answers a dose confirmation from `actor`: the certificate already recorded for an identical
-    /// request, or a new one — validated, signed, self-checked and recorded before it is returned. For a
-    /// correction the superseded dose event's certificates are revoked in the same transaction.
+    /// Answers a dose confirmation from `actor`, who may correct the dose events of `corrections`: the
+    /// certificate already recorded for an identical request, or a new one — validated, signed,
+    /// self-checked and recorded before it is returned. A correction (`supersedes_dose_event_id`) must
+    /// follow the rules of [`crate::correction`]; the superseded dose event's certificates are revoked
+    /// in the same transaction.
     ///
     /// # Errors
     /// [`ServiceError::Conflict`] when the dose event was confirmed with another body (compared by
-    /// canonical hash); [`ServiceError::Invalid`] naming the field; [`ServiceError::Unavailable`] when
-    /// the ledger cannot be reached (nothing is released); [`ServiceError::Issue`].
+    /// canonical hash); [`ServiceError::Invalid`] naming the field (`supersedes_dose_event_id` for an
+    /// unknown superseded dose event or another person's); [`ServiceError::CorrectionForbidden`];
+    /// [`ServiceError::AlreadyCorrected`]; [`ServiceError::Unavailable`] when the ledger cannot be
+    /// reached (nothing is released); [`ServiceError::Issue`].
     pub async fn confirm(
         &self,
         confirmation: DoseConfirmation,
         actor: &str,
+        corrections: CorrectionRights,
     ) -> Result<Confirmed, ServiceError> {
         let request_hash = confirmation.canonical_hash();
         if let Some((event, certificate)) =
@@ -210,14 +243,9 @@ impl IssuanceService {
             .validate(&self.value_sets, now)
             .map_err(ServiceError::Invalid)?;
         if let Some(superseded) = &confirmation.supersedes_dose_event_id {
-            let known = superseded != &confirmation.dose_event_id
-                && self.ledger.dose_event(superseded).await?.is_some();
-            if !known {
-                return Err(ServiceError::Invalid(FieldError {
-                    field: "supersedes_dose_event_id",
-                    reason: FieldReason::UnknownDoseEvent,
-                }));
-            }
+            // Refuse before signing; the recording transaction checks again, atomically.
+            self.check_correction(&confirmation, superseded, actor, corrections)
+                .await?;
         }
 
         let issuer = Arc::clone(&self.issuer);
@@ -236,19 +264,45 @@ impl IssuanceService {
             supersedes: confirmation.supersedes_dose_event_id.as_deref(),
             certificate: &certificate,
             actor,
+            corrections,
         };
-        match self.ledger.record_issuance(&issuance, now).await {
-            Ok(Recorded::Issued(record)) => Ok(Confirmed::Issued(record)),
-            Ok(Recorded::AlreadyRecorded { event, certificate }) => {
+        match self.ledger.record_issuance(&issuance, now).await? {
+            Recorded::Issued(record) => Ok(Confirmed::Issued(record)),
+            Recorded::AlreadyRecorded { event, certificate } => {
                 replay(event.request_hash, request_hash, certificate)
             }
-            // The superseded dose event vanished between the check and the write: still a bad field.
-            Err(LedgerError::NotFound) => Err(ServiceError::Invalid(FieldError {
-                field: "supersedes_dose_event_id",
-                reason: FieldReason::UnknownDoseEvent,
-            })),
-            Err(error) => Err(error.into()),
         }
+    }
+
+    /// The rules of [`crate::correction`], against the ledger as it is now.
+    async fn check_correction(
+        &self,
+        confirmation: &DoseConfirmation,
+        superseded: &str,
+        actor: &str,
+        corrections: CorrectionRights,
+    ) -> Result<(), ServiceError> {
+        let event = if superseded == confirmation.dose_event_id {
+            None
+        } else {
+            self.ledger.dose_event(superseded).await?
+        };
+        let Some((event, _)) = event else {
+            return Err(CorrectionRefusal::UnknownDoseEvent.into());
+        };
+        if corrections == CorrectionRights::OwnOnly && event.confirmed_by.as_deref() != Some(actor)
+        {
+            return Err(CorrectionRefusal::OtherClient.into());
+        }
+        let same = recorded_dob(&event.request_json)
+            .is_some_and(|dob| same_person(&dob, &confirmation.person.dob));
+        if !same {
+            return Err(CorrectionRefusal::DifferentPerson.into());
+        }
+        if event.superseded_by.is_some() {
+            return Err(CorrectionRefusal::AlreadyCorrected.into());
+        }
+        Ok(())
     }
 
     /// The certificate with this UVCI.

@@ -648,6 +648,206 @@ async fn a_correction_issues_a_new_certificate_and_revokes_the_old_one() {
     }
 }
 
+/// The status (`active`, `revoked`, …) of the certificate with this UVCI, read by the reader client.
+async fn status_of(system: &TestSystem, uvci: &str) -> String {
+    let answer = send(
+        &system.router,
+        get(&certificate_path(uvci), Some(&system.tokens.reader)),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.json);
+    answer.json["status"].as_str().unwrap().to_owned()
+}
+
+/// A correction of `original` (a new dose event id), by the same person with a corrected given name.
+fn correction_of(original: &Value) -> Value {
+    let mut corrected = confirmation_body(&dose_event_id());
+    corrected["supersedes_dose_event_id"] = original["dose_event_id"].clone();
+    corrected["person"]["gn"] = json!("Bảo Dũng");
+    corrected
+}
+
+#[tokio::test]
+async fn correcting_another_clients_dose_event_needs_the_correct_scope() {
+    for system in systems().await {
+        let original = confirmation_body(&dose_event_id());
+        let first = send(
+            &system.router,
+            confirm_request(&system.tokens.registry, &original),
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        let old_uvci = first.json["uvci"].as_str().unwrap().to_owned();
+
+        // Another registry, without `correct`: 403 naming the field, nothing recorded.
+        let foreign = correction_of(&original);
+        let refused = send(
+            &system.router,
+            confirm_request(&system.tokens.other_registry, &foreign),
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.json);
+        assert_eq!(refused.json["error"], "correction_forbidden");
+        assert_eq!(refused.json["field"], "supersedes_dose_event_id");
+        assert!(refused.json.get("hc1").is_none());
+        let foreign_id = foreign["dose_event_id"].as_str().unwrap();
+        assert!(
+            system
+                .ledger
+                .dose_event(foreign_id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(status_of(&system, &old_uvci).await, "active");
+
+        // A client with `correct`: 201, the original's certificate revoked.
+        let fixed = correction_of(&original);
+        let accepted = send(
+            &system.router,
+            confirm_request(&system.tokens.corrector, &fixed),
+        )
+        .await;
+        assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.json);
+        assert_eq!(status_of(&system, &old_uvci).await, "revoked");
+        let new_uvci = accepted.json["uvci"].as_str().unwrap();
+        assert_eq!(status_of(&system, new_uvci).await, "active");
+
+        // Only one correction wins: correcting the original again is 409, nothing recorded.
+        let late = correction_of(&original);
+        let conflict = send(
+            &system.router,
+            confirm_request(&system.tokens.corrector, &late),
+        )
+        .await;
+        assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.json);
+        assert_eq!(conflict.json["error"], "already_corrected");
+        assert_eq!(conflict.json["field"], "supersedes_dose_event_id");
+        let late_id = late["dose_event_id"].as_str().unwrap();
+        assert!(system.ledger.dose_event(late_id).await.unwrap().is_none());
+        assert_eq!(status_of(&system, new_uvci).await, "active");
+
+        // The client that confirmed a dose event corrects it without `correct`.
+        let own = confirmation_body(&dose_event_id());
+        let own_answer = send(
+            &system.router,
+            confirm_request(&system.tokens.other_registry, &own),
+        )
+        .await;
+        assert_eq!(own_answer.status, StatusCode::CREATED);
+        let own_fix = send(
+            &system.router,
+            confirm_request(&system.tokens.other_registry, &correction_of(&own)),
+        )
+        .await;
+        assert_eq!(own_fix.status, StatusCode::CREATED, "{}", own_fix.json);
+    }
+}
+
+#[tokio::test]
+async fn correcting_another_persons_dose_event_is_422() {
+    for system in systems().await {
+        let original = confirmation_body(&dose_event_id());
+        let first = send(
+            &system.router,
+            confirm_request(&system.tokens.registry, &original),
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        let old_uvci = first.json["uvci"].as_str().unwrap().to_owned();
+
+        for token in [&system.tokens.registry, &system.tokens.corrector] {
+            let mut stranger = correction_of(&original);
+            stranger["person"]["dob"] = json!("1983-10-11");
+            let refused = send(&system.router, confirm_request(token, &stranger)).await;
+            assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(refused.json["error"], "invalid_field");
+            assert_eq!(refused.json["field"], "supersedes_dose_event_id");
+            let id = stranger["dose_event_id"].as_str().unwrap();
+            assert!(system.ledger.dose_event(id).await.unwrap().is_none());
+        }
+        assert_eq!(status_of(&system, &old_uvci).await, "active");
+
+        // The same date of birth with less precision is the same person.
+        let mut year_only = correction_of(&original);
+        year_only["person"]["dob"] = json!("1983");
+        let accepted = send(
+            &system.router,
+            confirm_request(&system.tokens.registry, &year_only),
+        )
+        .await;
+        assert_eq!(accepted.status, StatusCode::CREATED, "{}", accepted.json);
+        assert_eq!(status_of(&system, &old_uvci).await, "revoked");
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_corrections_leave_exactly_one_active_certificate() {
+    for system in systems().await {
+        let original = confirmation_body(&dose_event_id());
+        let first = send(
+            &system.router,
+            confirm_request(&system.tokens.registry, &original),
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::CREATED);
+        let original_id = original["dose_event_id"].as_str().unwrap().to_owned();
+
+        let corrections: Vec<Value> = (0..20).map(|_| correction_of(&original)).collect();
+        let tasks: Vec<_> = corrections
+            .iter()
+            .map(|body| {
+                let router = system.router.clone();
+                let request = confirm_request(&system.tokens.registry, body);
+                tokio::spawn(async move { send(&router, request).await })
+            })
+            .collect();
+        let mut created = Vec::new();
+        let mut conflicts = 0;
+        for (task, body) in tasks.into_iter().zip(&corrections) {
+            let answer = task.await.unwrap();
+            let id = body["dose_event_id"].as_str().unwrap().to_owned();
+            match answer.status {
+                StatusCode::CREATED => created.push(id),
+                StatusCode::CONFLICT => {
+                    assert_eq!(answer.json["error"], "already_corrected");
+                    assert_eq!(answer.json["field"], "supersedes_dose_event_id");
+                    assert!(system.ledger.dose_event(&id).await.unwrap().is_none());
+                    conflicts += 1;
+                }
+                other => panic!("unexpected {other}: {}", answer.json),
+            }
+        }
+        assert_eq!(created.len(), 1);
+        assert_eq!(conflicts, 19);
+
+        let ids = std::iter::once(original_id.clone()).chain(
+            corrections
+                .iter()
+                .map(|body| body["dose_event_id"].as_str().unwrap().to_owned()),
+        );
+        let mut active = Vec::new();
+        for id in ids {
+            for certificate in system.ledger.certificates_of(&id).await.unwrap() {
+                if certificate.status.as_str() == "active" {
+                    active.push(certificate.dose_event_id);
+                }
+            }
+        }
+        assert_eq!(
+            active, created,
+            "exactly one active certificate: the winner's"
+        );
+        let (event, _) = system
+            .ledger
+            .dose_event(&original_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(event.superseded_by.as_ref(), created.first());
+    }
+}
+
 #[tokio::test]
 async fn certificate_status_by_percent_encoded_uvci() {
     for system in systems().await {

@@ -20,8 +20,8 @@ use std::time::Instant;
 
 use fixtures::{confirmation_body, dose_event_id, inline_value_sets};
 use issuer::ledger::{
-    AuditEntry, CertificateRecord, CertificateStatus, Issuance, Ledger, LedgerBackend, LedgerError,
-    Recorded, RevokedHashes, Scope,
+    AuditEntry, CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights,
+    Issuance, Ledger, LedgerBackend, LedgerError, Recorded, RevokedHashes, Scope,
 };
 use issuer::{DoseConfirmation, IssuedCertificate, Issuer, IssuerConfig, Uvci};
 use keys::test_pki::test_pki;
@@ -71,10 +71,15 @@ fn certificate(exp: i64) -> IssuedCertificate {
 
 /// The canonical request JSON of a dose event (without id number and phone), with personal data.
 fn request_json(dose_event_id: &str) -> String {
+    request_json_born(dose_event_id, DOB)
+}
+
+/// [`request_json`] of someone born on `dob`.
+fn request_json_born(dose_event_id: &str, dob: &str) -> String {
     serde_json::json!({
         "dose_event_id": dose_event_id,
         "person": {"family_name": "Nguyễn", "given_name": "Thị Hoa", "name": NAME,
-                   "fnt": "NGUYEN", "gnt": "THI<HOA", "icao": NAME_ICAO, "dob": DOB},
+                   "fnt": "NGUYEN", "gnt": "THI<HOA", "icao": NAME_ICAO, "dob": dob},
         "vaccination": {"date": "2021-09-01", "dose_number": 2, "total_doses": 2}
     })
     .to_string()
@@ -90,6 +95,8 @@ struct Event {
     json: String,
     certificate: IssuedCertificate,
     supersedes: Option<String>,
+    actor: &'static str,
+    corrections: CorrectionRights,
 }
 
 impl Event {
@@ -100,6 +107,8 @@ impl Event {
             id,
             certificate: certificate(exp),
             supersedes: None,
+            actor: "registry",
+            corrections: CorrectionRights::OwnOnly,
         }
     }
 
@@ -117,7 +126,8 @@ impl Event {
             request_json: &self.json,
             supersedes: self.supersedes.as_deref(),
             certificate: &self.certificate,
-            actor: "registry",
+            actor: self.actor,
+            corrections: self.corrections,
         }
     }
 }
@@ -164,8 +174,7 @@ async fn a_dose_event_is_recorded_once() {
         let twin = Event {
             id: first.id.clone(),
             json: format!("{} ", first.json),
-            certificate: certificate(NOW + YEAR),
-            supersedes: None,
+            ..Event::new(NOW + YEAR)
         };
         match ledger
             .record_issuance(&twin.issuance(), NOW + 5)
@@ -219,8 +228,7 @@ async fn concurrent_confirmations_of_one_dose_event_record_one_certificate() {
                 let event = Event {
                     json: request_json(&id),
                     id,
-                    certificate: certificate(NOW + YEAR),
-                    supersedes: None,
+                    ..Event::new(NOW + YEAR)
                 };
                 ledger.record_issuance(&event.issuance(), NOW).await
             }));
@@ -315,10 +323,33 @@ async fn a_correction_revokes_the_superseded_certificates() {
             "{backend:?}"
         );
 
-        // Correcting it again revokes nothing more, and still records the new dose event.
+        // The corrected dose event says which dose event corrected it, and who confirmed each.
+        let (superseded, _) = ledger.dose_event(&wrong.id).await.unwrap().unwrap();
+        assert_eq!(
+            superseded.superseded_by.as_deref(),
+            Some(correction.id.as_str())
+        );
+        assert_eq!(superseded.confirmed_by.as_deref(), Some("registry"));
+        assert_eq!(event.superseded_by, None);
+        assert_eq!(event.confirmed_by.as_deref(), Some("registry"));
+
+        // Only one correction wins: correcting it again is refused and records nothing.
         let again = Event::correcting(&wrong.id, NOW + YEAR);
-        issue(&ledger, &again).await;
-        assert_eq!(all_audit(&ledger).await.len(), audit.len() + 1);
+        let error = ledger
+            .record_issuance(&again.issuance(), NOW)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                error,
+                LedgerError::Correction(CorrectionRefusal::AlreadyCorrected)
+            ),
+            "{backend:?}: {error:?}"
+        );
+        assert_eq!(ledger.dose_event(&again.id).await.unwrap(), None);
+        assert_eq!(all_audit(&ledger).await.len(), audit.len());
+        // The correction itself can be corrected.
+        issue(&ledger, &Event::correcting(&correction.id, NOW + YEAR)).await;
         ledger.integrity_check().await.unwrap();
     }
 }
@@ -332,7 +363,10 @@ async fn an_unknown_superseded_dose_event_records_nothing() {
             .await
             .unwrap_err();
         assert!(
-            matches!(error, LedgerError::NotFound),
+            matches!(
+                error,
+                LedgerError::Correction(CorrectionRefusal::UnknownDoseEvent)
+            ),
             "{backend:?}: {error:?}"
         );
         assert_eq!(ledger.counts().await.unwrap(), (0, 0));
@@ -347,7 +381,10 @@ async fn an_unknown_superseded_dose_event_records_nothing() {
             .await
             .unwrap_err();
         assert!(
-            matches!(error, LedgerError::NotFound),
+            matches!(
+                error,
+                LedgerError::Correction(CorrectionRefusal::UnknownDoseEvent)
+            ),
             "{backend:?}: {error:?}"
         );
         assert_eq!(ledger.counts().await.unwrap(), (0, 0));
@@ -364,6 +401,174 @@ fn correction_without_supersedes(event: &Event) -> Event {
         json: event.json.clone(),
         certificate: certificate(NOW + YEAR),
         supersedes: None,
+        actor: event.actor,
+        corrections: event.corrections,
+    }
+}
+
+/// How a refused correction came back.
+fn refusal(result: Result<Recorded, LedgerError>) -> CorrectionRefusal {
+    match result {
+        Err(LedgerError::Correction(refusal)) => refusal,
+        other => panic!("expected a refused correction, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn corrections_are_scoped_to_the_confirming_client_and_the_same_person() {
+    for (backend, ledger) in support::ledgers().await {
+        let original = Event::new(NOW + YEAR);
+        let issued = issue(&ledger, &original).await;
+        let audit = all_audit(&ledger).await.len();
+
+        // Another client that may correct only its own: refused, nothing recorded.
+        let mut other = Event::correcting(&original.id, NOW + YEAR);
+        other.actor = "other-registry";
+        let refused = refusal(ledger.record_issuance(&other.issuance(), NOW).await);
+        assert_eq!(refused, CorrectionRefusal::OtherClient, "{backend:?}");
+        // Another person (a date of birth that disagrees): refused, whoever asks.
+        let mut stranger = Event::correcting(&original.id, NOW + YEAR);
+        stranger.json = request_json_born(&stranger.id, "1987-06-06");
+        let refused = refusal(ledger.record_issuance(&stranger.issuance(), NOW).await);
+        assert_eq!(refused, CorrectionRefusal::DifferentPerson, "{backend:?}");
+        stranger.corrections = CorrectionRights::Any;
+        let refused = refusal(ledger.record_issuance(&stranger.issuance(), NOW).await);
+        assert_eq!(refused, CorrectionRefusal::DifferentPerson, "{backend:?}");
+
+        assert_eq!(ledger.counts().await.unwrap(), (1, 1), "{backend:?}");
+        assert_eq!(all_audit(&ledger).await.len(), audit);
+        let (event, certificate) = ledger.dose_event(&original.id).await.unwrap().unwrap();
+        assert_eq!(certificate.status, CertificateStatus::Active);
+        assert_eq!(certificate.uvci, issued.uvci);
+        assert_eq!(event.superseded_by, None);
+
+        // Another client with the right to correct any dose event, for the same person written with
+        // less precision (the year of birth only): accepted.
+        let mut corrector = Event::correcting(&original.id, NOW + YEAR);
+        corrector.actor = "ministry";
+        corrector.corrections = CorrectionRights::Any;
+        corrector.json = request_json_born(&corrector.id, &DOB[..4]);
+        issue(&ledger, &corrector).await;
+        let old = ledger.certificate(&issued.uvci).await.unwrap().unwrap();
+        assert_eq!(old.status, CertificateStatus::Revoked, "{backend:?}");
+        let (event, _) = ledger.dose_event(&corrector.id).await.unwrap().unwrap();
+        assert_eq!(event.confirmed_by.as_deref(), Some("ministry"));
+
+        // The confirming client may correct its own dose event without any right beyond `issue`.
+        let own = Event::new(NOW + YEAR);
+        issue(&ledger, &own).await;
+        issue(&ledger, &Event::correcting(&own.id, NOW + YEAR)).await;
+        ledger.integrity_check().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn twenty_concurrent_corrections_of_one_dose_event_leave_one_active_certificate() {
+    for (backend, ledger) in support::ledgers().await {
+        let ledger = Arc::new(ledger);
+        let original = Event::new(NOW + YEAR);
+        issue(&ledger, &original).await;
+        let corrections: Vec<Arc<Event>> = (0..20)
+            .map(|_| Arc::new(Event::correcting(&original.id, NOW + YEAR)))
+            .collect();
+        let tasks: Vec<_> = corrections
+            .iter()
+            .map(|event| {
+                let ledger = Arc::clone(&ledger);
+                let event = Arc::clone(event);
+                tokio::spawn(async move { ledger.record_issuance(&event.issuance(), NOW).await })
+            })
+            .collect();
+        let mut winners = Vec::new();
+        for (task, event) in tasks.into_iter().zip(&corrections) {
+            match task.await.unwrap() {
+                Ok(Recorded::Issued(_)) => winners.push(event.id.clone()),
+                other => {
+                    assert_eq!(refusal(other), CorrectionRefusal::AlreadyCorrected);
+                    assert_eq!(ledger.dose_event(&event.id).await.unwrap(), None);
+                }
+            }
+        }
+        assert_eq!(winners.len(), 1, "{backend:?}");
+
+        let mut active = Vec::new();
+        for id in std::iter::once(&original.id).chain(corrections.iter().map(|e| &e.id)) {
+            for certificate in ledger.certificates_of(id).await.unwrap() {
+                if certificate.status == CertificateStatus::Active {
+                    active.push(certificate.dose_event_id);
+                }
+            }
+        }
+        assert_eq!(active, winners, "{backend:?}");
+        let (event, _) = ledger.dose_event(&original.id).await.unwrap().unwrap();
+        assert_eq!(event.superseded_by.as_ref(), winners.first());
+        assert_eq!(ledger.counts().await.unwrap(), (2, 2), "{backend:?}");
+        // One issue and one revocation per recorded dose event: the refused ones left no trace.
+        assert_eq!(all_audit(&ledger).await.len(), 3, "{backend:?}");
+        ledger.integrity_check().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn bulk_corrections_follow_the_same_rules() {
+    for (backend, ledger) in support::ledgers().await {
+        let originals: Vec<Event> = (0..3).map(|_| Event::new(NOW + YEAR)).collect();
+        for event in &originals {
+            issue(&ledger, event).await;
+        }
+        let operator = |mut event: Event| {
+            event.actor = "cli";
+            event.corrections = CorrectionRights::Any;
+            event
+        };
+
+        // Two corrections of one dose event in a batch: the batch is refused, nothing recorded.
+        let twice = [
+            operator(Event::correcting(&originals[0].id, NOW + YEAR)),
+            operator(Event::correcting(&originals[0].id, NOW + YEAR)),
+        ];
+        let issuances: Vec<_> = twice.iter().map(Event::issuance).collect();
+        let refused = refusal(
+            ledger
+                .record_issuances(&issuances, NOW)
+                .await
+                .map(|_| panic!("{backend:?}: a batch correcting one dose event twice")),
+        );
+        assert_eq!(refused, CorrectionRefusal::AlreadyCorrected, "{backend:?}");
+
+        // Another person: refused even for the operator.
+        let mut stranger = operator(Event::correcting(&originals[1].id, NOW + YEAR));
+        stranger.json = request_json_born(&stranger.id, "1990");
+        let issuances = [Event::new(NOW + YEAR), stranger];
+        let batch: Vec<_> = issuances.iter().map(Event::issuance).collect();
+        let refused = refusal(
+            ledger
+                .record_issuances(&batch, NOW)
+                .await
+                .map(|_| panic!("{backend:?}: another person's correction")),
+        );
+        assert_eq!(refused, CorrectionRefusal::DifferentPerson, "{backend:?}");
+        assert_eq!(ledger.counts().await.unwrap(), (3, 3), "{backend:?}");
+
+        // The operator corrects what the registry confirmed; then nobody corrects it again.
+        let fixes = [
+            operator(Event::correcting(&originals[0].id, NOW + YEAR)),
+            operator(Event::correcting(&originals[1].id, NOW + YEAR)),
+        ];
+        let batch: Vec<_> = fixes.iter().map(Event::issuance).collect();
+        let results = ledger.record_issuances(&batch, NOW).await.unwrap();
+        assert!(results.iter().all(|r| matches!(r, Recorded::Issued(_))));
+        let (event, certificate) = ledger.dose_event(&originals[1].id).await.unwrap().unwrap();
+        assert_eq!(event.superseded_by.as_deref(), Some(fixes[1].id.as_str()));
+        assert_eq!(
+            certificate.status,
+            CertificateStatus::Revoked,
+            "{backend:?}"
+        );
+        let late = Event::correcting(&originals[1].id, NOW + YEAR);
+        let refused = refusal(ledger.record_issuance(&late.issuance(), NOW).await);
+        assert_eq!(refused, CorrectionRefusal::AlreadyCorrected, "{backend:?}");
+        ledger.integrity_check().await.unwrap();
     }
 }
 
@@ -886,7 +1091,10 @@ async fn bulk_issuance_mixes_new_and_recorded_dose_events() {
         let issuances: Vec<_> = failing.iter().map(Event::issuance).collect();
         let error = ledger.record_issuances(&issuances, NOW).await.unwrap_err();
         assert!(
-            matches!(error, LedgerError::NotFound),
+            matches!(
+                error,
+                LedgerError::Correction(CorrectionRefusal::UnknownDoseEvent)
+            ),
             "{backend:?}: {error:?}"
         );
         assert_eq!(ledger.counts().await.unwrap(), (1000, 1000));
@@ -1122,4 +1330,114 @@ async fn postgres_ledgers_live_in_their_own_schema() {
     assert_eq!(reopened.counts().await.unwrap(), (1, 1));
     reopened.close().await;
     conn.close().await.unwrap();
+}
+
+/// A ledger written before migration 0002 (which keeps who confirmed each dose event and which
+/// correction superseded it) is upgraded in place: both are filled in from what it holds.
+#[tokio::test]
+async fn an_older_ledger_learns_who_confirmed_and_which_correction_won() {
+    sqlx::any::install_default_drivers();
+    let sqlite = support::sqlite_url();
+    let sqlite_path = sqlite.strip_prefix("sqlite:").unwrap();
+    std::fs::create_dir_all(std::path::Path::new(sqlite_path).parent().unwrap()).unwrap();
+    let mut urls = vec![(sqlite.clone(), format!("{sqlite}?mode=rwc"))];
+    if let Some(url) = support::postgres_url().await {
+        urls.push((url.clone(), url));
+    }
+    for (url, connect_url) in urls {
+        let first_only = support::temp_dir("migrations");
+        let first =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/0001_ledger.sql");
+        std::fs::copy(first, first_only.join("0001_ledger.sql")).unwrap();
+        let pool = sqlx::any::AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(&connect_url)
+            .await
+            .unwrap();
+        sqlx::migrate::Migrator::new(first_only.as_path())
+            .await
+            .unwrap()
+            .run(&pool)
+            .await
+            .unwrap();
+        // `original` by registry-a, corrected twice by registry-b (an older ledger allowed that).
+        let rows = [
+            ("original", None, "registry-a"),
+            ("fix-1", Some("original"), "registry-b"),
+            ("fix-2", Some("original"), "registry-b"),
+        ];
+        for (seq, (id, supersedes, actor)) in (1i64..).zip(rows) {
+            let json = request_json(id);
+            sqlx::query(
+                "INSERT INTO dose_events (dose_event_id, request_hash, request_json, supersedes, \
+                 received_at) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(hex::encode(hash(&json)))
+            .bind(json.as_str())
+            .bind(supersedes)
+            .bind(NOW)
+            .execute(&pool)
+            .await
+            .unwrap();
+            let uvci = format!("URN:UVCI:01:VN:{}", hex::encode(random::<16>()));
+            sqlx::query(
+                "INSERT INTO certificates (uvci, dose_event_id, generation, hc1, kid, iat, exp, \
+                 payload_hash, uci_hash, country_uci_hash, signature_hash, status) \
+                 VALUES ($1, $2, 0, 'HC1:X', 'AQIDBAUGBwg=', $3, $4, $5, $6, $7, $8, 'active')",
+            )
+            .bind(uvci.as_str())
+            .bind(id)
+            .bind(NOW)
+            .bind(NOW + YEAR)
+            .bind(hex::encode(random::<32>()))
+            .bind(hex::encode(random::<16>()))
+            .bind(hex::encode(random::<16>()))
+            .bind(hex::encode(random::<16>()))
+            .execute(&pool)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO audit_log (seq, at, action, dose_event_id, uvci, actor) \
+                 VALUES ($1, $2, 'issue', $3, $4, $5)",
+            )
+            .bind(seq)
+            .bind(NOW)
+            .bind(id)
+            .bind(uvci.as_str())
+            .bind(actor)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("UPDATE counters SET value = 3 WHERE name = 'audit_seq'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+
+        let ledger = Ledger::open(&url).await.unwrap();
+        let (original, _) = ledger.dose_event("original").await.unwrap().unwrap();
+        assert_eq!(original.confirmed_by.as_deref(), Some("registry-a"));
+        let winner = original.superseded_by.unwrap();
+        assert!(["fix-1", "fix-2"].contains(&winner.as_str()), "{winner}");
+        for fix in ["fix-1", "fix-2"] {
+            let (event, _) = ledger.dose_event(fix).await.unwrap().unwrap();
+            assert_eq!(event.confirmed_by.as_deref(), Some("registry-b"));
+            assert_eq!(event.superseded_by, None);
+        }
+        // It was corrected: a third correction is refused, even from the confirming client.
+        let mut third = Event::correcting("original", NOW + YEAR);
+        third.actor = "registry-a";
+        let refused = refusal(ledger.record_issuance(&third.issuance(), NOW).await);
+        assert_eq!(refused, CorrectionRefusal::AlreadyCorrected, "{url}");
+        // A correction of a correction goes to the client that confirmed it.
+        let mut chained = Event::correcting("fix-1", NOW + YEAR);
+        let refused = refusal(ledger.record_issuance(&chained.issuance(), NOW).await);
+        assert_eq!(refused, CorrectionRefusal::OtherClient, "{url}");
+        chained.actor = "registry-b";
+        issue(&ledger, &chained).await;
+        ledger.integrity_check().await.unwrap();
+        ledger.close().await;
+    }
 }

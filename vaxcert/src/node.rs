@@ -196,7 +196,7 @@ pub async fn bootstrap_token(args: &NodeArgs, ledger: &Ledger, now: i64) -> Resu
         .create_client(
             &name,
             token.hash(),
-            &[Scope::Issue, Scope::Read, Scope::Revoke],
+            &[Scope::Issue, Scope::Read, Scope::Revoke, Scope::Correct],
             now,
         )
         .await

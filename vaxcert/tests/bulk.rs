@@ -484,6 +484,91 @@ fn reruns_are_idempotent_and_changed_lines_conflict() {
     node.remove();
 }
 
+/// A correction line: `n`'s confirmation under a new dose event id, superseding `superseded`.
+fn correction(tag: &str, n: usize, id: &str, superseded: &str) -> Value {
+    let mut value = confirmation(tag, n);
+    value["dose_event_id"] = json!(id);
+    value["supersedes_dose_event_id"] = json!(superseded);
+    value["person"]["gn"] = json!("Bảo Dũng");
+    value
+}
+
+#[test]
+fn bulk_corrections_follow_the_api_rules_line_by_line() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let node = Node::new("corrections", value_sets);
+    let from = node.path("doses.jsonl");
+    write_lines(&from, &valid_lines("corr", 3));
+    let output = node.issue(&["--from", &from]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // As if the registry had confirmed them over the API: the operator may still correct them.
+    runtime().block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(&node.sqlite_url())
+            .await
+            .unwrap();
+        sqlx::query("UPDATE dose_events SET confirmed_by = 'national-registry'")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        conn.close().await.unwrap();
+    });
+
+    let mut stranger = correction("corr", 1, "corr-fix-3", "corr-000001");
+    stranger["person"]["dob"] = json!("1999-01-01");
+    let lines = [
+        // 1: corrects corr-000000 (the same person, a corrected given name).
+        correction("corr", 0, "corr-fix-1", "corr-000000"),
+        // 2: corrects it again: only one correction wins.
+        correction("corr", 0, "corr-fix-2", "corr-000000"),
+        // 3: another person's date of birth.
+        stranger,
+        // 4: a dose event the ledger does not hold.
+        correction("corr", 2, "corr-fix-4", "corr-never-seen"),
+        // 5: a new dose event.
+        confirmation("corr", 3),
+    ];
+    let lines: Vec<String> = lines.iter().map(Value::to_string).collect();
+    write_lines(&from, &lines);
+    let out = node.path("out.jsonl");
+    let output = node.issue(&["--from", &from, "--out", &out]);
+    let errors = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{errors}");
+    assert_eq!(summary(&output), summary_of(2, 0, 1, 2));
+    assert!(
+        errors.contains("line 2: conflict: the superseded dose event was corrected already"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("line 3: invalid: supersedes_dose_event_id: not the same person"),
+        "{errors}"
+    );
+    assert!(
+        errors.contains("line 4: invalid: supersedes_dose_event_id: no such dose event"),
+        "{errors}"
+    );
+    let handed: Vec<String> = out_lines(&out)
+        .iter()
+        .map(|line| line["dose_event_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(handed, ["corr-fix-1", "corr-000003"]);
+
+    runtime().block_on(async {
+        let ledger = Ledger::open(&node.sqlite_url()).await.unwrap();
+        let (original, certificate) = ledger.dose_event("corr-000000").await.unwrap().unwrap();
+        assert_eq!(original.superseded_by.as_deref(), Some("corr-fix-1"));
+        assert_eq!(certificate.status.as_str(), "revoked");
+        let (_, untouched) = ledger.dose_event("corr-000001").await.unwrap().unwrap();
+        assert_eq!(untouched.status.as_str(), "active");
+        for refused in ["corr-fix-2", "corr-fix-3", "corr-fix-4"] {
+            assert!(ledger.dose_event(refused).await.unwrap().is_none());
+        }
+        ledger.close().await;
+    });
+    node.remove();
+}
+
 #[test]
 fn a_resumed_out_file_gets_back_what_a_crash_lost_and_loses_its_torn_line() {
     let Some(value_sets) = value_sets() else {

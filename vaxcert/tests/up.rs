@@ -402,6 +402,8 @@ fn tokens_create_prints_a_token_once_that_the_service_accepts() {
         "national-registry",
         "--scope",
         "issue",
+        "--scope",
+        "correct",
         "--data",
         data.to_str().unwrap(),
     ])
@@ -452,7 +454,9 @@ fn tokens_create_prints_a_token_once_that_the_service_accepts() {
     assert!(
         listed
             .lines()
-            .any(|line| line.starts_with("national-registry") && line.contains("disabled")),
+            .any(|line| line.starts_with("national-registry")
+                && line.contains("disabled")
+                && line.ends_with("issue,correct")),
         "{listed}"
     );
     assert!(!listed.contains(&token));

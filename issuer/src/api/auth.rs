@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, header};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::problem::Problem;
-use crate::ledger::{Ledger, LedgerError, Scope};
+use crate::ledger::{ApiClient, Ledger, LedgerError, Scope};
 use crate::tokens::token_hash;
 
 /// A token-bucket rate per client.
@@ -41,6 +41,17 @@ impl Authenticator {
         headers: &HeaderMap,
         scope: Scope,
     ) -> Result<String, Problem> {
+        self.authorize_client(headers, scope)
+            .await
+            .map(|client| client.name)
+    }
+
+    /// The client presenting a valid token with `scope`, within its rate (its other scopes too).
+    pub(crate) async fn authorize_client(
+        &self,
+        headers: &HeaderMap,
+        scope: Scope,
+    ) -> Result<ApiClient, Problem> {
         let Some(token) = bearer_token(headers) else {
             tracing::warn!(reason = "no bearer token", "internal API request refused");
             return Err(Problem::Unauthenticated);
@@ -69,7 +80,7 @@ impl Authenticator {
             tracing::warn!(client = %client.name, reason = "rate limit", "internal API request refused");
             return Err(Problem::RateLimited);
         }
-        Ok(client.name)
+        Ok(client)
     }
 }
 

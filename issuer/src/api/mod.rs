@@ -3,7 +3,7 @@
 //!
 //! | method and path | scope | answers |
 //! |---|---|---|
-//! | `POST /internal/v1/dose-confirmations` | `issue` | 201 / 200 replay / 401 / 403 / 408 / 409 / 413 / 415 / 422 / 429 / 503 |
+//! | `POST /internal/v1/dose-confirmations` | `issue` (+ `correct` to correct other clients' dose events) | 201 / 200 replay / 401 / 403 / 408 / 409 / 413 / 415 / 422 / 429 / 503 |
 //! | `GET /internal/v1/certificates/{uvci}` (percent-encoded) | `read` | 200 status / 404 |
 //! | `POST /internal/v1/certificates/{uvci}/revocation` `{"reason": "fraud"}` | `revoke` | 200 / 404 / 408 / 409 / 413 |
 //! | `GET /trust-list`, `/trust-list/dsc`, `/trust-list/anchors`, `/revocation-list` | public | 200 / 304 |
@@ -39,7 +39,7 @@ use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::error::{FieldError, FieldReason};
-use crate::ledger::{CertificateRecord, Scope};
+use crate::ledger::{CertificateRecord, CorrectionRights, Scope};
 use crate::parse::parse_confirmation;
 use crate::publication::Publisher;
 use crate::service::{Confirmed, IssuanceService, RevocationReason};
@@ -136,11 +136,14 @@ pub fn router(
 
 /// `POST /internal/v1/dose-confirmations`.
 async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let client = match app.auth.authorize(&headers, Scope::Issue).await {
-        Ok(client) => client,
+    let (client, corrections) = match app.auth.authorize_client(&headers, Scope::Issue).await {
+        Ok(client) if client.scopes.contains(&Scope::Correct) => {
+            (client.name, CorrectionRights::Any)
+        }
+        Ok(client) => (client.name, CorrectionRights::OwnOnly),
         Err(problem) => return problem.into_response(),
     };
-    let answer = confirm_as(&app, &client, &headers, body).await;
+    let answer = confirm_as(&app, &client, corrections, &headers, body).await;
     match &answer {
         Ok((status, _)) => {
             tracing::info!(client = %client, status = status.as_u16(), "dose confirmation")
@@ -164,6 +167,7 @@ async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
 async fn confirm_as(
     app: &App,
     client: &str,
+    corrections: CorrectionRights,
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, CertificateRecord), Problem> {
@@ -186,7 +190,11 @@ async fn confirm_as(
             reason: FieldReason::KeyMismatch,
         }));
     }
-    match app.service.confirm(confirmation, client).await? {
+    match app
+        .service
+        .confirm(confirmation, client, corrections)
+        .await?
+    {
         Confirmed::Issued(record) => Ok((StatusCode::CREATED, record)),
         Confirmed::Replayed(record) => Ok((StatusCode::OK, record)),
     }

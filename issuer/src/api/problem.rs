@@ -7,6 +7,9 @@ use serde_json::json;
 use crate::error::FieldError;
 use crate::service::ServiceError;
 
+/// The field a refused correction names.
+const SUPERSEDES: &str = "supersedes_dose_event_id";
+
 /// Seconds a client should wait after a 503 or 429.
 const RETRY_AFTER_S: &str = "5";
 
@@ -17,6 +20,8 @@ pub(crate) enum Problem {
     Unauthenticated,
     /// The client lacks the scope (403).
     Forbidden,
+    /// A correction of another client's dose event without the `correct` scope (403).
+    CorrectionForbidden,
     /// Over the client's rate (429).
     RateLimited,
     /// Not `application/json` (415).
@@ -33,6 +38,8 @@ pub(crate) enum Problem {
     Invalid(FieldError),
     /// Same idempotency key, another body (409).
     Conflict,
+    /// The superseded dose event was corrected already (409).
+    AlreadyCorrected,
     /// Not found (404).
     NotFound,
     /// The certificate's status does not allow the change (409).
@@ -48,14 +55,16 @@ impl Problem {
     pub(crate) fn status(&self) -> StatusCode {
         match self {
             Problem::Unauthenticated => StatusCode::UNAUTHORIZED,
-            Problem::Forbidden => StatusCode::FORBIDDEN,
+            Problem::Forbidden | Problem::CorrectionForbidden => StatusCode::FORBIDDEN,
             Problem::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Problem::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Problem::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Problem::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Problem::BodyUnreadable => StatusCode::BAD_REQUEST,
             Problem::Malformed(_) | Problem::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Problem::Conflict | Problem::WrongStatus(_) => StatusCode::CONFLICT,
+            Problem::Conflict | Problem::AlreadyCorrected | Problem::WrongStatus(_) => {
+                StatusCode::CONFLICT
+            }
             Problem::NotFound => StatusCode::NOT_FOUND,
             Problem::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Problem::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,6 +76,7 @@ impl Problem {
         match self {
             Problem::Unauthenticated => "unauthenticated",
             Problem::Forbidden => "forbidden",
+            Problem::CorrectionForbidden => "correction_forbidden",
             Problem::RateLimited => "rate_limited",
             Problem::UnsupportedMediaType => "unsupported_media_type",
             Problem::PayloadTooLarge => "payload_too_large",
@@ -75,6 +85,7 @@ impl Problem {
             Problem::Malformed(_) => "malformed_request",
             Problem::Invalid(_) => "invalid_field",
             Problem::Conflict => "idempotency_conflict",
+            Problem::AlreadyCorrected => "already_corrected",
             Problem::NotFound => "not_found",
             Problem::WrongStatus(_) => "wrong_status",
             Problem::Unavailable => "ledger_unavailable",
@@ -88,6 +99,8 @@ impl From<ServiceError> for Problem {
         match error {
             ServiceError::Invalid(field) => Problem::Invalid(field),
             ServiceError::Conflict => Problem::Conflict,
+            ServiceError::CorrectionForbidden => Problem::CorrectionForbidden,
+            ServiceError::AlreadyCorrected => Problem::AlreadyCorrected,
             ServiceError::NotFound => Problem::NotFound,
             ServiceError::WrongStatus(status) => Problem::WrongStatus(status.as_str()),
             ServiceError::Unavailable(_) => Problem::Unavailable,
@@ -114,6 +127,17 @@ impl IntoResponse for Problem {
                 "message": field.to_string(),
             }),
             Problem::Malformed(message) => json!({"error": code, "message": message}),
+            Problem::CorrectionForbidden => json!({
+                "error": code,
+                "field": SUPERSEDES,
+                "message": "the superseded dose event was confirmed by another client: correcting \
+                            it needs the correct scope",
+            }),
+            Problem::AlreadyCorrected => json!({
+                "error": code,
+                "field": SUPERSEDES,
+                "message": "the superseded dose event was corrected already",
+            }),
             Problem::WrongStatus(status) => json!({
                 "error": code,
                 "message": format!("the certificate is {status}"),

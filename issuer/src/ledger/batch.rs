@@ -13,11 +13,11 @@ use super::rows::{
     DOSE_EVENT_WITH_CERTIFICATE, MAX_BINDS, NewCertificate, certificate_from_row, db,
     dose_event_from_row, placeholders,
 };
-use super::write::{CORRECTED, NewAudit, append_audit, insert_certificates, revoke_superseded};
+use super::write::{CORRECTED, NewAudit, append_audit, insert_certificates, supersede};
 use super::{CertificateRecord, DoseEventRecord, Issuance, LedgerBackend, LedgerError, Recorded};
 
 /// Bind parameters per row of `dose_events`.
-const DOSE_EVENT_BINDS: usize = 5;
+const DOSE_EVENT_BINDS: usize = 6;
 
 /// See [`super::Ledger::record_issuances`].
 pub(super) async fn record_issuances(
@@ -47,7 +47,8 @@ pub(super) async fn record_issuances(
     for chunk in candidates.chunks(MAX_BINDS / DOSE_EVENT_BINDS) {
         let sql = format!(
             "INSERT INTO dose_events (dose_event_id, request_hash, request_json, supersedes, \
-             received_at) VALUES {} ON CONFLICT (dose_event_id) DO NOTHING RETURNING dose_event_id",
+             received_at, confirmed_by) VALUES {} ON CONFLICT (dose_event_id) DO NOTHING \
+             RETURNING dose_event_id",
             placeholders(backend, DOSE_EVENT_BINDS, chunk.len())
         );
         let mut query = sqlx::query_scalar::<_, String>(&sql);
@@ -57,7 +58,8 @@ pub(super) async fn record_issuances(
                 .bind(request_hash.as_str())
                 .bind(issuance.request_json)
                 .bind(issuance.supersedes)
-                .bind(now);
+                .bind(now)
+                .bind(issuance.actor);
         }
         inserted.extend(query.fetch_all(&mut *tx).await.map_err(db)?);
     }
@@ -75,13 +77,17 @@ pub(super) async fn record_issuances(
             && inserted.contains(issuance.dose_event_id)
     };
     let mut revoked: Vec<Vec<String>> = Vec::new();
+    let mut corrected_by: HashMap<&str, &str> = HashMap::new();
     for (index, issuance) in batch.iter().enumerate() {
         if let Some(superseded) = issuance.supersedes
             && is_new(index, issuance)
         {
-            let uvcis = revoke_superseded(&mut tx, issuance.dose_event_id, superseded, now).await;
+            let uvcis = supersede(&mut tx, issuance, superseded, now).await;
             match uvcis {
-                Ok(uvcis) => revoked.push(uvcis),
+                Ok(uvcis) => {
+                    revoked.push(uvcis);
+                    corrected_by.insert(superseded, issuance.dose_event_id);
+                }
                 Err(error) => {
                     tx.rollback().await.map_err(db)?;
                     return Err(error);
@@ -169,6 +175,8 @@ pub(super) async fn record_issuances(
                         request_json: first.request_json.to_owned(),
                         supersedes: first.supersedes.map(str::to_owned),
                         received_at: now,
+                        confirmed_by: Some(first.actor.to_owned()),
+                        superseded_by: corrected_by.get(id).map(|&by| by.to_owned()),
                     },
                     certificate: certificate.clone(),
                 });

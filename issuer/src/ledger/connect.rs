@@ -21,11 +21,18 @@ use super::{Ledger, LedgerBackend, LedgerError};
 /// The migrations in `issuer/migrations/`, compiled in: (version, description, SQL). The same list
 /// `sqlx::migrate!("./migrations")` would build (same checksums); a unit test keeps it in step with the
 /// folder.
-pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "ledger",
-    include_str!("../../migrations/0001_ledger.sql"),
-)];
+pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "ledger",
+        include_str!("../../migrations/0001_ledger.sql"),
+    ),
+    (
+        2,
+        "corrections",
+        include_str!("../../migrations/0002_corrections.sql"),
+    ),
+];
 
 /// Run on every SQLite connection. WAL is persistent (set once, a no-op after); the others are per
 /// connection. `busy_timeout` only matters when another process writes the same file.

@@ -71,12 +71,41 @@ pub struct Issuance<'a> {
     pub request_hash: [u8; 32],
     /// The canonical JSON of the request (for renewal), without `id_number` and `phone`.
     pub request_json: &'a str,
-    /// The dose event this one corrects: its certificates are revoked in the same transaction.
+    /// The dose event this one corrects: its certificates are revoked in the same transaction, under
+    /// the rules of [`crate::correction`].
     pub supersedes: Option<&'a str>,
     /// The certificate.
     pub certificate: &'a IssuedCertificate,
-    /// Who asked (an API client name or `cli`), for the audit log.
+    /// Who asked (an API client name or `cli`), for the audit log and `confirmed_by`.
     pub actor: &'a str,
+    /// Whose dose events `actor` may supersede.
+    pub corrections: CorrectionRights,
+}
+
+/// Whose dose events an actor may supersede (correct).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorrectionRights {
+    /// Only the dose events it confirmed itself.
+    OwnOnly,
+    /// Any dose event: an API client with the `correct` scope, or the operator (bulk issuance).
+    Any,
+}
+
+/// Why a correction was refused: nothing was recorded. See [`crate::correction`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CorrectionRefusal {
+    /// The ledger holds no such dose event, or it is the correcting dose event itself.
+    #[error("the superseded dose event is unknown")]
+    UnknownDoseEvent,
+    /// Another client confirmed the superseded dose event, and this one may not correct it.
+    #[error("the superseded dose event was confirmed by another client")]
+    OtherClient,
+    /// The superseded dose event is not the same person's ([`crate::correction::same_person`]).
+    #[error("the superseded dose event is another person's")]
+    DifferentPerson,
+    /// Another correction superseded that dose event already.
+    #[error("the superseded dose event was corrected already")]
+    AlreadyCorrected,
 }
 
 /// A certificate as the ledger holds it. `Debug` leaves out the UVCI and the `HC1:` text.
@@ -140,6 +169,11 @@ pub struct DoseEventRecord {
     pub supersedes: Option<String>,
     /// When it was recorded, unix seconds.
     pub received_at: i64,
+    /// The API client (or `cli`) that confirmed it; `None` only for a dose event recorded before the
+    /// ledger kept it and without an `issue` audit entry.
+    pub confirmed_by: Option<String>,
+    /// The dose event that corrected it, if any (at most one does).
+    pub superseded_by: Option<String>,
 }
 
 impl std::fmt::Debug for DoseEventRecord {
@@ -224,6 +258,8 @@ mod debug_tests {
             ),
             supersedes: None,
             received_at: 1,
+            confirmed_by: Some(String::from("registry")),
+            superseded_by: None,
         };
         let entry = AuditEntry {
             seq: 1,
@@ -253,24 +289,29 @@ pub enum Scope {
     Read,
     /// `POST /internal/v1/certificates/{uvci}/revocation`.
     Revoke,
+    /// With `issue`: correct (supersede) dose events that other clients confirmed. Without it a client
+    /// corrects only its own.
+    Correct,
 }
 
 impl Scope {
-    /// `issue`, `read` or `revoke`.
+    /// `issue`, `read`, `revoke` or `correct`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Issue => "issue",
             Scope::Read => "read",
             Scope::Revoke => "revoke",
+            Scope::Correct => "correct",
         }
     }
 
-    /// The scope named `name` (`issue`, `read` or `revoke`), if any.
+    /// The scope named `name` (`issue`, `read`, `revoke` or `correct`), if any.
     pub fn parse(name: &str) -> Option<Scope> {
         match name {
             "issue" => Some(Scope::Issue),
             "read" => Some(Scope::Read),
             "revoke" => Some(Scope::Revoke),
+            "correct" => Some(Scope::Correct),
             _ => None,
         }
     }
@@ -308,6 +349,9 @@ pub enum LedgerError {
     /// An API client of that name exists.
     #[error("an API client of that name exists")]
     DuplicateClient,
+    /// A correction was refused; nothing was recorded.
+    #[error("correction refused: {0}")]
+    Correction(CorrectionRefusal),
     /// A stored row does not decode (corruption or a newer schema).
     #[error("a stored row is malformed: {0}")]
     Corrupt(&'static str),
@@ -355,12 +399,14 @@ impl Ledger {
     }
 
     /// Records a dose event's first certificate and its audit entry in one transaction (and, for a
-    /// correction, revokes the superseded dose event's certificates with reason `corrected`). When the
-    /// dose event is already recorded, records nothing and returns what is.
+    /// correction, revokes the superseded dose event's certificates with reason `corrected` and marks
+    /// it `superseded_by` this one). When the dose event is already recorded, records nothing and
+    /// returns what is.
     ///
     /// # Errors
-    /// [`LedgerError::NotFound`] (nothing recorded) when `supersedes` names a dose event the ledger
-    /// does not hold, or the dose event itself; [`LedgerError::Unavailable`].
+    /// [`LedgerError::Correction`] (nothing recorded) when the correction breaks a rule of
+    /// [`crate::correction`] — of concurrent corrections of one dose event, all but one answer
+    /// [`CorrectionRefusal::AlreadyCorrected`]; [`LedgerError::Unavailable`].
     pub async fn record_issuance(
         &self,
         issuance: &Issuance<'_>,
@@ -373,8 +419,8 @@ impl Ledger {
     /// twice in `batch` is recorded once: the later ones answer `AlreadyRecorded`.
     ///
     /// # Errors
-    /// As [`Ledger::record_issuance`]; an unknown superseded dose event fails the whole batch and
-    /// nothing is recorded.
+    /// As [`Ledger::record_issuance`]; a refused correction fails the whole batch and nothing is
+    /// recorded.
     pub async fn record_issuances(
         &self,
         batch: &[Issuance<'_>],

@@ -29,6 +29,7 @@ pub(super) const AUDIT_COLUMNS: &str = "seq, at, action, dose_event_id, uvci, ac
 pub(super) const DOSE_EVENT_WITH_CERTIFICATE: &str = "SELECT e.dose_event_id AS e_dose_event_id, \
      e.request_hash AS e_request_hash, e.request_json AS e_request_json, \
      e.supersedes AS e_supersedes, e.received_at AS e_received_at, \
+     e.confirmed_by AS e_confirmed_by, e.superseded_by AS e_superseded_by, \
      c.uvci, c.dose_event_id, c.generation, c.hc1, c.kid, c.iat, c.exp, c.payload_hash, c.uci_hash, \
      c.country_uci_hash, c.signature_hash, c.status, c.status_reason, c.status_changed_at, \
      c.superseded_by \
@@ -93,6 +94,8 @@ pub(super) fn dose_event_from_row(row: &AnyRow) -> Result<DoseEventRecord, Ledge
         request_json: get(row, "e_request_json")?,
         supersedes: get(row, "e_supersedes")?,
         received_at: get(row, "e_received_at")?,
+        confirmed_by: get(row, "e_confirmed_by")?,
+        superseded_by: get(row, "e_superseded_by")?,
     })
 }
 

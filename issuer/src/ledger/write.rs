@@ -10,12 +10,14 @@ use sqlx::{AnyConnection, AnyPool};
 
 use super::rows::{
     AUDIT_COLUMNS, CERTIFICATE_COLUMNS, DOSE_EVENT_WITH_CERTIFICATE, MAX_BINDS, NewCertificate,
-    certificate_from_row, certificate_placeholders, db, dose_event_from_row, placeholders, status,
+    certificate_from_row, certificate_placeholders, db, dose_event_from_row, get, placeholders,
+    status,
 };
 use super::{
-    CertificateRecord, CertificateStatus, DoseEventRecord, Issuance, LedgerBackend, LedgerError,
-    Recorded, Scope,
+    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, DoseEventRecord,
+    Issuance, LedgerBackend, LedgerError, Recorded, Scope,
 };
+use crate::correction::{self, recorded_dob};
 use crate::issue::IssuedCertificate;
 
 /// The reason recorded when a correction revokes the certificates of the dose event it supersedes.
@@ -95,25 +97,63 @@ pub(super) async fn insert_certificates(
     Ok(())
 }
 
-/// The correction part of recording `dose_event_id`: revokes every certificate of `superseded` that is
-/// not revoked yet (reason [`CORRECTED`]) and returns their UVCIs; [`LedgerError::NotFound`] when the
-/// ledger holds no such dose event, or it is the correcting dose event itself.
-pub(super) async fn revoke_superseded(
+/// The correction part of recording `issuance`, which supersedes `superseded`; call it after the new
+/// dose event is inserted. Checks the rules of [`crate::correction`], marks the superseded dose event
+/// `superseded_by` the new one and revokes every certificate of it that is not revoked yet (reason
+/// [`CORRECTED`]); their UVCIs.
+///
+/// The mark is a conditional UPDATE (`… WHERE superseded_by IS NULL`): of concurrent corrections of one
+/// dose event exactly one matches the row. On SQLite the single writer runs them one after the other;
+/// on PostgreSQL (READ COMMITTED) the others wait for the winner's row lock, then re-check the
+/// condition against its committed row and match nothing. The rows read before it (`confirmed_by`,
+/// `request_json`) never change once written.
+pub(super) async fn supersede(
     conn: &mut AnyConnection,
-    dose_event_id: &str,
+    issuance: &Issuance<'_>,
     superseded: &str,
     now: i64,
 ) -> Result<Vec<String>, LedgerError> {
-    if superseded == dose_event_id {
-        return Err(LedgerError::NotFound);
+    let refuse = |refusal| Err(LedgerError::Correction(refusal));
+    if superseded == issuance.dose_event_id {
+        return refuse(CorrectionRefusal::UnknownDoseEvent);
     }
-    let known = sqlx::query("SELECT dose_event_id FROM dose_events WHERE dose_event_id = $1")
-        .bind(superseded)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db)?;
-    if known.is_none() {
-        return Err(LedgerError::NotFound);
+    let row =
+        sqlx::query("SELECT confirmed_by, request_json FROM dose_events WHERE dose_event_id = $1")
+            .bind(superseded)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(db)?;
+    let Some(row) = row else {
+        return refuse(CorrectionRefusal::UnknownDoseEvent);
+    };
+    let confirmed_by: Option<String> = get(&row, "confirmed_by")?;
+    if issuance.corrections == CorrectionRights::OwnOnly
+        && confirmed_by.as_deref() != Some(issuance.actor)
+    {
+        return refuse(CorrectionRefusal::OtherClient);
+    }
+    let stored: String = get(&row, "request_json")?;
+    let same_person = match (recorded_dob(&stored), recorded_dob(issuance.request_json)) {
+        (Some(superseded_dob), Some(correction_dob)) => {
+            correction::same_person(&superseded_dob, &correction_dob)
+        }
+        _ => false,
+    };
+    if !same_person {
+        return refuse(CorrectionRefusal::DifferentPerson);
+    }
+    let marked = sqlx::query(
+        "UPDATE dose_events SET superseded_by = $1 \
+         WHERE dose_event_id = $2 AND superseded_by IS NULL",
+    )
+    .bind(issuance.dose_event_id)
+    .bind(superseded)
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?
+    .rows_affected();
+    if marked == 0 {
+        return refuse(CorrectionRefusal::AlreadyCorrected);
     }
     sqlx::query_scalar(
         "UPDATE certificates SET status = 'revoked', status_reason = $1, status_changed_at = $2 \
@@ -155,13 +195,15 @@ pub(super) async fn record_issuance(
     let request_hash = hex::encode(issuance.request_hash);
     let inserted = sqlx::query(
         "INSERT INTO dose_events (dose_event_id, request_hash, request_json, supersedes, \
-         received_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (dose_event_id) DO NOTHING",
+         received_at, confirmed_by) VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (dose_event_id) DO NOTHING",
     )
     .bind(issuance.dose_event_id)
     .bind(request_hash.as_str())
     .bind(issuance.request_json)
     .bind(issuance.supersedes)
     .bind(now)
+    .bind(issuance.actor)
     .execute(&mut *tx)
     .await
     .map_err(db)?
@@ -173,9 +215,13 @@ pub(super) async fn record_issuance(
     }
 
     let revoked = match issuance.supersedes {
-        Some(superseded) => {
-            revoke_superseded(&mut tx, issuance.dose_event_id, superseded, now).await?
-        }
+        Some(superseded) => match supersede(&mut tx, issuance, superseded, now).await {
+            Ok(revoked) => revoked,
+            Err(error) => {
+                tx.rollback().await.map_err(db)?;
+                return Err(error);
+            }
+        },
         None => Vec::new(),
     };
     let certificate = NewCertificate::new(issuance.certificate, issuance.dose_event_id, 0);

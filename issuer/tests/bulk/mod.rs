@@ -24,7 +24,11 @@ async fn a_batch_follows_the_api_rules_line_by_line() {
         let replayed = confirmation_body(&dose_event_id());
         let changed = confirmation_body(&dose_event_id());
         for body in [&replayed, &changed] {
-            let answer = send(&system.router, confirm_request(&system.tokens.registry, body)).await;
+            let answer = send(
+                &system.router,
+                confirm_request(&system.tokens.registry, body),
+            )
+            .await;
             assert_eq!(answer.status.as_u16(), 201, "POST {CONFIRMATIONS}");
         }
         let mut conflicting = changed.clone();
@@ -47,14 +51,21 @@ async fn a_batch_follows_the_api_rules_line_by_line() {
             },
         ];
         let batch = bulk::prepare(&system.service, lines).await.unwrap();
-        assert_eq!(batch.already_issued(), [replayed["dose_event_id"].as_str().unwrap()]);
+        assert_eq!(
+            batch.already_issued(),
+            [replayed["dose_event_id"].as_str().unwrap()]
+        );
         assert_eq!(
             batch.to_record().collect::<Vec<_>>(),
             [new["dose_event_id"].as_str().unwrap()]
         );
         let recorded = bulk::record(&system.ledger, batch).await;
         assert!(recorded.error.is_none());
-        let outcomes: Vec<u64> = recorded.outcomes.iter().map(|(number, _)| *number).collect();
+        let outcomes: Vec<u64> = recorded
+            .outcomes
+            .iter()
+            .map(|(number, _)| *number)
+            .collect();
         assert_eq!(outcomes, [1, 2, 3, 4, 5, 6], "every line once, in order");
         assert_eq!(recorded.outcomes[0].1, LineOutcome::Issued);
         assert_eq!(recorded.outcomes[1].1, LineOutcome::AlreadyIssued);
@@ -72,21 +83,25 @@ async fn a_batch_follows_the_api_rules_line_by_line() {
             }
             other => panic!("expected a parse error, got {other:?}"),
         }
-        assert_eq!(recorded.outcomes[5].1, LineOutcome::Invalid(LineProblem::TooLong));
+        assert_eq!(
+            recorded.outcomes[5].1,
+            LineOutcome::Invalid(LineProblem::TooLong)
+        );
 
         // The one new certificate is in the ledger, active, and verifies against the published list.
         let [issued] = recorded.issued.as_slice() else {
             panic!("expected one certificate, got {}", recorded.issued.len());
         };
         assert_eq!(issued.dose_event_id, new["dose_event_id"].as_str().unwrap());
-        let stored = system.ledger.certificate(&issued.uvci).await.unwrap().unwrap();
+        let stored = system
+            .ledger
+            .certificate(&issued.uvci)
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stored.status, CertificateStatus::Active);
         let verifier = foreign_verifier(&system).await;
-        let report = verifier.verify(
-            Input::Text(&issued.hc1),
-            super::now(),
-            Detail::default(),
-        );
+        let report = verifier.verify(Input::Text(&issued.hc1), super::now(), Detail::default());
         assert!(report.valid, "{report:?}");
     }
 }

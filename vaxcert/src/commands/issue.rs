@@ -1,8 +1,8 @@
 //! `vaxcert issue --from confirmations.jsonl [--out certificates.jsonl]`: bulk issuance, for back-filling a
 //! campaign. Each line is one dose confirmation, the JSON body of `POST /internal/v1/dose-confirmations`.
 //!
-//! The rules are the issuer's ([`issuer::bulk`], the same as the internal API's); this command reads the
-//! file, reports each line by number and field (never by content), writes `--out` and pipelines the
+//! The rules are the issuer's ([`issuer::bulk`], the same as the internal API's, the run being the
+//! operator who may correct any client's dose event); this command reads the file, reports each line by number and field (never by content), writes `--out` and pipelines the
 //! batches. The run goes on after a bad line, so a file can be re-run after a crash, or after fixing its
 //! bad lines, and finishes the job with no duplicates.
 //!
@@ -124,7 +124,7 @@ impl Counts {
         match outcome {
             LineOutcome::Issued => self.issued += 1,
             LineOutcome::AlreadyIssued => self.already_issued += 1,
-            LineOutcome::Conflict => self.conflicts += 1,
+            LineOutcome::Conflict | LineOutcome::CorrectionRefused(_) => self.conflicts += 1,
             LineOutcome::Invalid(_) => self.invalid += 1,
             LineOutcome::SelfCheckFailed(_) => self.failed += 1,
         }
@@ -571,6 +571,9 @@ impl<'a> Run<'a> {
                 LineOutcome::Conflict => self.progress.report(&format!(
                     "line {number}: conflict: its dose event was issued before with a different body"
                 )),
+                LineOutcome::CorrectionRefused(refusal) => self
+                    .progress
+                    .report(&format!("line {number}: conflict: {refusal}")),
                 LineOutcome::SelfCheckFailed(code) => self.progress.report(&format!(
                     "line {number}: not issued: the certificate failed the self-check ({})",
                     code.as_str()

@@ -60,6 +60,8 @@ enum ScopeArg {
     Read,
     /// `POST /internal/v1/certificates/{uvci}/revocation`.
     Revoke,
+    /// With `issue`: correct dose events other clients confirmed (without it, only the client's own).
+    Correct,
 }
 
 impl From<ScopeArg> for Scope {
@@ -68,6 +70,7 @@ impl From<ScopeArg> for Scope {
             ScopeArg::Issue => Scope::Issue,
             ScopeArg::Read => Scope::Read,
             ScopeArg::Revoke => Scope::Revoke,
+            ScopeArg::Correct => Scope::Correct,
         }
     }
 }
