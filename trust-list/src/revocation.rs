@@ -370,6 +370,23 @@ impl RevocationList {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Whether `other` revokes the same hashes with the same validity (ignoring the envelope).
+    pub(crate) fn same_content(&self, other: &RevocationList) -> bool {
+        (
+            self.issued_at,
+            self.expires_at,
+            &self.uci,
+            &self.country_uci,
+            &self.signature,
+        ) == (
+            other.issued_at,
+            other.expires_at,
+            &other.uci,
+            &other.country_uci,
+            &other.signature,
+        )
+    }
 }
 
 #[cfg(test)]
