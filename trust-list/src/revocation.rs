@@ -31,8 +31,10 @@ use crate::jws::{
 pub type RevocationHash = [u8; 16];
 
 /// What a revocation hash is computed over.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum HashType {
     /// The UVCI.
     #[serde(rename = "UCI")]
