@@ -19,8 +19,10 @@ const LABEL_CRIT: i128 = 2;
 const LABEL_KID: i128 = 4;
 
 /// A signature algorithm of the HCERT format, by its COSE identifier.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum Algorithm {
     /// ECDSA P-256 with SHA-256 (COSE -7), the primary algorithm.
     Es256,

@@ -4,8 +4,10 @@
 ///
 /// Variants follow the layers from the outside in; each maps to one verification code in the `verifier`
 /// crate. Messages never quote the input, so they are safe to log.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
 pub enum Error {
     /// The text is longer than a QR code can hold; nothing was decoded.
     #[error("input of {len} characters exceeds the maximum of {max}")]

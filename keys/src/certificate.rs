@@ -41,8 +41,10 @@ const OID_SUBJECT_KEY_ID: &str = "2.5.29.14";
 const OID_AUTHORITY_KEY_ID: &str = "2.5.29.35";
 
 /// The type of a certificate's public key.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum KeyType {
     /// ECDSA on NIST P-256 (secp256r1): the ES256 key.
     P256,

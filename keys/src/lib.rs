@@ -30,8 +30,10 @@ pub use kid::Kid;
 pub use usage::{CertKind, DscUsage};
 
 /// A signature algorithm, as COSE names them.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum SignatureAlgorithm {
     /// ECDSA on P-256 with SHA-256, signature as raw `r‖s` (COSE -7).
     Es256,

@@ -1,18 +1,120 @@
-//! Keeping a trust list fresh: a pure state machine that a service's refresher drives. The refresher
-//! fetches (conditional GET, timeouts, retries are its business) and offers the bytes; the state
-//! verifies them, refuses rollbacks and expired lists, and keeps the last good list on any failure.
+//! Keeping a signed list fresh — the trust list and the revocation list alike: a pure state machine that
+//! a service's refresher drives. The refresher fetches (conditional GET, timeouts, retries are its
+//! business) and offers the bytes; the state verifies them, refuses rollbacks and expired lists, and
+//! keeps the last good list on any failure.
 
 use crate::jws::{MAX_DOCUMENT_BYTES, PinnedKey};
 use crate::national::{TrustList, TrustListError};
+use crate::revocation::{RevocationError, RevocationList};
 
-/// The current trust list of a verifier, and the rules for replacing it.
+/// A signed, versioned list a verifier keeps fresh with a [`ListState`]: [`TrustList`] or
+/// [`RevocationList`]. Sealed: only this crate's lists implement it.
+pub trait VersionedList: Sized + sealed::Sealed {
+    /// Why a document is not a valid list.
+    type Error;
+
+    /// Verifies a published document at `now` under `pinned`, refusing inputs over `max_bytes`.
+    ///
+    /// # Errors
+    /// The list's own verification error (an expired list included).
+    fn verify_document(
+        bytes: &[u8],
+        pinned: &[PinnedKey],
+        now: i64,
+        max_bytes: usize,
+    ) -> Result<Self, Self::Error>;
+
+    /// The list's version.
+    fn list_version(&self) -> u64;
+
+    /// When the list was made, Unix seconds.
+    fn list_issued_at(&self) -> i64;
+
+    /// When the list expires, Unix seconds.
+    fn list_expires_at(&self) -> i64;
+
+    /// Whether `other` says the same as this list (ignoring the envelope and its signature).
+    fn same_content_as(&self, other: &Self) -> bool;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for crate::national::TrustList {}
+    impl Sealed for crate::revocation::RevocationList {}
+}
+
+impl VersionedList for TrustList {
+    type Error = TrustListError;
+
+    fn verify_document(
+        bytes: &[u8],
+        pinned: &[PinnedKey],
+        now: i64,
+        max_bytes: usize,
+    ) -> Result<TrustList, TrustListError> {
+        TrustList::verify_with_limit(bytes, pinned, now, max_bytes)
+    }
+
+    fn list_version(&self) -> u64 {
+        self.version()
+    }
+
+    fn list_issued_at(&self) -> i64 {
+        self.issued_at()
+    }
+
+    fn list_expires_at(&self) -> i64 {
+        self.expires_at()
+    }
+
+    fn same_content_as(&self, other: &TrustList) -> bool {
+        self.same_content(other)
+    }
+}
+
+impl VersionedList for RevocationList {
+    type Error = RevocationError;
+
+    fn verify_document(
+        bytes: &[u8],
+        pinned: &[PinnedKey],
+        now: i64,
+        max_bytes: usize,
+    ) -> Result<RevocationList, RevocationError> {
+        RevocationList::verify_with_limit(bytes, pinned, now, max_bytes)
+    }
+
+    fn list_version(&self) -> u64 {
+        self.version()
+    }
+
+    fn list_issued_at(&self) -> i64 {
+        self.issued_at()
+    }
+
+    fn list_expires_at(&self) -> i64 {
+        self.expires_at()
+    }
+
+    fn same_content_as(&self, other: &RevocationList) -> bool {
+        self.same_content(other)
+    }
+}
+
+/// The current list of a verifier, and the rules for replacing it.
 #[derive(Debug, Clone)]
-pub struct TrustListState {
+pub struct ListState<L> {
     pinned: Vec<PinnedKey>,
     max_age_s: u64,
     max_bytes: usize,
-    current: Option<TrustList>,
+    current: Option<L>,
 }
+
+/// The current national trust list of a verifier, and the rules for replacing it.
+pub type TrustListState = ListState<TrustList>;
+
+/// The current revocation list of a verifier, and the rules for replacing it.
+pub type RevocationListState = ListState<RevocationList>;
 
 /// A list offered was accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,13 +135,14 @@ pub enum Accepted {
     },
 }
 
-/// A list offered was refused; the last good list stays current.
+/// A list offered was refused; the last good list stays current. `E` is the list's verification error:
+/// [`TrustListError`] (the default) or [`RevocationError`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum Refused {
+pub enum Refused<E = TrustListError> {
     /// The list does not verify (size, envelope, pinned key, signature, payload, expiry, entries).
-    #[error("trust list refused: {0}")]
-    Invalid(#[from] TrustListError),
+    #[error("list refused: {0}")]
+    Invalid(#[from] E),
     /// The list is older than the current one.
     #[error("rollback refused: offered version {offered}, current {current}")]
     Rollback {
@@ -64,17 +167,17 @@ pub struct Freshness {
     /// Seconds since the list was issued (0 if it claims to be issued in the future).
     pub age_s: u64,
     /// Whether the list may no longer be relied on: older than the maximum age, or expired. A verifier
-    /// then calls nothing valid (`E_TRUST_LIST_STALE`).
+    /// then calls nothing valid (`E_TRUST_LIST_STALE` for the trust list).
     pub stale: bool,
     /// Whether the list is past its `expiresAt`.
     pub expired: bool,
 }
 
-impl TrustListState {
+impl<L: VersionedList> ListState<L> {
     /// No list yet; lists must verify under one of `pinned`, and become stale `max_age_s` seconds after
     /// they were issued.
-    pub fn new(pinned: Vec<PinnedKey>, max_age_s: u64) -> TrustListState {
-        TrustListState {
+    pub fn new(pinned: Vec<PinnedKey>, max_age_s: u64) -> ListState<L> {
+        ListState {
             pinned,
             max_age_s,
             max_bytes: MAX_DOCUMENT_BYTES,
@@ -83,7 +186,7 @@ impl TrustListState {
     }
 
     /// Refuses offered documents over `max_bytes` (default [`MAX_DOCUMENT_BYTES`]) before parsing.
-    pub fn with_max_bytes(mut self, max_bytes: usize) -> TrustListState {
+    pub fn with_max_bytes(mut self, max_bytes: usize) -> ListState<L> {
         self.max_bytes = max_bytes;
         self
     }
@@ -95,46 +198,42 @@ impl TrustListState {
     /// [`Refused::Invalid`] if the document does not verify (an expired list included),
     /// [`Refused::Rollback`] for a lower version, [`Refused::ConflictingVersion`] for the current version
     /// with other content.
-    pub fn offer(&mut self, bytes: &[u8], now: i64) -> Result<Accepted, Refused> {
-        let list = TrustList::verify_with_limit(bytes, &self.pinned, now, self.max_bytes)?;
+    pub fn offer(&mut self, bytes: &[u8], now: i64) -> Result<Accepted, Refused<L::Error>> {
+        let list = L::verify_document(bytes, &self.pinned, now, self.max_bytes)?;
+        let version = list.list_version();
         let previous = match &self.current {
-            Some(current) if list.version() < current.version() => {
+            Some(current) if version < current.list_version() => {
                 return Err(Refused::Rollback {
-                    offered: list.version(),
-                    current: current.version(),
+                    offered: version,
+                    current: current.list_version(),
                 });
             }
-            Some(current) if list.version() == current.version() => {
-                return if list.same_content(current) {
-                    Ok(Accepted::Unchanged {
-                        version: list.version(),
-                    })
+            Some(current) if version == current.list_version() => {
+                return if list.same_content_as(current) {
+                    Ok(Accepted::Unchanged { version })
                 } else {
-                    Err(Refused::ConflictingVersion {
-                        version: list.version(),
-                    })
+                    Err(Refused::ConflictingVersion { version })
                 };
             }
-            Some(current) => Some(current.version()),
+            Some(current) => Some(current.list_version()),
             None => None,
         };
-        let version = list.version();
         self.current = Some(list);
         Ok(Accepted::Updated { version, previous })
     }
 
     /// The last good list, if any was ever accepted.
-    pub fn current(&self) -> Option<&TrustList> {
+    pub fn current(&self) -> Option<&L> {
         self.current.as_ref()
     }
 
     /// The current list's freshness at `now`; `None` before any list was accepted.
     pub fn status(&self, now: i64) -> Option<Freshness> {
         self.current.as_ref().map(|list| {
-            let age_s = u64::try_from(now.saturating_sub(list.issued_at())).unwrap_or(0);
-            let expired = now > list.expires_at();
+            let age_s = u64::try_from(now.saturating_sub(list.list_issued_at())).unwrap_or(0);
+            let expired = now > list.list_expires_at();
             Freshness {
-                version: list.version(),
+                version: list.list_version(),
                 age_s,
                 stale: expired || age_s > self.max_age_s,
                 expired,

@@ -10,8 +10,8 @@
 //!   a CSCA of their own country; each rejection carries a typed reason.
 //! - **Revocation** ([`RevocationList`]): 16-byte SHA-256 prefixes of UVCIs, country + UVCIs and
 //!   signatures, in the same envelope.
-//! - **Freshness** ([`TrustListState`]): refuses rollbacks and expired lists, keeps the last good list,
-//!   reports staleness.
+//! - **Freshness** ([`TrustListState`], [`RevocationListState`]): refuses rollbacks and expired lists,
+//!   keeps the last good list, reports staleness.
 //! - **The store** ([`TrustStore`]): kid → every DSC listed under it, keys prepared once, O(1) lookups.
 //!
 //! No I/O and no clock: callers pass bytes and the time (Unix seconds). Inputs are bounded
@@ -32,7 +32,9 @@ pub use anchors::{
     AnchorEntry, AnchorError, anchors_from_json, anchors_from_json_with_limit, anchors_to_json,
 };
 pub use entry::EntryError;
-pub use freshness::{Accepted, Freshness, Refused, TrustListState};
+pub use freshness::{
+    Accepted, Freshness, ListState, Refused, RevocationListState, TrustListState, VersionedList,
+};
 pub use gateway::{
     GatewayEntry, GatewayError, gateway_from_json, gateway_from_json_with_limit, gateway_to_json,
 };

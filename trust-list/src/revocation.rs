@@ -31,8 +31,10 @@ use crate::jws::{
 pub type RevocationHash = [u8; 16];
 
 /// What a revocation hash is computed over.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[non_exhaustive]
 pub enum HashType {
     /// The UVCI.
     #[serde(rename = "UCI")]
@@ -369,6 +371,23 @@ impl RevocationList {
     /// Whether nothing is revoked.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Whether `other` revokes the same hashes with the same validity (ignoring the envelope).
+    pub(crate) fn same_content(&self, other: &RevocationList) -> bool {
+        (
+            self.issued_at,
+            self.expires_at,
+            &self.uci,
+            &self.country_uci,
+            &self.signature,
+        ) == (
+            other.issued_at,
+            other.expires_at,
+            &other.uci,
+            &other.country_uci,
+            &other.signature,
+        )
     }
 }
 

@@ -1,5 +1,5 @@
 //! Fetching published documents (trust lists, revocation lists) over HTTP(S) with conditional GET, and the
-//! refresher a service runs to keep its trust list fresh.
+//! refresher a service runs to keep its trust list and revocation list fresh.
 //!
 //! The verification of what is fetched is the `trust-list` library's job: this module only moves bytes and
 //! remembers the validators (`ETag`, `Last-Modified`) of the last good answer.
@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use trust_list::{Accepted, Refused, TrustListState};
+use trust_list::{Accepted, ListState, Refused, TrustList, TrustListError, VersionedList};
 
 /// The most bytes a published document may have (a list of 100,000 DSCs is about 100 MB; ours is far
 /// smaller). Larger answers are cut off and refused without being parsed.
@@ -117,30 +117,31 @@ pub fn read_document(source: &str) -> Result<Vec<u8>> {
     }
 }
 
-/// What one refresh did.
+/// What one refresh did. `E` is the list's verification error (the trust list's by default).
 #[derive(Debug)]
-pub enum Refresh {
+pub enum Refresh<E = TrustListError> {
     /// The server answered 304: the list in use is still the latest.
     NotModified,
     /// A new list was verified and is now in use.
     Updated(Accepted),
     /// The server's answer was refused; the last good list stays in use.
-    Refused(Refused),
+    Refused(Refused<E>),
 }
 
-/// Keeps a trust list fresh from a URL: conditional GET, verification against the pinned keys, no
-/// rollback, no expired list, and the last good list kept on any failure (network, HTTP, or a bad list).
+/// Keeps a signed list fresh from a URL — the trust list (the default) or the revocation list
+/// (`Refresher<RevocationList>`): conditional GET, verification against the pinned keys, no rollback, no
+/// expired list, and the last good list kept on any failure (network, HTTP, or a bad list).
 #[derive(Debug)]
-pub struct Refresher {
+pub struct Refresher<L = TrustList> {
     url: String,
     agent: ureq::Agent,
     validators: Validators,
-    state: TrustListState,
+    state: ListState<L>,
 }
 
-impl Refresher {
+impl<L: VersionedList> Refresher<L> {
     /// A refresher for `url`, verifying with `state`'s pinned keys.
-    pub fn new(url: &str, state: TrustListState) -> Self {
+    pub fn new(url: &str, state: ListState<L>) -> Self {
         Refresher {
             url: url.to_owned(),
             agent: agent(),
@@ -150,7 +151,7 @@ impl Refresher {
     }
 
     /// Fetches once at `now` (Unix seconds). A network or HTTP failure is an error and changes nothing.
-    pub fn refresh(&mut self, now: i64) -> Result<Refresh> {
+    pub fn refresh(&mut self, now: i64) -> Result<Refresh<L::Error>> {
         match fetch(&self.agent, &self.url, &self.validators)? {
             Fetched::NotModified => Ok(Refresh::NotModified),
             Fetched::Document {
@@ -170,8 +171,8 @@ impl Refresher {
         }
     }
 
-    /// The trust-list state: the list in use and its freshness.
-    pub fn state(&self) -> &TrustListState {
+    /// The list state: the list in use and its freshness.
+    pub fn state(&self) -> &ListState<L> {
         &self.state
     }
 }

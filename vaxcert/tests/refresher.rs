@@ -1,4 +1,4 @@
-//! The trust-list refresher against a real HTTP server on loopback: conditional GET, verification against
+//! The trust-list and revocation-list refreshers against a real HTTP server on loopback: conditional GET, verification against
 //! the pinned key, rollback and bad lists refused with the last good list kept, and staleness reported.
 
 #![allow(
@@ -14,7 +14,10 @@ use std::sync::{Arc, Mutex};
 
 use keys::test_pki::test_pki;
 use keys::{Backend, SignatureAlgorithm, SigningKey};
-use trust_list::{Accepted, PinnedKey, Refused, TrustListBuilder, TrustListState};
+use trust_list::{
+    Accepted, PinnedKey, Refused, RevocationError, RevocationList, RevocationListBuilder,
+    RevocationListState, RevocationQuery, TrustListBuilder, TrustListState,
+};
 use vaxcert::fetch::{Refresh, Refresher};
 
 /// What the server answers: a body and its ETag, or nothing (a 500).
@@ -144,4 +147,82 @@ fn refresher_keeps_the_last_good_list() {
         Refresh::Updated(Accepted::Updated { version: 4, .. })
     ));
     assert!(!refresher.state().status(now + 3600).unwrap().stale);
+}
+
+#[test]
+fn revocation_refresher_refuses_an_older_list_and_keeps_the_revocation() {
+    const UVCI: &str = "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#Q";
+    let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256).unwrap();
+    let spki = key.public_key_spki_der();
+    let list = |version: u64, issued_at: i64, revoked: &[&str]| {
+        let mut builder = RevocationListBuilder::new();
+        for uvci in revoked {
+            builder.revoke_uci(uvci);
+        }
+        builder
+            .build(version, issued_at, issued_at + 86_400, &key, &spki)
+            .unwrap()
+    };
+    let now = 1_700_000_000;
+    let served: Served = Arc::new(Mutex::new(None));
+    let url = serve(served.clone());
+    let pinned = vec![PinnedKey::from_spki_der(Backend::default(), &spki).unwrap()];
+    let mut refresher: Refresher<RevocationList> =
+        Refresher::new(&url, RevocationListState::new(pinned, 3600));
+    let publish = |document: trust_list::SignedDocument| {
+        *served.lock().unwrap() = Some((document.as_bytes().to_vec(), document.etag()));
+    };
+    let is_revoked = |refresher: &Refresher<RevocationList>| {
+        refresher
+            .state()
+            .current()
+            .unwrap()
+            .is_revoked(&RevocationQuery {
+                uvci: UVCI,
+                iss: Some("VN"),
+                signature: &[0; 64],
+                is_es256: true,
+            })
+            .is_some()
+    };
+
+    publish(list(10, now, &[UVCI]));
+    assert!(matches!(
+        refresher.refresh(now).unwrap(),
+        Refresh::Updated(Accepted::Updated {
+            version: 10,
+            previous: None
+        })
+    ));
+    assert!(is_revoked(&refresher));
+
+    // The server (or whoever sits in between) serves an older list without the revocation: refused.
+    publish(list(9, now, &[]));
+    assert!(matches!(
+        refresher.refresh(now).unwrap(),
+        Refresh::Refused(Refused::Rollback {
+            offered: 9,
+            current: 10
+        })
+    ));
+    // An expired newer list is refused too.
+    publish(list(11, now - 2 * 86_400, &[]));
+    assert!(matches!(
+        refresher.refresh(now).unwrap(),
+        Refresh::Refused(Refused::Invalid(RevocationError::Expired { .. }))
+    ));
+    assert_eq!(refresher.state().current().unwrap().version(), 10);
+    assert!(is_revoked(&refresher));
+    assert!(refresher.state().status(now + 3601).unwrap().stale);
+
+    publish(list(12, now + 3600, &[UVCI, "URN:UVCI:01:VN:OTHER"]));
+    assert!(matches!(
+        refresher.refresh(now + 3600).unwrap(),
+        Refresh::Updated(Accepted::Updated {
+            version: 12,
+            previous: Some(10)
+        })
+    ));
+    assert_eq!(refresher.state().current().unwrap().len(), 2);
+    assert!(!refresher.state().status(now + 3601).unwrap().stale);
 }

@@ -288,7 +288,7 @@ impl Verifier {
                 bytes
             }
             Err(err) => {
-                let (check, code) = transport_failure(&err);
+                let (check, code) = decoding_failure(&err);
                 for passed in [Check::Prefix, Check::Base45, Check::Decompress]
                     .into_iter()
                     .filter(|c| *c < check)
@@ -302,10 +302,8 @@ impl Verifier {
         let cose = match CoseSign1::parse(&cose_bytes) {
             Ok(cose) => cose,
             Err(err) => {
-                return (
-                    b.stop(Check::Cose, Failure::new(cose_code(&err), err.to_string())),
-                    None,
-                );
+                let (check, code) = decoding_failure(&err);
+                return (b.stop(check, Failure::new(code, err.to_string())), None);
             }
         };
         b.pass(Check::Cose);
@@ -391,7 +389,7 @@ impl Verifier {
                 ),
             ),
             (Some(_), Some(_)) => b.pass(Check::Country),
-            _ => b.not_applicable(Check::Country),
+            (None, _) | (_, None) => b.not_applicable(Check::Country),
         }
         b.record(
             Check::Schema,
@@ -407,33 +405,28 @@ impl Verifier {
                 cert_type,
                 kid: kid.to_vec(),
             }),
-            _ => None,
+            (false, _) | (true, None) => None,
         };
         (report, proof)
     }
 }
 
-/// Maps a transport error to its check and code.
-fn transport_failure(err: &hcert::Error) -> (Check, Code) {
+/// The check and code of a decoding error. `hcert::Error` has one variant per layer and each is named
+/// here, so a new variant is a compile error rather than a silently wrong code.
+fn decoding_failure(err: &hcert::Error) -> (Check, Code) {
+    use hcert::Error;
     match err {
-        hcert::Error::InputTooLarge { .. } => (Check::Prefix, Code::InputTooLarge),
-        hcert::Error::Base45 { .. } => (Check::Base45, Code::Base45),
-        hcert::Error::DecompressedTooLarge { .. } => {
-            (Check::Decompress, Code::DecompressedTooLarge)
-        }
-        hcert::Error::Zlib { .. } => (Check::Decompress, Code::Zlib),
-        _ => (Check::Prefix, Code::Prefix),
-    }
-}
-
-/// Maps a COSE parsing error to its code.
-fn cose_code(err: &hcert::Error) -> Code {
-    match err {
-        hcert::Error::Cbor { .. } => Code::Cbor,
-        hcert::Error::ProtectedHeader { .. } => Code::ProtectedHeader,
-        hcert::Error::AlgMissing => Code::AlgMissing,
-        hcert::Error::AlgUnsupported { .. } => Code::AlgUnsupported,
-        _ => Code::CoseStructure,
+        Error::InputTooLarge { .. } => (Check::Prefix, Code::InputTooLarge),
+        Error::Prefix => (Check::Prefix, Code::Prefix),
+        Error::Base45 { .. } => (Check::Base45, Code::Base45),
+        Error::Zlib { .. } => (Check::Decompress, Code::Zlib),
+        Error::DecompressedTooLarge { .. } => (Check::Decompress, Code::DecompressedTooLarge),
+        Error::Cbor { .. } => (Check::Cose, Code::Cbor),
+        Error::CoseStructure { .. } => (Check::Cose, Code::CoseStructure),
+        Error::ProtectedHeader { .. } => (Check::Cose, Code::ProtectedHeader),
+        Error::AlgMissing => (Check::Cose, Code::AlgMissing),
+        Error::AlgUnsupported { .. } => (Check::Cose, Code::AlgUnsupported),
+        Error::Claims { .. } => (Check::Claims, Code::CwtClaims),
     }
 }
 
@@ -495,7 +488,9 @@ fn check_signature_format(alg: SignatureAlgorithm, signature: &[u8]) -> Result<(
             Ok(())
         }
         SignatureAlgorithm::EdDsa if signature.len() != 64 => Err(malformed("is not 64 bytes")),
-        _ => Ok(()),
+        SignatureAlgorithm::EdDsa => Ok(()),
+        // RSASSA-PSS signatures are as long as the modulus: the key checks them.
+        SignatureAlgorithm::Ps256 => Ok(()),
     }
 }
 
@@ -503,7 +498,7 @@ fn signature_algorithm(alg: Algorithm) -> SignatureAlgorithm {
     match alg {
         Algorithm::Es256 => SignatureAlgorithm::Es256,
         Algorithm::Ps256 => SignatureAlgorithm::Ps256,
-        _ => SignatureAlgorithm::EdDsa,
+        Algorithm::EdDsa => SignatureAlgorithm::EdDsa,
     }
 }
 
@@ -513,7 +508,7 @@ fn key_type_name(key_type: KeyType) -> String {
         KeyType::P384 => "P-384".to_owned(),
         KeyType::Rsa { bits } => format!("RSA {bits}"),
         KeyType::Ed25519 => "Ed25519".to_owned(),
-        _ => "unsupported key type".to_owned(),
+        KeyType::OtherEc | KeyType::Other => "unsupported key type".to_owned(),
     }
 }
 
@@ -534,7 +529,7 @@ fn check_revocation(
             let by = match hash_type {
                 HashType::Uci => "UVCI",
                 HashType::CountryCodeUci => "country and UVCI",
-                _ => "signature",
+                HashType::Signature => "signature",
             };
             Err(Failure::new(
                 Code::Revoked,
@@ -589,7 +584,7 @@ fn check_key_usage(kind: CertType, dsc: &TrustedDsc) -> Result<(), Failure> {
     let cert_kind = match kind {
         CertType::Vaccination => CertKind::Vaccination,
         CertType::Test => CertKind::Test,
-        _ => CertKind::Recovery,
+        CertType::Recovery => CertKind::Recovery,
     };
     if dsc.certificate().usage().allows(cert_kind) {
         Ok(())
@@ -637,4 +632,36 @@ fn rfc3339(seconds: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| seconds.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_decoding_error_has_a_code_of_its_own_under_that_codes_check() {
+        let errors = [
+            hcert::Error::InputTooLarge {
+                len: 5000,
+                max: 4296,
+            },
+            hcert::Error::Prefix,
+            hcert::Error::Base45 { position: 0 },
+            hcert::Error::Zlib { reason: "r" },
+            hcert::Error::DecompressedTooLarge { max: 1 },
+            hcert::Error::Cbor { reason: "r" },
+            hcert::Error::CoseStructure { reason: "r" },
+            hcert::Error::ProtectedHeader { reason: "r" },
+            hcert::Error::AlgMissing,
+            hcert::Error::AlgUnsupported { alg: "-35".into() },
+            hcert::Error::Claims { reason: "r" },
+        ];
+        let mut codes = Vec::new();
+        for err in &errors {
+            let (check, code) = decoding_failure(err);
+            assert_eq!(code.check(), Some(check), "{err:?}");
+            assert!(!codes.contains(&code), "{err:?} shares {code}");
+            codes.push(code);
+        }
+    }
 }

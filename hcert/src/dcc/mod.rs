@@ -15,8 +15,10 @@ use std::fmt;
 use serde_json::Value;
 
 /// The kind of certificate a DCC holds: exactly one of `v`, `t`, `r`.
+///
+/// Exhaustive on purpose (no `#[non_exhaustive]`): the `verifier` crate names every variant, so a new one
+/// is a compile error there rather than a silently wrong check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum CertType {
     /// `v`: a vaccination.
     Vaccination,

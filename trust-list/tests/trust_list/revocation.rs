@@ -5,8 +5,9 @@ use keys::test_pki::test_pki;
 use keys::{Backend, SignatureAlgorithm, Signer};
 use sha2::{Digest as _, Sha256};
 use trust_list::{
-    HashType, JwsError, RevocationError, RevocationList, RevocationListBuilder, RevocationQuery,
-    country_uci_hash, signature_hash, uci_hash,
+    Accepted, Freshness, HashType, JwsError, Refused, RevocationError, RevocationList,
+    RevocationListBuilder, RevocationListState, RevocationQuery, country_uci_hash, signature_hash,
+    uci_hash,
 };
 
 use crate::support::{DAY, ListKey, NOW};
@@ -246,4 +247,134 @@ fn a_dsc_removed_from_the_list_leaves_the_store() {
         "its certificates now fail with E_KID_UNKNOWN"
     );
     assert_eq!(store.get(pki.ps256.certificate.kid().as_bytes()).len(), 1);
+}
+
+/// A revocation list of `version` issued at `issued_at`, valid a day, revoking these UVCIs.
+fn revocations(key: &ListKey, version: u64, issued_at: i64, uvcis: &[&str]) -> Vec<u8> {
+    let mut builder = RevocationListBuilder::new();
+    for uvci in uvcis {
+        builder.revoke_uci(uvci);
+    }
+    builder
+        .build(
+            version,
+            issued_at,
+            issued_at + DAY,
+            &key.signing,
+            &key.spki(),
+        )
+        .unwrap()
+        .into_bytes()
+}
+
+fn revoked(state: &RevocationListState, uvci: &str) -> bool {
+    state
+        .current()
+        .unwrap()
+        .is_revoked(&RevocationQuery {
+            uvci,
+            iss: None,
+            signature: &[0; 64],
+            is_es256: true,
+        })
+        .is_some()
+}
+
+#[test]
+fn revocation_state_takes_newer_lists_and_keeps_the_same_version() {
+    let key = ListKey::new(SignatureAlgorithm::Es256);
+    let mut state = RevocationListState::new(key.pins(), 6 * 3600);
+    assert!(state.current().is_none());
+    let v1 = revocations(&key, 1, NOW, &[]);
+    assert_eq!(
+        state.offer(&v1, NOW),
+        Ok(Accepted::Updated {
+            version: 1,
+            previous: None
+        })
+    );
+    assert!(!revoked(&state, UVCI));
+    assert_eq!(
+        state.offer(&revocations(&key, 2, NOW, &[UVCI]), NOW),
+        Ok(Accepted::Updated {
+            version: 2,
+            previous: Some(1)
+        })
+    );
+    assert!(revoked(&state, UVCI));
+    // A re-fetch of the current list changes nothing; the same version with other hashes is refused.
+    assert_eq!(
+        state.offer(&revocations(&key, 2, NOW, &[UVCI]), NOW),
+        Ok(Accepted::Unchanged { version: 2 })
+    );
+    assert_eq!(
+        state.offer(&revocations(&key, 2, NOW, &[]), NOW),
+        Err(Refused::ConflictingVersion { version: 2 })
+    );
+    assert!(revoked(&state, UVCI));
+}
+
+#[test]
+fn an_older_revocation_list_is_refused_and_the_revocation_stays() {
+    let key = ListKey::new(SignatureAlgorithm::Es256);
+    let mut state = RevocationListState::new(key.pins(), 6 * 3600);
+    state
+        .offer(&revocations(&key, 7, NOW, &[UVCI]), NOW)
+        .unwrap();
+    // An attacker replays version 6, from before the certificate was revoked, signed and unexpired.
+    assert_eq!(
+        state.offer(&revocations(&key, 6, NOW, &[]), NOW),
+        Err(Refused::Rollback {
+            offered: 6,
+            current: 7
+        })
+    );
+    assert_eq!(state.current().unwrap().version(), 7);
+    assert!(revoked(&state, UVCI));
+}
+
+#[test]
+fn expired_and_unpinned_revocation_lists_are_refused() {
+    let key = ListKey::new(SignatureAlgorithm::Es256);
+    let stranger = ListKey::new(SignatureAlgorithm::Es256);
+    let mut state = RevocationListState::new(key.pins(), 6 * 3600);
+    state
+        .offer(&revocations(&key, 1, NOW, &[UVCI]), NOW)
+        .unwrap();
+    let expired = revocations(&key, 2, NOW - 2 * DAY, &[]);
+    assert_eq!(
+        state.offer(&expired, NOW),
+        Err(Refused::Invalid(RevocationError::Expired {
+            expires_at: NOW - DAY,
+            now: NOW
+        }))
+    );
+    assert_eq!(
+        state.offer(&revocations(&stranger, 2, NOW, &[]), NOW),
+        Err(Refused::Invalid(RevocationError::Jws(
+            JwsError::UnpinnedKey
+        )))
+    );
+    assert_eq!(state.current().unwrap().version(), 1);
+    assert!(revoked(&state, UVCI));
+}
+
+#[test]
+fn revocation_state_reports_staleness() {
+    let key = ListKey::new(SignatureAlgorithm::Es256);
+    let mut state = RevocationListState::new(key.pins(), 3600);
+    assert_eq!(state.status(NOW), None);
+    state.offer(&revocations(&key, 1, NOW, &[]), NOW).unwrap();
+    assert_eq!(
+        state.status(NOW + 3600),
+        Some(Freshness {
+            version: 1,
+            age_s: 3600,
+            stale: false,
+            expired: false
+        })
+    );
+    assert!(state.status(NOW + 3601).unwrap().stale);
+    let after_expiry = state.status(NOW + DAY + 1).unwrap();
+    assert!(after_expiry.stale && after_expiry.expired);
 }
