@@ -42,6 +42,22 @@ impl Default for IssuerConfig {
 /// A certificate issued and self-checked, with what the ledger records about it. Only [`Issuer::check`]
 /// makes one, so holding one proves the certificate passed our own verifier. Its `Debug` form leaves out
 /// the `HC1:` text and the UVCI, which identify the holder.
+///
+/// Nothing outside this crate can build one:
+///
+/// ```compile_fail
+/// let forged = issuer::IssuedCertificate {
+///     uvci: issuer::Uvci::from_bytes([0; 16]),
+///     hc1: String::from("HC1:forged"),
+///     iat: 0,
+///     exp: 0,
+///     kid: keys::Kid::from_slice(&[0; 8]).unwrap(),
+///     payload_hash: [0; 32],
+///     uci_hash: [0; 16],
+///     country_uci_hash: [0; 16],
+///     signature_hash: [0; 16],
+/// };
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct IssuedCertificate {
     uvci: Uvci,
