@@ -429,11 +429,7 @@ async fn answer(
             BodyError::Timeout => Refusal::BodyTimeout,
         })?;
     let posted = match media {
-        MediaType::Json => {
-            let request: VerifyRequest = serde_json::from_slice(&bytes)
-                .map_err(|error| Refusal::Malformed(error.to_string()))?;
-            Posted::Text(request.hc1)
-        }
+        MediaType::Json => Posted::Text(parse_request(&bytes)?.hc1),
         MediaType::Image => Posted::Image(bytes),
     };
     let permit = tokio::time::timeout(config.queue_timeout, app.permits.acquire())
@@ -457,6 +453,15 @@ async fn answer(
     };
     drop(permit);
     Ok((report, full))
+}
+
+/// The JSON body: an object with exactly `hc1` (serde would also take `["HC1:…"]` for the struct).
+fn parse_request(bytes: &[u8]) -> Result<VerifyRequest, Refusal> {
+    let malformed = |error: serde_json::Error| Refusal::Malformed(error.to_string());
+    match serde_json::from_slice(bytes).map_err(malformed)? {
+        object @ Value::Object(_) => serde_json::from_value(object).map_err(malformed),
+        _ => Err(Refusal::Malformed(String::from("not a JSON object"))),
+    }
 }
 
 /// Whether the caller presented the operator token (full report); `Unauthenticated` for any other
