@@ -36,7 +36,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use issuer::api::{BodyError, RateLimit, read_limited_body};
 use issuer::tokens::token_hash;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
 use tower_http::timeout::TimeoutLayer;
@@ -238,22 +238,35 @@ pub fn openapi_router() -> Router {
 /// # Errors
 /// Either document is not a JSON object.
 pub fn merge_openapi(base: &str, extra: &str, title: &str) -> Result<String, serde_json::Error> {
-    let mut merged: Value = serde_json::from_str(base)?;
-    let extra: Value = serde_json::from_str(extra)?;
-    merged["info"]["title"] = json!(title);
-    if let Some(paths) = extra["paths"].as_object() {
-        for (path, item) in paths {
-            merged["paths"][path] = item.clone();
-        }
+    let mut merged: Map<String, Value> = serde_json::from_str(base)?;
+    let extra: Map<String, Value> = serde_json::from_str(extra)?;
+    if let Some(info) = object_at(&mut merged, "info") {
+        info.insert(String::from("title"), json!(title));
     }
-    if let Some(components) = extra["components"].as_object() {
-        for (kind, entries) in components {
-            for (name, entry) in entries.as_object().into_iter().flatten() {
-                merged["components"][kind][name] = entry.clone();
+    if let (Some(paths), Some(Value::Object(extra_paths))) =
+        (object_at(&mut merged, "paths"), extra.get("paths"))
+    {
+        paths.extend(extra_paths.clone());
+    }
+    if let Some(Value::Object(extra_components)) = extra.get("components") {
+        for (kind, entries) in extra_components {
+            let merged_components = object_at(&mut merged, "components");
+            if let (Some(target), Value::Object(entries)) = (
+                merged_components.and_then(|components| object_at(components, kind)),
+                entries,
+            ) {
+                target.extend(entries.clone());
             }
         }
     }
     serde_json::to_string_pretty(&merged)
+}
+
+/// The object under `key`, created when missing; `None` when something else is there.
+fn object_at<'a>(map: &'a mut Map<String, Value>, key: &str) -> Option<&'a mut Map<String, Value>> {
+    map.entry(key)
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
 }
 
 /// `Cache-Control: no-store` on every answer: reports name a person.
@@ -408,7 +421,11 @@ async fn answer(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Report, bool), Refusal> {
-    if app.requests.fetch_add(1, Ordering::Relaxed) % LIMITER_SWEEP_EVERY == 0 {
+    if app
+        .requests
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(LIMITER_SWEEP_EVERY)
+    {
         app.limiter.retain_recent();
     }
     if app.limiter.check_key(&rate_key(peer)).is_err() {
