@@ -367,25 +367,14 @@ fn no_request_makes_the_service_fetch_anything() {
     bait.set_nonblocking(true).unwrap();
     let url = format!("http://{}/", bait.local_addr().unwrap());
 
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let router = empty_service(VerifierConfig {
+    let server = Server::start(empty_service(VerifierConfig {
         rate_limit: RateLimit {
             per_second: 1,
             burst: 20,
         },
         ..VerifierConfig::default()
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = runtime.spawn(async move {
-        serve(listener, router, &ApiConfig::default(), async {
-            let _ = stopped.await;
-        })
-        .await;
-    });
+    }));
+    let base = format!("http://{}", server.address);
 
     let agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -445,6 +434,95 @@ fn no_request_makes_the_service_fetch_anything() {
         Err(error) if error.kind() == ErrorKind::WouldBlock => {}
         other => panic!("the service connected to the bait listener: {other:?}"),
     }
-    let _ = stop.send(());
-    runtime.block_on(server).unwrap();
+    drop(server);
+}
+
+/// A server on loopback through `issuer::api::serve`, stopped when dropped (with its runtime).
+struct Server {
+    address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn start(router: Router) -> Server {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        runtime.spawn(async move {
+            serve(listener, router, &ApiConfig::default(), async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Server {
+            address,
+            stop: Some(stop),
+            _runtime: runtime,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Sends `head` and `body_start`, then (when `trickle`) one more body byte every 100 ms, and returns the
+/// status line the server answers with.
+fn slow_request(
+    address: std::net::SocketAddr,
+    head: &str,
+    body_start: &[u8],
+    trickle: bool,
+) -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body_start).unwrap();
+    if trickle {
+        let mut writer = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            // An endless chunked body: one-byte chunks until the server hangs up.
+            while writer.write_all(b"1\r\nA\r\n").is_ok() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+    }
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).unwrap();
+    status
+}
+
+#[test]
+fn slow_and_endless_bodies_time_out() {
+    let server = Server::start(empty_service(VerifierConfig {
+        body_timeout: Duration::from_millis(500),
+        ..VerifierConfig::default()
+    }));
+    // Announces 100 bytes, sends 8, then nothing.
+    let slow = slow_request(
+        server.address,
+        "POST /v1/verify HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        b"{\"hc1\": ",
+        false,
+    );
+    assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+    // A chunked picture that never ends.
+    let endless = slow_request(
+        server.address,
+        "POST /v1/verify HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"",
+        true,
+    );
+    assert!(endless.starts_with("HTTP/1.1 408"), "{endless}");
 }

@@ -64,8 +64,24 @@ impl PublishedTrust {
     /// # Errors
     /// Publishing failed (the ledger is down), or a list does not verify under the pinned key.
     pub async fn verifier(&self, now: i64) -> Result<(Verifier, Versions)> {
+        // With nothing known, the lists always make a verifier.
+        self.verifier_unless(None, now)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the published lists made no verifier"))
+    }
+
+    /// As [`PublishedTrust::verifier`], but `None` when the lists are still those of `known`.
+    async fn verifier_unless(
+        &self,
+        known: Option<&Versions>,
+        now: i64,
+    ) -> Result<Option<(Verifier, Versions)>> {
         let keys = self.publisher.key_documents(now)?;
         let revocation = self.publisher.revocation_list(now).await?;
+        let versions = (keys.trust_list.etag.clone(), revocation.etag.clone());
+        if known == Some(&versions) {
+            return Ok(None);
+        }
         let verifier = verifier_from_documents(
             TrustDocuments {
                 trust_list: Some(SignedDocument {
@@ -83,10 +99,7 @@ impl PublishedTrust {
             },
             now,
         )?;
-        Ok((
-            verifier,
-            (keys.trust_list.etag.clone(), revocation.etag.clone()),
-        ))
+        Ok(Some((verifier, versions)))
     }
 }
 
@@ -106,13 +119,13 @@ pub async fn follow_publisher(
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        match trust.verifier(clock()).await {
-            Ok((verifier, current)) if current != versions => {
+        match trust.verifier_unless(Some(&versions), clock()).await {
+            Ok(Some((verifier, current))) => {
                 handle.replace(verifier);
                 versions = current;
                 tracing::info!("verifier: trust re-read from the published lists");
             }
-            Ok(_) => {}
+            Ok(None) => {}
             Err(error) => {
                 tracing::warn!(error = %error, "verifier: the published lists could not be re-read");
             }
