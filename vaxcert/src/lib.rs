@@ -7,7 +7,9 @@ pub mod commands;
 pub mod fetch;
 pub mod logging;
 pub mod node;
+pub mod trust;
 pub mod value_sets;
+pub mod verifier_service;
 
 use std::process::ExitCode;
 
@@ -33,7 +35,8 @@ enum Command {
     TrustList(commands::trust_list::TrustListArgs),
     /// Verify certificates: an HC1: string, a PNG/JPEG picture, or `-` for one input per line on stdin.
     Verify(commands::verify::VerifyArgs),
-    /// Run the system on this machine: the issuer's internal API and the trust-list documents.
+    /// Run the system on this machine: the issuer's internal API, the trust-list documents and the
+    /// verifier service.
     Up(commands::up::UpArgs),
     /// Manage bearer tokens of the issuer's internal API.
     Tokens(commands::tokens::TokensArgs),

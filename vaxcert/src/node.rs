@@ -7,6 +7,7 @@
 //! <data>/DEVELOPMENT-ONLY-keystore-passphrase  0600; written by `vaxcert up` on first run only
 //! <data>/ledger.sqlite (-wal, -shm)           0600; the ledger, unless DATABASE_URL points elsewhere
 //! <data>/internal-api.token                    0600; the development client's bearer token
+//! <data>/verifier-operator.token               0600; unlocks the verifier's full report (`vaxcert up`)
 //! <data>/trust-list-signer.pub.pem             the key verifiers pin (`--trust-list-key`)
 //! ```
 //!
@@ -40,6 +41,8 @@ use crate::value_sets::LoadedValueSets;
 pub const DEV_PASSPHRASE_FILE: &str = "DEVELOPMENT-ONLY-keystore-passphrase";
 /// The development client's bearer token file.
 pub const TOKEN_FILE: &str = "internal-api.token";
+/// The verifier service's operator token file: callers presenting it get the full report.
+pub const OPERATOR_TOKEN_FILE: &str = "verifier-operator.token";
 /// The SQLite ledger's file name.
 pub const LEDGER_FILE: &str = "ledger.sqlite";
 /// The trust-list signing key's public PEM, written by `vaxcert up` for verifiers to pin.
@@ -209,6 +212,30 @@ pub async fn bootstrap_token(args: &NodeArgs, ledger: &Ledger, now: i64) -> Resu
     )
     .context("cannot write the API token file")?;
     Ok(true)
+}
+
+/// The verifier's operator token: read from its file, which is created (0600, random) when missing.
+/// Returns the token and whether the file was created.
+pub fn bootstrap_operator_token(args: &NodeArgs) -> Result<(String, bool)> {
+    let path = args.data.join(OPERATOR_TOKEN_FILE);
+    if path.exists() {
+        let token = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        if token.trim().is_empty() {
+            bail!("{} is empty", path.display());
+        }
+        return Ok((token.trim().to_owned(), false));
+    }
+    let token = NewToken::generate().map_err(|_| anyhow!("no randomness"))?;
+    create_data_directory(&args.data)?;
+    write_atomically(
+        &args.data,
+        OPERATOR_TOKEN_FILE,
+        token.expose().as_bytes(),
+        SECRET_MODE,
+    )
+    .context("cannot write the verifier operator token file")?;
+    Ok((token.expose().to_owned(), true))
 }
 
 /// The issuing stack of an installation.

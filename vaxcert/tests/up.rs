@@ -488,3 +488,121 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// `POST /v1/verify` on `up`'s port, with an optional bearer token.
+fn verify_over_http(up: &Up, token: Option<&str>, hc1: &str) -> (u16, Value) {
+    let mut request = http()
+        .post(format!("{}/v1/verify", up.base))
+        .header("Content-Type", "application/json");
+    if let Some(token) = token {
+        request = request.header("Authorization", format!("Bearer {token}"));
+    }
+    let response = request.send(json!({ "hc1": hc1 }).to_string()).unwrap();
+    let status = response.status().as_u16();
+    assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+    let text = response.into_body().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn up_verifies_what_it_issued_on_the_same_port() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let data = temp_dir("up-verify");
+    let up = start(&data, &value_sets);
+    assert!(
+        up.stdout.iter().any(|line| line.contains("verifier")
+            && line.contains("POST ")
+            && line.contains("/v1/verify")
+            && line.contains("verifier-operator.token, created")),
+        "{:?}",
+        up.stdout
+    );
+    let operator_file = data.join("verifier-operator.token");
+    let mode = std::fs::metadata(&operator_file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let operator = std::fs::read_to_string(&operator_file).unwrap();
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+
+    let (status, issued) = post(&up, &token, &confirmation("dose-verify-1"));
+    assert_eq!(status, 201, "{issued}");
+    let hc1 = issued["hc1"].as_str().unwrap();
+
+    // Anyone: the minimal answer, valid, with the holder's names and date of birth.
+    let (status, minimal) = verify_over_http(&up, None, hc1);
+    assert_eq!(status, 200, "{minimal}");
+    assert_eq!(minimal["valid"], true, "{minimal}");
+    assert_eq!(minimal["code"], "OK");
+    assert_eq!(minimal["type"], "v");
+    assert_eq!(minimal["holder"]["fn"], "Trần");
+    assert_eq!(minimal["holder"]["gn"], "Thị Đào");
+    assert_eq!(minimal["holder"]["fnt"], "TRAN");
+    assert_eq!(minimal["holder"]["dob"], "1990-02-03");
+    assert!(
+        !minimal
+            .to_string()
+            .contains(issued["uvci"].as_str().unwrap()),
+        "no UVCI in the minimal answer: {minimal}"
+    );
+    assert_eq!(
+        minimal.as_object().unwrap().len(),
+        5,
+        "valid, code, message, type, holder: {minimal}"
+    );
+
+    // The operator: the full report, the same as `vaxcert verify` against the published lists.
+    let (status, full) = verify_over_http(&up, Some(operator.trim()), hc1);
+    assert_eq!(status, 200, "{full}");
+    assert_eq!(full["dcc"]["v"][0]["ci"], issued["uvci"], "{full}");
+    let cli = verify(&up, &data, hc1);
+    for field in ["valid", "code", "kid", "iss", "holder", "dcc", "checks"] {
+        assert_eq!(full[field], cli[field], "{field}");
+    }
+    assert_eq!(verify_over_http(&up, Some("vxc_wrong"), hc1).0, 401);
+
+    // One OpenAPI document for the port: the issuer's routes and the verifier's.
+    let openapi: Value = serde_json::from_str(
+        &http()
+            .get(format!("{}/openapi.json", up.base))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(openapi["paths"]["/v1/verify"]["post"].is_object());
+    assert!(openapi["paths"]["/internal/v1/dose-confirmations"]["post"].is_object());
+
+    // Revoked through the API: the verifier re-reads the re-signed revocation list within seconds.
+    let uvci = issued["uvci"].as_str().unwrap().replace('#', "%23");
+    let revoked = http()
+        .post(format!(
+            "{}/internal/v1/certificates/{uvci}/revocation",
+            up.base
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Content-Type", "application/json")
+        .send(json!({"reason": "fraud"}).to_string())
+        .unwrap();
+    assert_eq!(revoked.status().as_u16(), 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (_, answer) = verify_over_http(&up, None, hc1);
+        if answer["code"] == "E_REVOKED" {
+            assert_eq!(answer["valid"], false);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still not revoked: {answer}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    drop(up);
+    std::fs::remove_dir_all(&data).unwrap();
+}

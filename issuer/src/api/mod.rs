@@ -94,12 +94,25 @@ struct App {
     body_timeout: Duration,
 }
 
-/// The router of the issuer: internal API, trust-list documents, health.
+/// The router of the issuer: internal API, trust-list documents, health, and [`OPENAPI`] at
+/// `/openapi.json`.
 pub fn router(
     service: Arc<IssuanceService>,
     publisher: Arc<Publisher>,
     config: ApiConfig,
 ) -> Router {
+    router_with_openapi(service, publisher, config, OPENAPI)
+}
+
+/// The router of the issuer serving `openapi` at `/openapi.json`: a process mounting more routes next to
+/// the issuer's (`vaxcert up`) describes them all in one document.
+pub fn router_with_openapi(
+    service: Arc<IssuanceService>,
+    publisher: Arc<Publisher>,
+    config: ApiConfig,
+    openapi: impl Into<Arc<str>>,
+) -> Router {
+    let openapi: Arc<str> = openapi.into();
     let auth = Authenticator::new(Arc::clone(service.ledger()), config.rate_limit);
     let app = Arc::new(App {
         service,
@@ -118,7 +131,10 @@ pub fn router(
         .route("/trust-list/anchors", get(documents::anchors))
         .route("/revocation-list", get(documents::revocation_list))
         .route("/healthz", get(health))
-        .route("/openapi.json", get(openapi))
+        .route(
+            "/openapi.json",
+            get(move || std::future::ready(openapi_response(&openapi))),
+        )
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -269,19 +285,50 @@ fn respond_with_status(
 /// Reads the body of an authenticated request: at most `max_body_bytes` (413, at once when the
 /// `Content-Length` says so) within `body_timeout` (408).
 async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, Problem> {
+    read_limited_body(headers, body, app.max_body_bytes, app.body_timeout)
+        .await
+        .map_err(|error| match error {
+            BodyError::TooLarge => Problem::PayloadTooLarge,
+            BodyError::Unreadable => Problem::BodyUnreadable,
+            BodyError::Timeout => Problem::BodyTimeout,
+        })
+}
+
+/// Why a request body was not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyError {
+    /// Over the limit, announced by `Content-Length` or found while reading (413).
+    TooLarge,
+    /// The client broke the body off or sent bad framing (400).
+    Unreadable,
+    /// The whole body did not arrive in time (408).
+    Timeout,
+}
+
+/// Reads a request body: at most `max_bytes` (refused at once when the `Content-Length` announces more)
+/// within `timeout`.
+///
+/// # Errors
+/// [`BodyError`].
+pub async fn read_limited_body(
+    headers: &HeaderMap,
+    body: Body,
+    max_bytes: usize,
+    timeout: Duration,
+) -> Result<Bytes, BodyError> {
     let announced = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.parse::<u64>().ok());
-    if announced.is_some_and(|length| length > app.max_body_bytes as u64) {
-        return Err(Problem::PayloadTooLarge);
+    if announced.is_some_and(|length| length > max_bytes as u64) {
+        return Err(BodyError::TooLarge);
     }
-    let limited = Limited::new(body, app.max_body_bytes);
-    match tokio::time::timeout(app.body_timeout, limited.collect()).await {
+    let limited = Limited::new(body, max_bytes);
+    match tokio::time::timeout(timeout, limited.collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(Problem::PayloadTooLarge),
-        Ok(Err(_)) => Err(Problem::BodyUnreadable),
-        Err(_) => Err(Problem::BodyTimeout),
+        Ok(Err(error)) if error.is::<LengthLimitError>() => Err(BodyError::TooLarge),
+        Ok(Err(_)) => Err(BodyError::Unreadable),
+        Err(_) => Err(BodyError::Timeout),
     }
 }
 
@@ -325,8 +372,12 @@ async fn health(State(app): State<Arc<App>>) -> Response {
 pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// `GET /openapi.json`.
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+fn openapi_response(openapi: &Arc<str>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi.to_string(),
+    )
+        .into_response()
 }
 
 /// `Content-Type: application/json` (parameters allowed).

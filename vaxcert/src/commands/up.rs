@@ -1,20 +1,28 @@
-//! `vaxcert up`: the whole system on one machine — the issuer's internal API and the trust-list
-//! documents — with development keys, token and SQLite ledger created under the data directory on first
-//! run.
+//! `vaxcert up`: the whole system on one machine — the issuer's internal API, the trust-list documents
+//! and the verifier service (`POST /v1/verify`, trusting this node's own published lists) — on one port,
+//! with development keys, tokens and SQLite ledger created under the data directory on first run.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use issuer::api::{ApiConfig, router, serve};
+use issuer::api::{ApiConfig, OPENAPI, router_with_openapi, serve};
 use issuer::service::system_clock;
+use keys::Backend;
 use tokio::net::TcpListener;
+use trust_list::PinnedKey;
 
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
 use crate::node::{
-    DEV_PASSPHRASE_FILE, NodeArgs, TOKEN_FILE, TRUST_LIST_KEY_FILE, bootstrap_keys,
-    bootstrap_token, open_node,
+    DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
+    bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,
+};
+use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
+use crate::verifier_service::published::{PublishedTrust, REFRESH_INTERVAL, follow_publisher};
+use crate::verifier_service::{
+    self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierHandle, VerifierService,
+    system_validation_clock,
 };
 
 /// Arguments of `vaxcert up`.
@@ -43,7 +51,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let ledger = args.node.open_ledger().await?;
     let dev_mode = args.node.data.join(DEV_PASSPHRASE_FILE).exists();
     let created_token = dev_mode && bootstrap_token(&args.node, &ledger, clock()).await?;
-    let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock).await?;
+    let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
 
     write_atomically(
         &args.node.data,
@@ -52,6 +60,35 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         PUBLIC_MODE,
     )
     .context("cannot write the trust-list key file")?;
+
+    // The verifier trusts this node's own lists, checked under the pinned key like any verifier's.
+    let (operator_token, created_operator_token) = bootstrap_operator_token(&args.node)?;
+    let pinned = PinnedKey::from_pem(Backend::default(), &node.trust_list_key_pem)
+        .context("the trust-list key is not a public key")?;
+    let published = PublishedTrust::new(
+        std::sync::Arc::clone(&node.publisher),
+        pinned,
+        Some(std::sync::Arc::clone(&node.value_sets.sets)),
+        DEFAULT_TRUST_LIST_MAX_AGE_HOURS * 3600,
+    );
+    let (verifier, versions) = published
+        .verifier(clock())
+        .await
+        .context("the verifier cannot trust the published lists")?;
+    let verifier = VerifierHandle::new(verifier);
+    let follower = tokio::spawn(follow_publisher(
+        published,
+        verifier.clone(),
+        versions,
+        clock.clone(),
+        REFRESH_INTERVAL,
+    ));
+    let verifier_service = VerifierService::new(
+        verifier,
+        system_validation_clock(),
+        VerifierConfig::default(),
+    )
+    .with_operator_token(OperatorToken::new(&operator_token));
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -66,7 +103,16 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         "  trust list           {base}/trust-list  (gateway view /trust-list/dsc, anchors /trust-list/anchors)"
     );
     println!("  revocation list      {base}/revocation-list");
+    println!(
+        "  verifier             POST {base}{VERIFY_PATH}  (full report with the operator token {data}/{OPERATOR_TOKEN_FILE}{})",
+        if created_operator_token {
+            ", created"
+        } else {
+            ""
+        }
+    );
     println!("  health               {base}/healthz");
+    println!("  OpenAPI              {base}/openapi.json");
     println!("  ledger               {}", args.node.ledger_description());
     println!("  EU value sets        {}", node.value_sets);
     println!("  keystore             {}", args.node.keys_dir().display());
@@ -89,8 +135,12 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     println!("vaxcert up: ready (Ctrl-C stops)");
 
     let config = ApiConfig::default();
-    let app = router(node.service, node.publisher, config);
+    let openapi = verifier_service::merge_openapi(OPENAPI, verifier_service::OPENAPI, "vaxcert")
+        .context("the OpenAPI documents do not merge")?;
+    let app = router_with_openapi(node.service, node.publisher, config, openapi)
+        .merge(verifier_service::router(verifier_service));
     serve(listener, app, &config, shutdown_signal()).await;
+    follower.abort();
     ledger.close().await;
     println!("vaxcert up: stopped");
     Ok(ExitCode::SUCCESS)

@@ -6,7 +6,6 @@
 use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -14,10 +13,13 @@ use keys::{Backend, Certificate};
 use rayon::prelude::*;
 use time::OffsetDateTime;
 use time::format_description::well_known::{Iso8601, Rfc3339};
-use trust_list::{PinnedKey, RevocationList, TrustList};
-use verifier::{Detail, Input, Report, TrustStore, Verifier};
+use trust_list::PinnedKey;
+use verifier::{Detail, Input, Report, Verifier};
 
 use crate::fetch;
+use crate::trust::{
+    DEFAULT_TRUST_LIST_MAX_AGE_HOURS, SignedDocument, TrustDocuments, verifier_from_documents,
+};
 use crate::value_sets::LoadedValueSets;
 
 /// Lines verified together in batch mode, in parallel, before their reports are written in order.
@@ -53,7 +55,7 @@ pub struct VerifyArgs {
     #[arg(long, value_name = "FILE|URL", requires = "trust_list_key")]
     revocation_list: Option<String>,
     /// How old the trust list may be, in hours, before nothing is called valid.
-    #[arg(long, value_name = "HOURS", default_value_t = 48)]
+    #[arg(long, value_name = "HOURS", default_value_t = DEFAULT_TRUST_LIST_MAX_AGE_HOURS)]
     trust_list_max_age_hours: i64,
     /// An `HC1:` string, a path to a PNG or JPEG picture, or `-` for one input per line on stdin.
     input: String,
@@ -138,7 +140,6 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
 /// the revocation list when given; the value sets.
 fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
     let value_sets = Some(LoadedValueSets::load(args.value_sets.as_deref())?.sets);
-    let now = at.unix_timestamp();
     let pinned = match &args.trust_list_key {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -150,46 +151,46 @@ fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
         }
         None => Vec::new(),
     };
-    let mut verifier = match &args.trust_list {
-        Some(source) => {
-            let list = TrustList::verify(&fetch::read_document(source)?, &pinned, now)
-                .with_context(|| format!("the trust list {source} was refused"))?;
-            let mut verifier = Verifier::from_trust_list(
-                &list,
-                Backend::default(),
-                args.trust_list_max_age_hours * 3600,
-                value_sets,
-            );
-            if !args.dscs.is_empty() {
-                let mut store = list.store(Backend::default());
-                add_dscs(&mut store, &args.dscs)?;
-                verifier = verifier.with_trust_store(Arc::new(store));
-            }
-            verifier
-        }
-        None => {
-            let mut store = TrustStore::new(Backend::default());
-            add_dscs(&mut store, &args.dscs)?;
-            Verifier::new(Arc::new(store), value_sets)
-        }
-    };
-    if let Some(source) = &args.revocation_list {
-        let list = RevocationList::verify(&fetch::read_document(source)?, &pinned, now)
-            .with_context(|| format!("the revocation list {source} was refused"))?;
-        verifier = verifier.with_revocation(Arc::new(list));
-    }
-    Ok(verifier)
+    let dscs = read_dscs(&args.dscs)?;
+    let trust_list = args
+        .trust_list
+        .as_deref()
+        .map(|source| Ok::<_, anyhow::Error>((fetch::read_document(source)?, source)))
+        .transpose()?;
+    let revocation_list = args
+        .revocation_list
+        .as_deref()
+        .map(|source| Ok::<_, anyhow::Error>((fetch::read_document(source)?, source)))
+        .transpose()?;
+    verifier_from_documents(
+        TrustDocuments {
+            trust_list: signed(&trust_list),
+            revocation_list: signed(&revocation_list),
+            pinned: &pinned,
+            dscs: &dscs,
+            max_age_s: args.trust_list_max_age_hours * 3600,
+            value_sets,
+        },
+        at.unix_timestamp(),
+    )
 }
 
-fn add_dscs(store: &mut TrustStore, dscs: &[PathBuf]) -> Result<()> {
-    for path in dscs {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("cannot read DSC {}", path.display()))?;
-        let certificate = Certificate::parse_any(&bytes)
-            .with_context(|| format!("{} is not a certificate", path.display()))?;
-        store.insert(certificate);
-    }
-    Ok(())
+/// A document read from `source`, as [`verifier_from_documents`] takes it.
+fn signed<'a>(document: &'a Option<(Vec<u8>, &'a str)>) -> Option<SignedDocument<'a>> {
+    document
+        .as_ref()
+        .map(|(bytes, source)| SignedDocument { bytes, source })
+}
+
+fn read_dscs(dscs: &[PathBuf]) -> Result<Vec<Certificate>> {
+    dscs.iter()
+        .map(|path| {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read DSC {}", path.display()))?;
+            Certificate::parse_any(&bytes)
+                .with_context(|| format!("{} is not a certificate", path.display()))
+        })
+        .collect()
 }
 
 /// Parses the validation clock: RFC 3339, or ISO 8601 (which also takes offsets such as `+0200`).

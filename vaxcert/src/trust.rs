@@ -1,0 +1,83 @@
+//! The verifier a set of trust documents describes, shared by `vaxcert verify` and the verifier service
+//! (`crate::verifier_service`), so that both answer the same report for the same input.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use hcert::ValueSets;
+use keys::{Backend, Certificate};
+use trust_list::{PinnedKey, RevocationList, TrustList};
+use verifier::{TrustStore, Verifier};
+
+/// How old a trust list may be, in hours, before nothing is called valid (`vaxcert verify`'s default and
+/// the verifier service's).
+pub const DEFAULT_TRUST_LIST_MAX_AGE_HOURS: i64 = 48;
+
+/// A signed document and where it came from (a path, a URL, "published by this node"), for messages.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedDocument<'a> {
+    /// The document as published (a JWS).
+    pub bytes: &'a [u8],
+    /// Where it came from.
+    pub source: &'a str,
+}
+
+/// What a verifier trusts: a signed national trust list and revocation list, each checked under the
+/// pinned keys at `now`, and DSCs trusted one by one.
+#[derive(Debug)]
+pub struct TrustDocuments<'a> {
+    /// The signed national trust list; without it, exactly `dscs` are trusted.
+    pub trust_list: Option<SignedDocument<'a>>,
+    /// The signed revocation list.
+    pub revocation_list: Option<SignedDocument<'a>>,
+    /// The keys both lists must be signed with.
+    pub pinned: &'a [PinnedKey],
+    /// DSCs trusted besides the list's.
+    pub dscs: &'a [Certificate],
+    /// How old the trust list may be, in seconds, before nothing is called valid.
+    pub max_age_s: i64,
+    /// The EU value sets coded fields are checked against.
+    pub value_sets: Option<Arc<ValueSets>>,
+}
+
+/// The verifier `documents` describe at the clock `now` (seconds since the epoch).
+///
+/// # Errors
+/// A list that does not verify under the pinned keys (or is expired at `now`), naming its source.
+pub fn verifier_from_documents(documents: TrustDocuments<'_>, now: i64) -> Result<Verifier> {
+    let mut verifier = match documents.trust_list {
+        Some(list) => {
+            let verified = TrustList::verify(list.bytes, documents.pinned, now)
+                .with_context(|| format!("the trust list {} was refused", list.source))?;
+            let mut verifier = Verifier::from_trust_list(
+                &verified,
+                Backend::default(),
+                documents.max_age_s,
+                documents.value_sets,
+            );
+            if !documents.dscs.is_empty() {
+                let mut store = verified.store(Backend::default());
+                add_dscs(&mut store, documents.dscs);
+                verifier = verifier.with_trust_store(Arc::new(store));
+            }
+            verifier
+        }
+        None => {
+            let mut store = TrustStore::new(Backend::default());
+            add_dscs(&mut store, documents.dscs);
+            Verifier::new(Arc::new(store), documents.value_sets)
+        }
+    };
+    if let Some(list) = documents.revocation_list {
+        let verified = RevocationList::verify(list.bytes, documents.pinned, now)
+            .with_context(|| format!("the revocation list {} was refused", list.source))?;
+        verifier = verifier.with_revocation(Arc::new(verified));
+    }
+    Ok(verifier)
+}
+
+fn add_dscs(store: &mut TrustStore, dscs: &[Certificate]) {
+    for certificate in dscs {
+        store.insert(certificate.clone());
+    }
+}

@@ -1,0 +1,528 @@
+//! The verifier service over HTTP: for every dgc-testdata vector, posted as text and as its picture, the
+//! full answer is the library's report for the same input and clock and the minimal answer carries
+//! exactly the minimal fields; the limits and refusals of `adversarial.md` ("verifier"); and no request
+//! makes the service connect anywhere.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::BTreeSet;
+use std::io::ErrorKind;
+use std::net::TcpListener as StdListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hcert::ValueSets;
+use issuer::api::{ApiConfig, RateLimit, serve};
+use keys::{Backend, Certificate};
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use tower::ServiceExt as _;
+use vaxcert::verifier_service::{
+    self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierHandle, VerifierService,
+};
+use vaxcert_tests::{conformance_vectors, spec_dir, testdata_dir, value_set_documents};
+use verifier::{Detail, Input, TrustStore, Verifier};
+
+const OPERATOR: &str = "operator-token-for-tests";
+const MINIMAL_FIELDS: [&str; 5] = ["code", "holder", "message", "type", "valid"];
+
+/// An answer: status, `Cache-Control`, body as JSON.
+struct Answer {
+    status: StatusCode,
+    cache_control: Option<String>,
+    body: Value,
+}
+
+async fn call(router: &Router, request: Request<Body>) -> Answer {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let cache_control = response
+        .headers()
+        .get(header::CACHE_CONTROL)
+        .map(|value| value.to_str().unwrap().to_owned());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    Answer {
+        status,
+        cache_control,
+        body,
+    }
+}
+
+fn request(content_type: Option<&str>, token: Option<&str>, body: Vec<u8>) -> Request<Body> {
+    let mut builder = Request::post(VERIFY_PATH);
+    if let Some(content_type) = content_type {
+        builder = builder.header(header::CONTENT_TYPE, content_type);
+    }
+    if let Some(token) = token {
+        builder = builder.header(header::AUTHORIZATION, format!("Bearer {token}"));
+    }
+    builder.body(Body::from(body)).unwrap()
+}
+
+fn text_request(hc1: &str, token: Option<&str>) -> Request<Body> {
+    let body = serde_json::to_vec(&json!({ "hc1": hc1 })).unwrap();
+    request(Some("application/json"), token, body)
+}
+
+fn service(verifier: Verifier, at: OffsetDateTime, config: VerifierConfig) -> Router {
+    verifier_service::router(
+        VerifierService::new(VerifierHandle::new(verifier), Arc::new(move || at), config)
+            .with_operator_token(OperatorToken::new(OPERATOR)),
+    )
+}
+
+fn parse_clock(clock: &str) -> OffsetDateTime {
+    OffsetDateTime::parse(clock, &Rfc3339)
+        .or_else(|_| OffsetDateTime::parse(clock, &Iso8601::DEFAULT))
+        .unwrap()
+}
+
+/// The verifier and clock of a vector, as tests/tests/conformance.rs builds them.
+fn vector_verifier(
+    vector: &Value,
+    value_sets: Option<Arc<ValueSets>>,
+) -> (Verifier, OffsetDateTime) {
+    let mut trust = TrustStore::new(Backend::default());
+    if let Some(certificate) = vector["TESTCTX"]["CERTIFICATE"].as_str()
+        && let Ok(certificate) = Certificate::parse_any(certificate.as_bytes())
+    {
+        trust.insert(certificate);
+    }
+    let at = vector["TESTCTX"]["VALIDATIONCLOCK"]
+        .as_str()
+        .map(parse_clock)
+        .unwrap_or_else(OffsetDateTime::now_utc);
+    (Verifier::new(Arc::new(trust), value_sets), at)
+}
+
+/// Checks one posted input: the full answer is the library's report, the minimal one its minimal part.
+async fn check_input(
+    router: &Router,
+    library: &Verifier,
+    at: OffsetDateTime,
+    input: Input<'_>,
+    name: &str,
+) -> bool {
+    let make = |token: Option<&str>| match input {
+        Input::Text(text) => text_request(text, token),
+        Input::Image(bytes) => request(Some("image/png"), token, bytes.to_vec()),
+    };
+    let full_report = library.verify(
+        input,
+        at,
+        Detail {
+            payload: true,
+            unverified: false,
+        },
+    );
+    let expected: Value = serde_json::from_str(&full_report.to_json_line()).unwrap();
+    let full = call(router, make(Some(OPERATOR))).await;
+    assert_eq!(full.status, StatusCode::OK, "{name}");
+    assert_eq!(full.cache_control.as_deref(), Some("no-store"), "{name}");
+    assert_eq!(full.body, expected, "{name}: full report");
+
+    let minimal = call(router, make(None)).await;
+    assert_eq!(minimal.status, StatusCode::OK, "{name}");
+    assert_eq!(minimal.cache_control.as_deref(), Some("no-store"), "{name}");
+    let fields: BTreeSet<&str> = minimal
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(fields, BTreeSet::from(MINIMAL_FIELDS), "{name}");
+    for field in MINIMAL_FIELDS {
+        assert_eq!(minimal.body[field], expected[field], "{name}: {field}");
+    }
+    full_report.valid
+}
+
+#[tokio::test]
+async fn every_vector_gets_the_library_report_as_text_and_as_picture() {
+    let Some(testdata) = testdata_dir() else {
+        return;
+    };
+    let value_sets = spec_dir().map(|spec| {
+        let documents = value_set_documents(&spec);
+        Arc::new(ValueSets::from_documents(documents.iter().map(String::as_str)).unwrap())
+    });
+    let (mut texts, mut pictures, mut valid) = (0, 0, 0);
+    for path in conformance_vectors(&testdata) {
+        let name = path.display().to_string();
+        let vector: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let Some(prefix) = vector["PREFIX"].as_str().filter(|p| !p.is_empty()) else {
+            continue;
+        };
+        let (library, at) = vector_verifier(&vector, value_sets.clone());
+        let router = service(library.clone(), at, VerifierConfig::default());
+        texts += 1;
+        if check_input(&router, &library, at, Input::Text(prefix), &name).await {
+            valid += 1;
+        }
+        if let Some(picture) = vector["2DCODE"].as_str().filter(|p| !p.is_empty()) {
+            let png = STANDARD.decode(picture).unwrap();
+            pictures += 1;
+            check_input(&router, &library, at, Input::Image(&png), &name).await;
+        }
+    }
+    println!("verifier service: {texts} texts ({valid} valid), {pictures} pictures");
+    assert!(texts > 200, "the whole corpus: {texts}");
+    assert!(pictures > 100, "pictures: {pictures}");
+    assert!(valid > 50, "valid vectors: {valid}");
+}
+
+/// A verifier trusting nothing, for the refusals (whose answers do not depend on trust).
+fn empty_service(config: VerifierConfig) -> Router {
+    service(
+        Verifier::new(Arc::new(TrustStore::new(Backend::default())), None),
+        OffsetDateTime::now_utc(),
+        config,
+    )
+}
+
+fn assert_refused(answer: &Answer, status: StatusCode, error: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(answer.body["error"], error, "{}", answer.body);
+    assert!(
+        answer.body["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.cache_control.as_deref(), Some("no-store"));
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let router = empty_service(VerifierConfig::default());
+    let long = format!("HC1:{}", "A".repeat(9 * 1024));
+    let answer = call(&router, text_request(&long, None)).await;
+    assert_refused(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    // Announced by Content-Length (the request above has none: found while reading): refused at once.
+    let announced = Request::post(VERIFY_PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::CONTENT_LENGTH, "1000000")
+        .body(Body::from("{\"hc1\": \"HC1:6BF\"}"))
+        .unwrap();
+    let answer = call(&router, announced).await;
+    assert_refused(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+
+    // Pictures may be larger than JSON, up to 2 MiB.
+    let picture = vec![0u8; 100 * 1024];
+    let answer = call(&router, request(Some("image/png"), None, picture)).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(answer.body["valid"], false);
+    let picture = vec![0u8; 2 * 1024 * 1024 + 1];
+    let answer = call(&router, request(Some("image/jpeg"), None, picture)).await;
+    assert_refused(&answer, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
+}
+
+#[tokio::test]
+async fn other_content_types_and_malformed_json_are_refused() {
+    let router = empty_service(VerifierConfig::default());
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let answer = call(&router, request(content_type, None, b"HC1:6BF".to_vec())).await;
+        assert_refused(
+            &answer,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+        );
+    }
+    for (body, mentions) in [
+        (&b"{\"hc1\": "[..], "EOF"),
+        (b"[\"HC1:6BF\"]", "not a JSON object"),
+        (b"{\"hc1\": 42}", "invalid type"),
+        (b"{}", "missing field `hc1`"),
+        (
+            b"{\"hc1\": \"HC1:6BF\", \"url\": \"x\"}",
+            "unknown field `url`",
+        ),
+    ] {
+        let answer = call(
+            &router,
+            request(Some("application/json; charset=utf-8"), None, body.to_vec()),
+        )
+        .await;
+        assert_refused(
+            &answer,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "malformed_request",
+        );
+        let message = answer.body["message"].as_str().unwrap();
+        assert!(message.contains(mentions), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn only_the_operator_token_unlocks_the_full_report() {
+    let router = empty_service(VerifierConfig::default());
+    let minimal = call(&router, text_request("HC1:6BF", None)).await;
+    assert_eq!(minimal.status, StatusCode::OK);
+    assert!(minimal.body.get("checks").is_none());
+    let full = call(&router, text_request("HC1:6BF", Some(OPERATOR))).await;
+    assert_eq!(full.status, StatusCode::OK);
+    assert!(full.body["checks"].is_object(), "{}", full.body);
+
+    // A wrong token is refused, never downgraded to the minimal answer.
+    let wrong = call(&router, text_request("HC1:6BF", Some("not-the-token"))).await;
+    assert_refused(&wrong, StatusCode::UNAUTHORIZED, "unauthenticated");
+    let basic = Request::post(VERIFY_PATH)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Basic {OPERATOR}"))
+        .body(Body::from("{\"hc1\": \"HC1:6BF\"}"))
+        .unwrap();
+    assert_refused(
+        &call(&router, basic).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthenticated",
+    );
+
+    // Without a configured operator token, every token is refused.
+    let no_operator = verifier_service::router(VerifierService::new(
+        VerifierHandle::new(Verifier::new(
+            Arc::new(TrustStore::new(Backend::default())),
+            None,
+        )),
+        verifier_service::system_validation_clock(),
+        VerifierConfig::default(),
+    ));
+    let answer = call(&no_operator, text_request("HC1:6BF", Some(OPERATOR))).await;
+    assert_refused(&answer, StatusCode::UNAUTHORIZED, "unauthenticated");
+}
+
+#[tokio::test]
+async fn saturation_is_503_and_a_flood_is_429() {
+    let busy = empty_service(VerifierConfig {
+        max_concurrent_verifications: 0,
+        queue_timeout: Duration::ZERO,
+        ..VerifierConfig::default()
+    });
+    let answer = call(&busy, text_request("HC1:6BF", None)).await;
+    assert_refused(&answer, StatusCode::SERVICE_UNAVAILABLE, "busy");
+
+    let limited = empty_service(VerifierConfig {
+        rate_limit: RateLimit {
+            per_second: 1,
+            burst: 3,
+        },
+        ..VerifierConfig::default()
+    });
+    for _ in 0..3 {
+        let answer = call(&limited, text_request("HC1:6BF", None)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
+    let answer = call(&limited, text_request("HC1:6BF", None)).await;
+    assert_refused(&answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+}
+
+#[tokio::test]
+async fn the_openapi_documents_describe_the_verify_route() {
+    let answer = call(
+        &verifier_service::openapi_router(),
+        Request::get("/openapi.json").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert!(answer.body["paths"][VERIFY_PATH]["post"].is_object());
+
+    let merged =
+        verifier_service::merge_openapi(issuer::api::OPENAPI, verifier_service::OPENAPI, "vaxcert")
+            .unwrap();
+    let merged: Value = serde_json::from_str(&merged).unwrap();
+    assert_eq!(merged["info"]["title"], "vaxcert");
+    assert!(merged["paths"][VERIFY_PATH]["post"].is_object());
+    assert!(merged["paths"]["/internal/v1/dose-confirmations"]["post"].is_object());
+    assert!(merged["components"]["schemas"]["MinimalReport"].is_object());
+    assert!(merged["components"]["schemas"]["DoseConfirmation"].is_object());
+    assert!(merged["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(merged["components"]["securitySchemes"]["operator"].is_object());
+}
+
+/// Over a real socket, through `issuer::api::serve` (the client's address reaches the rate limiter):
+/// inputs that name a loopback listener's URL never make the service connect to it.
+#[test]
+fn no_request_makes_the_service_fetch_anything() {
+    let bait = StdListener::bind("127.0.0.1:0").unwrap();
+    bait.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/", bait.local_addr().unwrap());
+
+    let server = Server::start(empty_service(VerifierConfig {
+        rate_limit: RateLimit {
+            per_second: 1,
+            burst: 20,
+        },
+        ..VerifierConfig::default()
+    }));
+    let base = format!("http://{}", server.address);
+
+    let agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let post = |content_type: &str, token: Option<&str>, body: Vec<u8>| {
+        let mut request = agent
+            .post(format!("{base}{VERIFY_PATH}"))
+            .header("Content-Type", content_type);
+        if let Some(token) = token {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send(body).unwrap();
+        assert_eq!(response.headers().get("cache-control").unwrap(), "no-store");
+        response.status().as_u16()
+    };
+    let mut statuses = Vec::new();
+    for hc1 in [
+        format!("HC1:{url}"),
+        url.clone(),
+        format!("HC1:NCFOXN%TS3DH3ZSUZK+.V0ETD%65NL-AH{url}"),
+    ] {
+        for token in [None, Some(OPERATOR)] {
+            let body = serde_json::to_vec(&json!({ "hc1": hc1 })).unwrap();
+            statuses.push(post("application/json", token, body));
+        }
+    }
+    for body in [
+        json!({"hc1": "HC1:6BF", "trust_list": url, "revocation_list": url, "kid_url": url}),
+        json!({"hc1": url, "x5u": url, "jku": url}),
+    ] {
+        statuses.push(post(
+            "application/json",
+            None,
+            serde_json::to_vec(&body).unwrap(),
+        ));
+    }
+    for content_type in ["image/png", "application/octet-stream"] {
+        let mut picture = b"\x89PNG\r\n\x1a\n".to_vec();
+        picture.extend_from_slice(url.as_bytes());
+        statuses.push(post(content_type, Some(OPERATOR), picture));
+    }
+    // Over the rate of this address (burst 20): refused, still without a connection anywhere.
+    for _ in 0..12 {
+        let body = serde_json::to_vec(&json!({ "hc1": url })).unwrap();
+        statuses.push(post("application/json", None, body));
+    }
+    assert!(
+        statuses.iter().take(6).all(|status| *status == 200),
+        "{statuses:?}"
+    );
+    assert_eq!(&statuses[6..8], &[422, 422], "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+
+    std::thread::sleep(Duration::from_millis(200));
+    match bait.accept() {
+        Err(error) if error.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("the service connected to the bait listener: {other:?}"),
+    }
+    drop(server);
+}
+
+/// A server on loopback through `issuer::api::serve`, stopped when dropped (with its runtime).
+struct Server {
+    address: std::net::SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    fn start(router: Router) -> Server {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let address = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        runtime.spawn(async move {
+            serve(listener, router, &ApiConfig::default(), async {
+                let _ = stopped.await;
+            })
+            .await;
+        });
+        Server {
+            address,
+            stop: Some(stop),
+            _runtime: runtime,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Sends `head` and `body_start`, then (when `trickle`) one more body byte every 100 ms, and returns the
+/// status line the server answers with.
+fn slow_request(
+    address: std::net::SocketAddr,
+    head: &str,
+    body_start: &[u8],
+    trickle: bool,
+) -> String {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body_start).unwrap();
+    if trickle {
+        let mut writer = stream.try_clone().unwrap();
+        std::thread::spawn(move || {
+            // An endless chunked body: one-byte chunks until the server hangs up.
+            while writer.write_all(b"1\r\nA\r\n").is_ok() {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        });
+    }
+    let mut status = String::new();
+    BufReader::new(stream).read_line(&mut status).unwrap();
+    status
+}
+
+#[test]
+fn slow_and_endless_bodies_time_out() {
+    let server = Server::start(empty_service(VerifierConfig {
+        body_timeout: Duration::from_millis(500),
+        ..VerifierConfig::default()
+    }));
+    // Announces 100 bytes, sends 8, then nothing.
+    let slow = slow_request(
+        server.address,
+        "POST /v1/verify HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n",
+        b"{\"hc1\": ",
+        false,
+    );
+    assert!(slow.starts_with("HTTP/1.1 408"), "{slow}");
+    // A chunked picture that never ends.
+    let endless = slow_request(
+        server.address,
+        "POST /v1/verify HTTP/1.1\r\nHost: test\r\nContent-Type: image/png\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"",
+        true,
+    );
+    assert!(endless.starts_with("HTTP/1.1 408"), "{endless}");
+}
