@@ -102,7 +102,7 @@ pub fn fetch(agent: &ureq::Agent, url: &str, validators: &Validators) -> Result<
 
 /// Reads a document from a file path or an `http(s)://` URL.
 pub fn read_document(source: &str) -> Result<Vec<u8>> {
-    if source.starts_with("http://") || source.starts_with("https://") {
+    if is_url(source) {
         match fetch(&agent(), source, &Validators::default())? {
             Fetched::Document { bytes, .. } => Ok(bytes),
             Fetched::NotModified => bail!("{source} answered 304 to an unconditional GET"),
@@ -115,6 +115,11 @@ pub fn read_document(source: &str) -> Result<Vec<u8>> {
         }
         std::fs::read(source).with_context(|| format!("cannot read {source}"))
     }
+}
+
+/// Whether `source` is an `http(s)://` URL rather than a file path.
+fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
 }
 
 /// What one refresh did. `E` is the list's verification error (the trust list's by default).
@@ -130,7 +135,8 @@ pub enum Refresh<E = TrustListError> {
 
 /// Keeps a signed list fresh from a URL — the trust list (the default) or the revocation list
 /// (`Refresher<RevocationList>`): conditional GET, verification against the pinned keys, no rollback, no
-/// expired list, and the last good list kept on any failure (network, HTTP, or a bad list).
+/// expired list, and the last good list kept on any failure (network, HTTP, or a bad list). A source
+/// that is not an `http(s)://` URL is a file, re-read on every refresh.
 #[derive(Debug)]
 pub struct Refresher<L = TrustList> {
     url: String,
@@ -150,9 +156,19 @@ impl<L: VersionedList> Refresher<L> {
         }
     }
 
-    /// Fetches once at `now` (Unix seconds). A network or HTTP failure is an error and changes nothing.
+    /// Fetches once at `now` (Unix seconds). A network, HTTP or file failure is an error and changes
+    /// nothing.
     pub fn refresh(&mut self, now: i64) -> Result<Refresh<L::Error>> {
-        match fetch(&self.agent, &self.url, &self.validators)? {
+        let fetched = if is_url(&self.url) {
+            fetch(&self.agent, &self.url, &self.validators)?
+        } else {
+            Fetched::Document {
+                bytes: read_document(&self.url)?,
+                etag: None,
+                last_modified: None,
+            }
+        };
+        match fetched {
             Fetched::NotModified => Ok(Refresh::NotModified),
             Fetched::Document {
                 bytes,

@@ -38,6 +38,9 @@ enum Command {
     /// Run the system on this machine: the issuer's internal API, the trust-list documents and the
     /// verifier service.
     Up(commands::up::UpArgs),
+    /// Run one service alone, for production (`serve verifier`: the verifier on lists kept fresh from
+    /// their URLs).
+    Serve(commands::serve::ServeArgs),
     /// Manage bearer tokens of the issuer's internal API.
     Tokens(commands::tokens::TokensArgs),
     /// Revoke a certificate: its hashes go on the next revocation list.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::TrustList(args) => commands::trust_list::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Up(args) => commands::up::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Tokens(args) => commands::tokens::run(args),
         Command::Revoke(args) => commands::revoke::run(args),
         Command::Renew(args) => commands::renew::run(args),

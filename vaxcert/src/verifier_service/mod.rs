@@ -13,12 +13,14 @@
 //! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running and none freed within [`VerifierConfig::queue_timeout`] |
 //!
 //! Every answer is `Cache-Control: no-store`. The service holds its trust in memory ([`VerifierHandle`],
-//! replaced whole by whoever refreshes it — see [`published`]): no request makes it fetch anything.
+//! replaced whole by whoever refreshes it — see [`published`] and
+//! [`refreshed`]): no request makes it fetch anything.
 //! Log lines carry the status and the report's code, never a name, a date of birth, a UVCI or a token.
 //! Run it with [`issuer::api::serve`], which adds the header timeout, the connection limit and the
 //! client's address.
 
 pub mod published;
+pub mod refreshed;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;

@@ -1,0 +1,182 @@
+//! `vaxcert serve <service>`: one service of the system alone, for production, each scaling on its own.
+//! Only the verifier for now: `POST /v1/verify` on a trust list and a revocation list kept fresh from
+//! their URLs, `/healthz` reporting their versions and ages, `/openapi.json`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Subcommand};
+use issuer::api::{ApiConfig, serve};
+use issuer::service::system_clock;
+use keys::Backend;
+use tokio::net::TcpListener;
+use trust_list::PinnedKey;
+
+use crate::commands::up::shutdown_signal;
+use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
+use crate::value_sets::LoadedValueSets;
+use crate::verifier_service::refreshed::{RefreshedTrust, TrustSources, health_router, keep_fresh};
+use crate::verifier_service::{
+    self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierService, system_validation_clock,
+};
+
+/// Arguments of `vaxcert serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(subcommand)]
+    service: Service,
+}
+
+#[derive(Debug, Subcommand)]
+enum Service {
+    /// The verifier alone: `POST /v1/verify` on a trust list and a revocation list kept fresh from their
+    /// URLs; `/healthz` answers 503 while the trust list is stale or not loaded.
+    Verifier(VerifierArgs),
+}
+
+/// Arguments of `vaxcert serve verifier`.
+#[derive(Debug, Args)]
+pub struct VerifierArgs {
+    /// The signed national trust list: an http(s) URL or a file, re-read every `--refresh-every`.
+    #[arg(long, value_name = "URL|FILE")]
+    trust_list: String,
+    /// The pinned public key (PEM) the trust list and the revocation list must be signed with.
+    #[arg(long, value_name = "FILE")]
+    trust_list_key: PathBuf,
+    /// The signed revocation list: an http(s) URL or a file, re-read every `--refresh-every`.
+    #[arg(long, value_name = "URL|FILE")]
+    revocation_list: Option<String>,
+    /// The address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// How often the lists are fetched again: seconds, or a number with `s`, `m` or `h`.
+    #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
+    refresh_every: Duration,
+    /// How old the trust list may be, in hours, before nothing is called valid and `/healthz` says 503.
+    #[arg(long, value_name = "HOURS", default_value_t = DEFAULT_TRUST_LIST_MAX_AGE_HOURS as u64)]
+    trust_list_max_age_hours: u64,
+    /// A file holding the operator token that unlocks the full report (without it: minimal reports only).
+    #[arg(long, value_name = "FILE")]
+    operator_token_file: Option<PathBuf>,
+    /// Directory of the EU DCC value-set JSON files (default: $DCC_SPEC_DIR/eu-dcc-valuesets, else the
+    /// snapshot built into this binary).
+    #[arg(long, value_name = "DIR")]
+    value_sets: Option<PathBuf>,
+}
+
+/// Runs `vaxcert serve`.
+pub fn run(args: ServeArgs) -> Result<ExitCode> {
+    match args.service {
+        Service::Verifier(args) => run_verifier(args),
+    }
+}
+
+fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
+    crate::logging::init();
+    let key = std::fs::read_to_string(&args.trust_list_key)
+        .with_context(|| format!("cannot read {}", args.trust_list_key.display()))?;
+    let pinned = PinnedKey::from_pem(Backend::default(), &key)
+        .with_context(|| format!("{} is not a public key", args.trust_list_key.display()))?;
+    let operator = match &args.operator_token_file {
+        Some(path) => {
+            let token = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            if token.trim().is_empty() {
+                bail!("{} is empty", path.display());
+            }
+            Some(OperatorToken::new(&token))
+        }
+        None => None,
+    };
+    let value_sets = LoadedValueSets::load(args.value_sets.as_deref())?;
+    let max_age_s = args.trust_list_max_age_hours.saturating_mul(3600);
+    let mut trust = RefreshedTrust::new(TrustSources {
+        trust_list: args.trust_list.clone(),
+        revocation_list: args.revocation_list.clone(),
+        pinned: vec![pinned],
+        max_age_s,
+        value_sets: Some(std::sync::Arc::clone(&value_sets.sets)),
+        value_sets_version: value_sets.version().to_owned(),
+    });
+    let clock = system_clock();
+    // The first fetch before listening; a failure is logged and retried, with /healthz at 503 meanwhile.
+    trust.refresh(clock());
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut service = VerifierService::new(
+            trust.handle(),
+            system_validation_clock(),
+            VerifierConfig::default(),
+        );
+        if let Some(operator) = operator {
+            service = service.with_operator_token(operator);
+        }
+        let app = verifier_service::router(service)
+            .merge(verifier_service::openapi_router())
+            .merge(health_router(trust.health(), clock.clone()));
+        let listener = TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let base = format!("http://{}", listener.local_addr()?);
+        println!("vaxcert serve verifier: listening on {base}");
+        println!("  verifier             POST {base}{VERIFY_PATH}");
+        println!("  health               {base}/healthz");
+        println!("  OpenAPI              {base}/openapi.json");
+        println!("  trust list           {}", args.trust_list);
+        if let Some(revocation) = &args.revocation_list {
+            println!("  revocation list      {revocation}");
+        }
+        println!(
+            "  refreshed every      {} s (trust list stale after {} h)",
+            args.refresh_every.as_secs(),
+            args.trust_list_max_age_hours
+        );
+        println!("  EU value sets        {value_sets}");
+        println!("vaxcert serve verifier: ready (Ctrl-C stops)");
+        let refresher = tokio::spawn(keep_fresh(trust, clock, args.refresh_every));
+        serve(listener, app, &ApiConfig::default(), shutdown_signal()).await;
+        refresher.abort();
+        println!("vaxcert serve verifier: stopped");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `90`, `90s`, `5m` or `2h`: a positive interval.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, 's')) => (text.get(..at).unwrap_or_default(), 1),
+        Some((at, 'm')) => (text.get(..at).unwrap_or_default(), 60),
+        Some((at, 'h')) => (text.get(..at).unwrap_or_default(), 3600),
+        _ => (text, 1),
+    };
+    let seconds = number
+        .parse::<u64>()
+        .ok()
+        .and_then(|number| number.checked_mul(unit))
+        .filter(|seconds| *seconds > 0)
+        .ok_or_else(|| format!("`{text}` is not an interval like 30s, 5m or 1h"))?;
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn intervals_take_seconds_minutes_and_hours() {
+        assert_eq!(parse_interval("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_interval("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_interval("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_interval("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["", "0", "0s", "m", "-1s", "5d", "1.5m"] {
+            assert!(parse_interval(bad).is_err(), "{bad}");
+        }
+    }
+}
