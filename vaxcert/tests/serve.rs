@@ -1,0 +1,439 @@
+//! `vaxcert serve verifier` end to end: a `vaxcert up` issues a certificate and publishes the lists, a
+//! loopback server re-serves them, and the stand-alone verifier pointed at it calls the certificate
+//! valid, follows a newer revocation list to E_REVOKED, refuses an older one (no rollback), reports the
+//! list versions on `/healthz` and drains on SIGTERM; `/healthz` answers 503 while the trust list is
+//! stale or was never loaded.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::collections::HashMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use keys::test_pki::test_pki;
+use keys::{Backend, SignatureAlgorithm, SigningKey};
+use serde_json::{Value, json};
+use trust_list::{PinnedKey, RevocationList, TrustList, TrustListBuilder};
+
+const VAXCERT: &str = env!("CARGO_BIN_EXE_vaxcert");
+
+/// How long a refresh (every second in these tests) may take to show.
+const REFRESH_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The EU value sets, or `None` (with a message) when `DCC_SPEC_DIR` is unset; a failure in CI.
+fn value_sets() -> Option<PathBuf> {
+    let Some(spec) = std::env::var_os("DCC_SPEC_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "DCC_SPEC_DIR must be set in CI"
+        );
+        eprintln!("skipped: DCC_SPEC_DIR is not set");
+        return None;
+    };
+    Some(PathBuf::from(spec).join("eu-dcc-valuesets"))
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let dir = std::env::temp_dir().join(format!("vaxcert-{name}-{}", hex::encode(bytes)));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(VAXCERT);
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("VAXCERT_KEYSTORE_PASSPHRASE")
+        .env("RUST_LOG", "info");
+    command
+}
+
+/// A running `vaxcert up` or `vaxcert serve verifier`, killed when dropped.
+struct Running {
+    child: Child,
+    base: String,
+    /// Standard output after the `ready` line.
+    lines: std::sync::mpsc::Receiver<String>,
+    /// The log (standard error).
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `command` and reads its stdout up to the line starting with `ready`; later lines stay readable.
+fn spawn(command: &mut Command, listening: &str, ready: &str) -> Running {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = forward(child.stderr.take().unwrap());
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let mut base = None;
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(url) = line.strip_prefix(listening) {
+            base = Some(url.to_owned());
+        }
+        let done = line.starts_with(ready);
+        seen.push(line);
+        if done {
+            break;
+        }
+    }
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let base = base.unwrap_or_else(|| panic!("no address printed: {seen:?}"));
+    Running {
+        child,
+        base,
+        lines: receiver,
+        log,
+    }
+}
+
+/// The lines of `stream`, read on a thread so that the child never blocks on a full pipe.
+fn forward(stream: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    receiver
+}
+
+fn start_up(data: &Path, value_sets: &Path) -> Running {
+    let mut up = command(&[
+        "up",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--value-sets",
+        value_sets.to_str().unwrap(),
+    ]);
+    spawn(&mut up, "vaxcert up: listening on ", "vaxcert up: ready")
+}
+
+fn start_verifier(args: &[&str]) -> Running {
+    let mut all = vec!["serve", "verifier", "--listen", "127.0.0.1:0"];
+    all.extend_from_slice(args);
+    spawn(
+        &mut command(&all),
+        "vaxcert serve verifier: listening on ",
+        "vaxcert serve verifier: ready",
+    )
+}
+
+fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
+fn get(url: &str) -> (u16, Vec<u8>) {
+    let mut response = http().get(url).call().unwrap();
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_vec().unwrap())
+}
+
+fn health(verifier: &Running) -> (u16, Value) {
+    let (status, body) = get(&format!("{}/healthz", verifier.base));
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+fn verify(verifier: &Running, hc1: &str) -> Value {
+    let response = http()
+        .post(format!("{}/v1/verify", verifier.base))
+        .header("Content-Type", "application/json")
+        .send(json!({ "hc1": hc1 }).to_string())
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap()
+}
+
+/// Polls `condition` until it holds or [`REFRESH_DEADLINE`] passes.
+fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(start.elapsed() < REFRESH_DEADLINE, "never: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The documents a loopback server serves, by path.
+type Documents = Arc<Mutex<HashMap<String, Vec<u8>>>>;
+
+/// Serves `documents` on a loopback port until the test ends (404 for any other path); its base URL.
+fn serve_documents(documents: Documents) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            let _ = reader.read_line(&mut request_line);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let path = request_line.split(' ').nth(1).unwrap_or_default();
+            let answer = match documents.lock().unwrap().get(path) {
+                Some(body) => [
+                    format!(
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes(),
+                    body.clone(),
+                ]
+                .concat(),
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_vec(),
+            };
+            let _ = stream.write_all(&answer);
+        }
+    });
+    format!("http://{address}")
+}
+
+fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[test]
+fn serve_verifier_follows_the_lists_and_refuses_a_rollback() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let data = temp_dir("serve");
+    let up = start_up(&data, &value_sets);
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+    let confirmation = json!({
+        "dose_event_id": "dose-serve-1",
+        "person": {"fn": "Trần", "gn": "Thị Đào", "dob": "1990-02-03"},
+        "vaccination": {"tg": "840539006", "vp": "28531000087107", "mp": "EU/1/21/1529",
+                        "ma": "ORG-100001699", "dn": 1, "sd": 2, "dt": "2021-08-01", "co": "VN",
+                        "lot_number": "AZ123"},
+        "provenance": {"site_code": "HCM-0007", "registry_record_id": "R-2021-000777",
+                       "record_hash": "sha256:00"}
+    });
+    let response = http()
+        .post(format!("{}/internal/v1/dose-confirmations", up.base))
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .header("Idempotency-Key", "dose-serve-1")
+        .header("Content-Type", "application/json")
+        .send(confirmation.to_string())
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 201);
+    let issued: Value =
+        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+    let hc1 = issued["hc1"].as_str().unwrap().to_owned();
+    let uvci = issued["uvci"].as_str().unwrap().to_owned();
+
+    // The lists `vaxcert up` publishes, re-served by a loopback server the test controls.
+    let key_file = data.join("trust-list-signer.pub.pem");
+    let pinned = vec![
+        PinnedKey::from_pem(
+            Backend::default(),
+            &std::fs::read_to_string(&key_file).unwrap(),
+        )
+        .unwrap(),
+    ];
+    let (status, trust_list) = get(&format!("{}/trust-list", up.base));
+    assert_eq!(status, 200);
+    let (status, first_revocation) = get(&format!("{}/revocation-list", up.base));
+    assert_eq!(status, 200);
+    let trust_version = TrustList::verify(&trust_list, &pinned, now())
+        .unwrap()
+        .version();
+    let revocation_version = |bytes: &[u8]| {
+        RevocationList::verify(bytes, &pinned, now())
+            .unwrap()
+            .version()
+    };
+    let first_version = revocation_version(&first_revocation);
+    let documents: Documents = Arc::default();
+    let publish = |path: &str, bytes: &[u8]| {
+        documents
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), bytes.to_vec());
+    };
+    publish("/trust-list", &trust_list);
+    publish("/revocation-list", &first_revocation);
+    let lists = serve_documents(Arc::clone(&documents));
+
+    let mut verifier = start_verifier(&[
+        "--trust-list",
+        &format!("{lists}/trust-list"),
+        "--trust-list-key",
+        key_file.to_str().unwrap(),
+        "--revocation-list",
+        &format!("{lists}/revocation-list"),
+        "--refresh-every",
+        "1s",
+        "--value-sets",
+        value_sets.to_str().unwrap(),
+    ]);
+    let report = verify(&verifier, &hc1);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(report["holder"]["fnt"], "TRAN");
+    assert!(report.get("uvci").is_none(), "minimal report: {report}");
+    let (status, body) = health(&verifier);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["trust_list"]["version"], trust_version, "{body}");
+    assert_eq!(body["trust_list"]["stale"], false);
+    assert!(body["trust_list"]["age_s"].is_u64(), "{body}");
+    assert_eq!(body["revocation_list"]["version"], first_version, "{body}");
+    assert!(body["value_sets"]["version"].is_string(), "{body}");
+    let (status, openapi) = get(&format!("{}/openapi.json", verifier.base));
+    assert_eq!(status, 200);
+    let openapi: Value = serde_json::from_slice(&openapi).unwrap();
+    assert!(openapi["paths"]["/v1/verify"].is_object());
+
+    // Revoked: versions are seconds, so the newer list is signed at least a second later.
+    std::thread::sleep(Duration::from_millis(1_100));
+    ok(command(&[
+        "revoke",
+        &uvci,
+        "--reason",
+        "issued-in-error",
+        "--data",
+        data.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap());
+    let (status, second_revocation) = get(&format!("{}/revocation-list", up.base));
+    assert_eq!(status, 200);
+    let second_version = revocation_version(&second_revocation);
+    assert!(second_version > first_version);
+    publish("/revocation-list", &second_revocation);
+    eventually("the verifier follows the newer revocation list", || {
+        verify(&verifier, &hc1)["code"] == "E_REVOKED"
+    });
+    let (status, body) = health(&verifier);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["revocation_list"]["version"], second_version, "{body}");
+
+    // The older list served again is refused: the certificate stays revoked. The log says so.
+    publish("/revocation-list", &first_revocation);
+    eventually("the rollback is refused", || {
+        verifier
+            .log
+            .try_iter()
+            .any(|line| line.contains("rollback refused"))
+    });
+    assert_eq!(verify(&verifier, &hc1)["code"], "E_REVOKED");
+    let (_, body) = health(&verifier);
+    assert_eq!(body["revocation_list"]["version"], second_version, "{body}");
+
+    // SIGTERM drains and exits cleanly.
+    let pid = verifier.child.id().to_string();
+    ok(Command::new("kill").args(["-TERM", &pid]).output().unwrap());
+    let status = verifier.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        verifier
+            .lines
+            .iter()
+            .any(|line| line == "vaxcert serve verifier: stopped")
+    );
+    drop(up);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+#[test]
+fn serve_verifier_is_unhealthy_while_the_trust_list_is_stale_or_missing() {
+    // A trust list issued a minute ago, in a file.
+    let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256).unwrap();
+    let spki = key.public_key_spki_der();
+    let mut builder = TrustListBuilder::new("VN").unwrap();
+    builder
+        .add(test_pki().es256.certificate.clone(), "VN")
+        .unwrap();
+    let issued_at = now() - 60;
+    let list = builder
+        .build(7, issued_at, issued_at + 30 * 86_400, &key, &spki)
+        .unwrap();
+    let dir = temp_dir("serve-stale");
+    std::fs::create_dir_all(&dir).unwrap();
+    let list_file = dir.join("trust-list.jws");
+    std::fs::write(&list_file, list.as_bytes()).unwrap();
+    let key_file = dir.join("trust-list-signer.pub.pem");
+    let pinned = PinnedKey::from_spki_der(Backend::default(), &spki).unwrap();
+    std::fs::write(&key_file, pinned.to_pem()).unwrap();
+    let serve = |list: &Path, max_age_hours: &str| {
+        start_verifier(&[
+            "--trust-list",
+            list.to_str().unwrap(),
+            "--trust-list-key",
+            key_file.to_str().unwrap(),
+            "--trust-list-max-age-hours",
+            max_age_hours,
+        ])
+    };
+
+    let fresh = serve(&list_file, "48");
+    let (status, body) = health(&fresh);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["trust_list"]["version"], 7);
+    assert!(
+        body["trust_list"]["age_s"].as_u64().unwrap() >= 60,
+        "{body}"
+    );
+    assert!(body.get("revocation_list").is_none(), "{body}");
+
+    // Older than the maximum age (zero hours): stale, and nothing is valid.
+    let stale = serve(&list_file, "0");
+    let (status, body) = health(&stale);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["trust_list"]["version"], 7);
+    assert_eq!(body["trust_list"]["stale"], true, "{body}");
+
+    // Never loaded.
+    let missing = serve(&dir.join("no-such-list.jws"), "48");
+    let (status, body) = health(&missing);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["trust_list"]["loaded"], false, "{body}");
+    drop((fresh, stale, missing));
+    let _ = std::fs::remove_dir_all(&dir);
+}
