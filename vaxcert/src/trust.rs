@@ -49,18 +49,12 @@ pub fn verifier_from_documents(documents: TrustDocuments<'_>, now: i64) -> Resul
         Some(list) => {
             let verified = TrustList::verify(list.bytes, documents.pinned, now)
                 .with_context(|| format!("the trust list {} was refused", list.source))?;
-            let mut verifier = Verifier::from_trust_list(
+            verifier_from_trust_list(
                 &verified,
-                Backend::default(),
+                documents.dscs,
                 documents.max_age_s,
                 documents.value_sets,
-            );
-            if !documents.dscs.is_empty() {
-                let mut store = verified.store(Backend::default());
-                add_dscs(&mut store, documents.dscs);
-                verifier = verifier.with_trust_store(Arc::new(store));
-            }
-            verifier
+            )
         }
         None => {
             let mut store = TrustStore::new(Backend::default());
@@ -74,6 +68,23 @@ pub fn verifier_from_documents(documents: TrustDocuments<'_>, now: i64) -> Resul
         verifier = verifier.with_revocation(Arc::new(verified));
     }
     Ok(verifier)
+}
+
+/// The verifier of a trust list verified already (here, or by a refresher's `ListState`), trusting
+/// `dscs` besides the list's; the list may be `max_age_s` seconds old before nothing is called valid.
+pub fn verifier_from_trust_list(
+    list: &TrustList,
+    dscs: &[Certificate],
+    max_age_s: i64,
+    value_sets: Option<Arc<ValueSets>>,
+) -> Verifier {
+    let verifier = Verifier::from_trust_list(list, Backend::default(), max_age_s, value_sets);
+    if dscs.is_empty() {
+        return verifier;
+    }
+    let mut store = list.store(Backend::default());
+    add_dscs(&mut store, dscs);
+    verifier.with_trust_store(Arc::new(store))
 }
 
 fn add_dscs(store: &mut TrustStore, dscs: &[Certificate]) {

@@ -26,6 +26,7 @@ use verifier::{TrustStore, Verifier};
 
 use super::VerifierHandle;
 use crate::fetch::{Refresh, Refresher};
+use crate::trust::verifier_from_trust_list;
 
 /// Where the lists come from and how they are checked.
 #[derive(Debug, Clone)]
@@ -145,8 +146,7 @@ impl RefreshedTrust {
     fn verifier(&self) -> Option<Verifier> {
         let list = self.trust_list.state().current()?;
         let max_age_s = i64::try_from(self.max_age_s).unwrap_or(i64::MAX);
-        let verifier =
-            Verifier::from_trust_list(list, Backend::default(), max_age_s, self.value_sets.clone());
+        let verifier = verifier_from_trust_list(list, &[], max_age_s, self.value_sets.clone());
         match &self.revocation_list {
             Some(refresher) => {
                 let revocation = refresher.state().current()?;
