@@ -327,7 +327,9 @@ fn serve_verifier_follows_the_lists_and_refuses_a_rollback() {
     let (status, openapi) = get(&format!("{}/openapi.json", verifier.base));
     assert_eq!(status, 200);
     let openapi: Value = serde_json::from_slice(&openapi).unwrap();
-    assert!(openapi["paths"]["/v1/verify"].is_object());
+    assert!(openapi["paths"]["/v1/verify"]["post"].is_object());
+    assert!(openapi["paths"]["/healthz"]["get"].is_object());
+    assert!(openapi["components"]["schemas"]["VerifierHealth"].is_object());
 
     // Revoked: versions are seconds, so the newer list is signed at least a second later.
     std::thread::sleep(Duration::from_millis(1_100));

@@ -18,7 +18,9 @@ use trust_list::PinnedKey;
 use crate::commands::up::shutdown_signal;
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::value_sets::LoadedValueSets;
-use crate::verifier_service::refreshed::{RefreshedTrust, TrustSources, health_router, keep_fresh};
+use crate::verifier_service::refreshed::{
+    HEALTH_OPENAPI, RefreshedTrust, TrustSources, health_router, keep_fresh,
+};
 use crate::verifier_service::{
     self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierService, system_validation_clock,
 };
@@ -105,6 +107,13 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
     // The first fetch before listening; a failure is logged and retried, with /healthz at 503 meanwhile.
     trust.refresh(clock());
 
+    let openapi = verifier_service::merge_openapi(
+        verifier_service::OPENAPI,
+        HEALTH_OPENAPI,
+        "vaxcert verifier",
+    )
+    .context("the OpenAPI documents do not merge")?;
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -119,7 +128,7 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
             service = service.with_operator_token(operator);
         }
         let app = verifier_service::router(service)
-            .merge(verifier_service::openapi_router())
+            .merge(verifier_service::openapi_document_router(openapi))
             .merge(health_router(trust.health(), clock.clone()));
         let listener = TcpListener::bind(args.listen)
             .await

@@ -228,9 +228,24 @@ pub fn router(service: VerifierService) -> Router {
 /// `GET /openapi.json` serving [`OPENAPI`], for the verifier running alone (`vaxcert up` serves one
 /// document for all its routes: [`merge_openapi`]).
 pub fn openapi_router() -> Router {
+    openapi_document_router(OPENAPI)
+}
+
+/// `GET /openapi.json` serving `document` (for instance [`OPENAPI`] merged with
+/// [`refreshed::HEALTH_OPENAPI`] by [`merge_openapi`]).
+pub fn openapi_document_router(document: impl Into<Arc<str>>) -> Router {
+    let document: Arc<str> = document.into();
     Router::new().route(
         "/openapi.json",
-        get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        get(move || {
+            let document = Arc::clone(&document);
+            async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    document.to_string(),
+                )
+            }
+        }),
     )
 }
 

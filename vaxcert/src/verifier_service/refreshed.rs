@@ -28,6 +28,9 @@ use super::VerifierHandle;
 use crate::fetch::{Refresh, Refresher};
 use crate::trust::verifier_from_trust_list;
 
+/// The OpenAPI 3.1 description of [`health_router`], merged into the stand-alone verifier's document.
+pub const HEALTH_OPENAPI: &str = include_str!("healthz.openapi.json");
+
 /// Where the lists come from and how they are checked.
 #[derive(Debug, Clone)]
 pub struct TrustSources {
