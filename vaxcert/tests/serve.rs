@@ -2,7 +2,7 @@
 //! loopback server re-serves them, and the stand-alone verifier pointed at it calls the certificate
 //! valid, follows a newer revocation list to E_REVOKED, refuses an older one (no rollback), reports the
 //! list versions on `/healthz` and drains on SIGTERM; `/healthz` answers 503 while the trust list is
-//! stale or was never loaded.
+//! stale (every answer then `E_TRUST_LIST_STALE`) or was never loaded (nothing trusted).
 
 #![allow(
     clippy::unwrap_used,
@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keys::test_pki::test_pki;
-use keys::{Backend, SignatureAlgorithm, SigningKey};
+use keys::{Backend, SignatureAlgorithm, Signer as _, SigningKey};
 use serde_json::{Value, json};
 use trust_list::{PinnedKey, RevocationList, TrustList, TrustListBuilder};
 
@@ -413,7 +413,26 @@ fn serve_verifier_is_unhealthy_while_the_trust_list_is_stale_or_missing() {
         ])
     };
 
+    // A certificate signed by the listed DSC.
+    let dsc = &test_pki().es256;
+    let dcc = json!({"ver": "1.3.0", "nam": {"fnt": "NGUYEN", "gnt": "BAO<DUY", "fn": "Nguyễn", "gn": "Bảo Duy"},
+           "dob": "1983-10-10",
+           "v": [{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215", "dn": 2,
+                  "sd": 2, "dt": "2021-09-14", "co": "VN", "is": "Ministry of Health", "ci": "URN:UVCI:01:VN:AB#C"}]});
+    let claims = hcert::ClaimsBuilder::new("VN", issued_at, issued_at + 86_400)
+        .encode(&dcc)
+        .unwrap();
+    let cose = hcert::sign1(
+        hcert::Algorithm::Es256,
+        dsc.certificate.kid().as_bytes(),
+        &claims,
+        |tbs| dsc.key.sign(tbs),
+    )
+    .unwrap();
+    let hc1 = hcert::encode_transport(&cose);
+
     let fresh = serve(&list_file, "48");
+    assert_eq!(verify(&fresh, &hc1)["valid"], true);
     let (status, body) = health(&fresh);
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["trust_list"]["version"], 7);
@@ -430,12 +449,14 @@ fn serve_verifier_is_unhealthy_while_the_trust_list_is_stale_or_missing() {
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["trust_list"]["version"], 7);
     assert_eq!(body["trust_list"]["stale"], true, "{body}");
+    assert_eq!(verify(&stale, &hc1)["code"], "E_TRUST_LIST_STALE");
 
     // Never loaded.
     let missing = serve(&dir.join("no-such-list.jws"), "48");
     let (status, body) = health(&missing);
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["trust_list"]["loaded"], false, "{body}");
+    assert_eq!(verify(&missing, &hc1)["valid"], false, "nothing is trusted");
     drop((fresh, stale, missing));
     let _ = std::fs::remove_dir_all(&dir);
 }
