@@ -1038,7 +1038,9 @@ async fn metrics_count_answers_by_route_template() {
     let before = send(&system.router, get("/metrics", None)).await;
     let before = String::from_utf8(before.bytes).unwrap();
     assert!(
-        before.lines().any(|l| l == "vaxcert_certificates_issued_total 0"),
+        before
+            .lines()
+            .any(|l| l == "vaxcert_certificates_issued_total 0"),
         "{before}"
     );
     let body = confirmation_body(&dose_event_id());

@@ -592,7 +592,10 @@ async fn metrics_count_verifications_by_code_and_their_latency() {
         (broken, None),
         ("hello", None),
     ] {
-        assert_eq!(call(&router, text_request(hc1, token)).await.status, StatusCode::OK);
+        assert_eq!(
+            call(&router, text_request(hc1, token)).await.status,
+            StatusCode::OK
+        );
     }
     let refused = call(&router, request(Some("text/plain"), None, b"x".to_vec())).await;
     assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
@@ -660,7 +663,10 @@ async fn metrics_count_verifications_by_code_and_their_latency() {
         .iter()
         .map(|(le, _)| le.parse().unwrap())
         .collect();
-    assert!(bounds.windows(2).all(|pair| pair[0] < pair[1]), "{bounds:?}");
+    assert!(
+        bounds.windows(2).all(|pair| pair[0] < pair[1]),
+        "{bounds:?}"
+    );
     // A verifier built without a trust list shows no list age.
     assert!(!text.contains("vaxcert_trust_list_age_seconds{"), "{text}");
 

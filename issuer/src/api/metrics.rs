@@ -105,7 +105,10 @@ impl Metrics {
             let mut requests = self.requests.lock().unwrap_or_else(PoisonError::into_inner);
             *requests.entry((route.to_owned(), status)).or_default() += 1;
         }
-        let mut latencies = self.latencies.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut latencies = self
+            .latencies
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         latencies
             .entry(route.to_owned())
             .or_default()
@@ -134,7 +137,10 @@ impl Metrics {
 
     /// Reads the trust lists' ages from `ages` at every scrape (replacing any earlier source).
     pub fn set_list_ages(&self, ages: ListAges) {
-        *self.list_ages.lock().unwrap_or_else(PoisonError::into_inner) = Some(ages);
+        *self
+            .list_ages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(ages);
     }
 
     /// Everything, in the Prometheus text format (version 0.0.4).
@@ -157,7 +163,10 @@ impl Metrics {
             }
         }
         {
-            let latencies = self.latencies.lock().unwrap_or_else(PoisonError::into_inner);
+            let latencies = self
+                .latencies
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
             let name = "vaxcert_http_request_duration_seconds";
             header_lines(
                 &mut out,
@@ -257,10 +266,10 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
 
 /// Middleware: counts every answer under its route template (`unmatched` for unknown paths).
 async fn count(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map_or_else(
-        || String::from(UNMATCHED),
-        |path| path.as_str().to_owned(),
-    );
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| String::from(UNMATCHED), |path| path.as_str().to_owned());
     let started = Instant::now();
     let response = next.run(request).await;
     metrics.record_request(&route, response.status().as_u16(), started.elapsed());
@@ -348,10 +357,16 @@ mod tests {
         metrics.enable_certificates_issued();
         metrics.set_list_ages(Arc::new(|| vec![("trust_list", 120)]));
         let text = metrics.render();
-        assert_eq!(sample(&text, "vaxcert_certificates_issued_total"), Some(0.0));
+        assert_eq!(
+            sample(&text, "vaxcert_certificates_issued_total"),
+            Some(0.0)
+        );
         metrics.record_certificate_issued();
         let text = metrics.render();
-        assert_eq!(sample(&text, "vaxcert_certificates_issued_total"), Some(1.0));
+        assert_eq!(
+            sample(&text, "vaxcert_certificates_issued_total"),
+            Some(1.0)
+        );
         assert_eq!(
             sample(&text, "vaxcert_trust_list_age_seconds{list=\"trust_list\"}"),
             Some(120.0)

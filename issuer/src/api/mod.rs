@@ -113,7 +113,13 @@ pub fn router_with_openapi(
     config: ApiConfig,
     openapi: impl Into<Arc<str>>,
 ) -> Router {
-    router_sharing_metrics(service, publisher, config, openapi, metrics::Metrics::shared())
+    router_sharing_metrics(
+        service,
+        publisher,
+        config,
+        openapi,
+        metrics::Metrics::shared(),
+    )
 }
 
 /// As [`router_with_openapi`], counting in `metrics` and showing them at `/metrics`: a process mounting

@@ -14,8 +14,8 @@ use keys::Backend;
 use tokio::net::TcpListener;
 use trust_list::PinnedKey;
 
-use crate::logging::LogArgs;
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
+use crate::logging::LogArgs;
 use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
     bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,

@@ -438,7 +438,9 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     match answer(&app, peer, &parts.headers, body).await {
         Ok((report, full)) => {
-            app.service.metrics.record_verification(report.code.as_str());
+            app.service
+                .metrics
+                .record_verification(report.code.as_str());
             tracing::info!(
                 status = 200,
                 code = report.code.as_str(),
