@@ -1,6 +1,6 @@
 //! `vaxcert serve <service>`: one service of the system alone, for production, each scaling on its own.
 //! Only the verifier for now: `POST /v1/verify` on a trust list and a revocation list kept fresh from
-//! their URLs, `/healthz` reporting their versions and ages, `/openapi.json`.
+//! their URLs, `/healthz` reporting their versions and ages, `/metrics`, `/openapi.json`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

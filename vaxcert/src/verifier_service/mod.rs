@@ -15,7 +15,9 @@
 //! Every answer is `Cache-Control: no-store`. The service holds its trust in memory ([`VerifierHandle`],
 //! replaced whole by whoever refreshes it — see [`published`] and
 //! [`refreshed`]): no request makes it fetch anything.
-//! Log lines carry the status and the report's code, never a name, a date of birth, a UVCI or a token.
+//! Log lines carry the status and the report's code, never a name, a date of birth, a UVCI or a token;
+//! the service counts its answers, their latency and the reports' codes in a shared
+//! [`issuer::api::metrics::Metrics`] ([`VerifierService::with_metrics`]).
 //! Run it with [`issuer::api::serve`], which adds the header timeout, the connection limit and the
 //! client's address.
 
