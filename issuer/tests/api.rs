@@ -1029,17 +1029,27 @@ async fn openapi_describes_every_route() {
     assert_eq!(paths.len(), 10);
 }
 
-/// `/metrics` counts answers by route template: never a UVCI.
+/// `/metrics` counts answers and their latency by route template (never a UVCI), and certificates
+/// issued (a 201, not a replay).
 #[tokio::test]
 async fn metrics_count_answers_by_route_template() {
     logs();
     let system = system(support::sqlite_ledger().await, ApiConfig::default()).await;
+    let before = send(&system.router, get("/metrics", None)).await;
+    let before = String::from_utf8(before.bytes).unwrap();
+    assert!(
+        before
+            .lines()
+            .any(|l| l == "vaxcert_certificates_issued_total 0"),
+        "{before}"
+    );
     let body = confirmation_body(&dose_event_id());
     let issued = send(
         &system.router,
         confirm_request(&system.tokens.registry, &body),
     )
     .await;
+    assert_eq!(issued.status, StatusCode::CREATED);
     send(
         &system.router,
         confirm_request(&system.tokens.registry, &body),
@@ -1060,6 +1070,10 @@ async fn metrics_count_answers_by_route_template() {
         r#"vaxcert_http_requests_total{route="/internal/v1/dose-confirmations",status="200"} 1"#,
         r#"vaxcert_http_requests_total{route="/internal/v1/dose-confirmations",status="401"} 1"#,
         r#"vaxcert_http_requests_total{route="/internal/v1/certificates/{uvci}",status="200"} 1"#,
+        r#"vaxcert_http_request_duration_seconds_count{route="/internal/v1/dose-confirmations"} 3"#,
+        r#"vaxcert_http_request_duration_seconds_bucket{route="/internal/v1/dose-confirmations",le="+Inf"} 3"#,
+        // The replay answers 200: one certificate issued, not two.
+        "vaxcert_certificates_issued_total 1",
     ] {
         assert!(
             text.lines().any(|l| l == line),

@@ -55,7 +55,7 @@ pub const DEV_CLIENT: &str = "development";
 #[derive(Args)]
 pub struct NodeArgs {
     /// The data directory (keys, ledger, token).
-    #[arg(long, value_name = "DIR", default_value = "data")]
+    #[arg(long, value_name = "DIR", env = "VAXCERT_DATA", default_value = "data")]
     pub data: PathBuf,
     /// The ledger database: `postgres://…` or `sqlite:PATH` (default: SQLite under the data directory).
     #[arg(long, value_name = "URL", env = "DATABASE_URL", hide_env_values = true)]

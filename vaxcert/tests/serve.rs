@@ -355,6 +355,28 @@ fn serve_verifier_follows_the_lists_and_refuses_a_rollback() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["revocation_list"]["version"], second_version, "{body}");
 
+    // `/metrics` of the verifier alone: verifications by code, requests by route, the lists' ages.
+    let (status, metrics) = get(&format!("{}/metrics", verifier.base));
+    assert_eq!(status, 200);
+    let metrics = String::from_utf8(metrics).unwrap();
+    let has = |prefix: &str| metrics.lines().any(|line| line.starts_with(prefix));
+    for series in [
+        r#"vaxcert_verifications_total{code="OK"} "#,
+        r#"vaxcert_verifications_total{code="E_REVOKED"} "#,
+        r#"vaxcert_http_requests_total{route="/v1/verify",status="200"} "#,
+        r#"vaxcert_http_requests_total{route="/healthz",status="200"} "#,
+        r#"vaxcert_http_request_duration_seconds_count{route="/v1/verify"} "#,
+        r#"vaxcert_trust_list_age_seconds{list="trust_list"} "#,
+        r#"vaxcert_trust_list_age_seconds{list="revocation_list"} "#,
+    ] {
+        assert!(has(series), "{series} in:\n{metrics}");
+    }
+    assert!(!has("vaxcert_certificates_issued_total"), "{metrics}");
+    assert!(
+        !metrics.contains(&uvci) && !metrics.contains("TRAN"),
+        "{metrics}"
+    );
+
     // The older list served again is refused: the certificate stays revoked. The log says so.
     publish("/revocation-list", &first_revocation);
     eventually("the rollback is refused", || {

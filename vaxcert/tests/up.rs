@@ -80,11 +80,12 @@ fn start(data: &Path, value_sets: &Path) -> Up {
 
 /// Starts `vaxcert up` and reads its startup lines up to "ready".
 fn spawn(command: &mut Command) -> Up {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    spawn_logging_to(command, Stdio::null())
+}
+
+/// As [`spawn`], the log lines (stderr) going to `logs`.
+fn spawn_logging_to(command: &mut Command, logs: Stdio) -> Up {
+    let mut child = command.stdout(Stdio::piped()).stderr(logs).spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut stdout = Vec::new();
     let mut base = None;
@@ -605,4 +606,124 @@ fn up_verifies_what_it_issued_on_the_same_port() {
     }
     drop(up);
     std::fs::remove_dir_all(&data).unwrap();
+}
+
+/// The value of the sample line `series` (name and labels exactly) in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// Configured by the environment alone (`VAXCERT_DATA`, `VAXCERT_LISTEN`, `VAXCERT_LOG_FORMAT=json`):
+/// the log lines are JSON objects without names or UVCIs, and one `/metrics` covers the issuer and the
+/// verifier — certificates issued, verifications by code, the published lists' ages.
+#[test]
+fn up_configured_by_environment_logs_json_and_serves_one_metrics() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let data = temp_dir("up-ops");
+    std::fs::create_dir_all(&data).unwrap();
+    let log_path = data.with_extension("log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let mut command = command(&["up", "--value-sets", value_sets.to_str().unwrap()]);
+    command
+        .env("VAXCERT_DATA", &data)
+        .env("VAXCERT_LISTEN", "127.0.0.1:0")
+        .env("VAXCERT_LOG_FORMAT", "json");
+    let up = spawn_logging_to(&mut command, Stdio::from(log_file));
+    assert!(
+        data.join("internal-api.token").exists(),
+        "VAXCERT_DATA used"
+    );
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+
+    let (status, issued) = post(&up, &token, &confirmation("dose-ops-1"));
+    assert_eq!(status, 201, "{issued}");
+    let uvci = issued["uvci"].as_str().unwrap().to_owned();
+    let hc1 = issued["hc1"].as_str().unwrap();
+    assert_eq!(post(&up, &token, &confirmation("dose-ops-1")).0, 200);
+    assert_eq!(verify_over_http(&up, None, hc1).1["code"], "OK");
+    assert_eq!(verify_over_http(&up, None, hc1).1["code"], "OK");
+    let (_, broken) = verify_over_http(&up, None, "HC1:NOT-BASE45~~");
+    let broken_code = broken["code"].as_str().unwrap().to_owned();
+    assert_ne!(broken_code, "OK");
+
+    let metrics = http()
+        .get(format!("{}/metrics", up.base))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(
+        sample(&metrics, "vaxcert_certificates_issued_total"),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(&metrics, r#"vaxcert_verifications_total{code="OK"}"#),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        sample(
+            &metrics,
+            &format!("vaxcert_verifications_total{{code=\"{broken_code}\"}}")
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    for series in [
+        r#"vaxcert_http_requests_total{route="/internal/v1/dose-confirmations",status="201"}"#,
+        r#"vaxcert_http_requests_total{route="/v1/verify",status="200"}"#,
+        r#"vaxcert_http_request_duration_seconds_count{route="/v1/verify"}"#,
+    ] {
+        assert!(
+            sample(&metrics, series).is_some(),
+            "{series} in:\n{metrics}"
+        );
+    }
+    for list in ["trust_list", "revocation_list"] {
+        let age = sample(
+            &metrics,
+            &format!("vaxcert_trust_list_age_seconds{{list=\"{list}\"}}"),
+        )
+        .unwrap_or_else(|| panic!("{list} age in:\n{metrics}"));
+        assert!((0.0..3600.0).contains(&age), "{list}: {age}");
+    }
+    assert!(!metrics.contains(&uvci) && !metrics.contains("Trần") && !metrics.contains("TRAN"));
+    drop(up);
+
+    let logs = std::fs::read_to_string(&log_path).unwrap();
+    let lines: Vec<Value> = logs
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON line: {line}"))
+        })
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line["level"].is_string() && line["fields"]["message"].is_string()),
+        "{logs}"
+    );
+    let messages: Vec<&str> = lines
+        .iter()
+        .map(|line| line["fields"]["message"].as_str().unwrap())
+        .collect();
+    assert!(messages.contains(&"dose confirmation"), "{logs}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["fields"]["message"] == "verification"
+                && line["fields"]["code"] == "OK"),
+        "{logs}"
+    );
+    for personal in [uvci.as_str(), "Trần", "TRAN", "1990-02-03", token.trim()] {
+        assert!(!logs.contains(personal), "{personal} in the logs:\n{logs}");
+    }
+    std::fs::remove_dir_all(&data).unwrap();
+    std::fs::remove_file(&log_path).unwrap();
 }

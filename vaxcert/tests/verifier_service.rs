@@ -526,3 +526,151 @@ fn slow_and_endless_bodies_time_out() {
     );
     assert!(endless.starts_with("HTTP/1.1 408"), "{endless}");
 }
+
+/// The value of the sample line `series` (name and labels exactly) in a Prometheus text.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+        .map(|value| value.parse().unwrap())
+}
+
+/// `/metrics` after valid and invalid verifications: the reports by code, a consistent latency histogram
+/// of `/v1/verify`, requests by status; no name and no UVCI anywhere.
+#[tokio::test]
+async fn metrics_count_verifications_by_code_and_their_latency() {
+    use issuer::api::metrics::{Metrics, metrics_router};
+    let Some(testdata) = testdata_dir() else {
+        return;
+    };
+    // The first vector the library calls valid, with its trust and clock.
+    let (vector, library, at) = conformance_vectors(&testdata)
+        .into_iter()
+        .find_map(|path| {
+            let vector: Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let prefix = vector["PREFIX"].as_str().filter(|p| !p.is_empty())?;
+            let (library, at) = vector_verifier(&vector, None);
+            let valid = library
+                .verify(Input::Text(prefix), at, Detail::default())
+                .valid;
+            valid.then_some((vector, library, at))
+        })
+        .unwrap();
+    let prefix = vector["PREFIX"].as_str().unwrap();
+    let dcc = &vector["JSON"];
+    let family_name = dcc["nam"]["fn"].as_str().unwrap();
+    let uvci = ["v", "t", "r"]
+        .iter()
+        .find_map(|kind| dcc[*kind][0]["ci"].as_str())
+        .unwrap();
+
+    let metrics = Metrics::shared();
+    let router = verifier_service::router(
+        VerifierService::new(
+            VerifierHandle::new(library.clone()),
+            Arc::new(move || at),
+            VerifierConfig::default(),
+        )
+        .with_operator_token(OperatorToken::new(OPERATOR))
+        .with_metrics(Arc::clone(&metrics)),
+    )
+    .merge(metrics_router(Arc::clone(&metrics)));
+
+    let broken = "HC1:NOT-BASE45~~";
+    let code_of = |text: &str| {
+        library
+            .verify(Input::Text(text), at, Detail::default())
+            .code
+            .as_str()
+    };
+    assert_eq!(code_of(prefix), "OK");
+    let (broken_code, unprefixed_code) = (code_of(broken), code_of("hello"));
+    assert_ne!(broken_code, "OK");
+    for (hc1, token) in [
+        (prefix, None),
+        (prefix, Some(OPERATOR)),
+        (broken, None),
+        ("hello", None),
+    ] {
+        assert_eq!(
+            call(&router, text_request(hc1, token)).await.status,
+            StatusCode::OK
+        );
+    }
+    let refused = call(&router, request(Some("text/plain"), None, b"x".to_vec())).await;
+    assert_eq!(refused.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+
+    let response = router
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+
+    let mut expected_codes = std::collections::BTreeMap::new();
+    for code in ["OK", "OK", broken_code, unprefixed_code] {
+        *expected_codes.entry(code).or_insert(0.0) += 1.0;
+    }
+    for (code, count) in &expected_codes {
+        let series = format!("vaxcert_verifications_total{{code=\"{code}\"}}");
+        assert_eq!(sample(&text, &series), Some(*count), "{series} in:\n{text}");
+    }
+    let verifications = text
+        .lines()
+        .filter(|line| line.starts_with("vaxcert_verifications_total{"))
+        .count();
+    assert_eq!(verifications, expected_codes.len(), "{text}");
+    let route = "route=\"/v1/verify\"";
+    assert_eq!(
+        sample(
+            &text,
+            &format!("vaxcert_http_requests_total{{{route},status=\"200\"}}")
+        ),
+        Some(4.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            &format!("vaxcert_http_requests_total{{{route},status=\"415\"}}")
+        ),
+        Some(1.0)
+    );
+
+    let histogram = "vaxcert_http_request_duration_seconds";
+    let count = sample(&text, &format!("{histogram}_count{{{route}}}")).unwrap();
+    let sum = sample(&text, &format!("{histogram}_sum{{{route}}}")).unwrap();
+    assert_eq!(count, 5.0);
+    assert!(sum > 0.0, "{sum}");
+    let buckets: Vec<(String, f64)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix(&format!("{histogram}_bucket{{{route},le=\"")))
+        .map(|rest| {
+            let (le, value) = rest.split_once("\"} ").unwrap();
+            (le.to_owned(), value.parse().unwrap())
+        })
+        .collect();
+    assert_eq!(buckets.last().map(|(le, _)| le.as_str()), Some("+Inf"));
+    assert_eq!(buckets.last().map(|(_, value)| *value), Some(count));
+    assert!(
+        buckets.windows(2).all(|pair| pair[0].1 <= pair[1].1),
+        "cumulative buckets: {buckets:?}"
+    );
+    let bounds: Vec<f64> = buckets[..buckets.len() - 1]
+        .iter()
+        .map(|(le, _)| le.parse().unwrap())
+        .collect();
+    assert!(
+        bounds.windows(2).all(|pair| pair[0] < pair[1]),
+        "{bounds:?}"
+    );
+    // A verifier built without a trust list shows no list age.
+    assert!(!text.contains("vaxcert_trust_list_age_seconds{"), "{text}");
+
+    assert!(!text.contains(family_name), "a name in:\n{text}");
+    assert!(!text.contains(uvci), "a UVCI in:\n{text}");
+    assert!(!text.contains(OPERATOR), "the token in:\n{text}");
+}

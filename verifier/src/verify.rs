@@ -238,6 +238,16 @@ impl Verifier {
         &self.trust
     }
 
+    /// When the trust list in use was issued, Unix seconds; `None` for DSCs trusted without a list.
+    pub fn trust_list_issued_at(&self) -> Option<i64> {
+        self.list.map(|list| list.issued_at)
+    }
+
+    /// When the revocation list in use was issued, Unix seconds; `None` without one.
+    pub fn revocation_list_issued_at(&self) -> Option<i64> {
+        self.revocation.as_ref().map(|list| list.issued_at())
+    }
+
     /// Verifies one certificate at the validation clock `at`, returning the full report.
     pub fn verify(&self, input: Input<'_>, at: OffsetDateTime, detail: Detail) -> Report {
         self.verify_with_proof(input, at, detail).0

@@ -9,7 +9,7 @@
 //! | `GET /trust-list`, `/trust-list/dsc`, `/trust-list/anchors`, `/revocation-list` | public | 200 / 304 |
 //! | `GET /healthz` | public | 200 / 503 |
 //! | `GET /openapi.json` | public | this table as OpenAPI 3.1 |
-//! | `GET /metrics` | operators | request counts by route template and status (Prometheus) |
+//! | `GET /metrics` | operators | request counts and latency by route template, certificates issued (Prometheus; [`metrics`]) |
 //!
 //! A request body is read only after its bearer token is accepted (an unauthenticated slow body is
 //! answered 401 at once), at most [`ApiConfig::max_body_bytes`] of it (413) within
@@ -20,7 +20,7 @@
 
 mod auth;
 mod documents;
-mod metrics;
+pub mod metrics;
 mod problem;
 mod serve;
 
@@ -92,6 +92,7 @@ struct App {
     auth: Authenticator,
     max_body_bytes: usize,
     body_timeout: Duration,
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// The router of the issuer: internal API, trust-list documents, health, and [`OPENAPI`] at
@@ -112,7 +113,27 @@ pub fn router_with_openapi(
     config: ApiConfig,
     openapi: impl Into<Arc<str>>,
 ) -> Router {
+    router_sharing_metrics(
+        service,
+        publisher,
+        config,
+        openapi,
+        metrics::Metrics::shared(),
+    )
+}
+
+/// As [`router_with_openapi`], counting in `metrics` and showing them at `/metrics`: a process mounting
+/// more routes next to the issuer's counts them in the same registry
+/// ([`metrics::count_requests`]).
+pub fn router_sharing_metrics(
+    service: Arc<IssuanceService>,
+    publisher: Arc<Publisher>,
+    config: ApiConfig,
+    openapi: impl Into<Arc<str>>,
+    metrics: Arc<metrics::Metrics>,
+) -> Router {
     let openapi: Arc<str> = openapi.into();
+    metrics.enable_certificates_issued();
     let auth = Authenticator::new(Arc::clone(service.ledger()), config.rate_limit);
     let app = Arc::new(App {
         service,
@@ -120,9 +141,9 @@ pub fn router_with_openapi(
         auth,
         max_body_bytes: config.max_body_bytes,
         body_timeout: config.body_timeout,
+        metrics: Arc::clone(&metrics),
     });
-    let metrics = Arc::new(metrics::Metrics::default());
-    let counted = Router::new()
+    let routes = Router::new()
         .route("/internal/v1/dose-confirmations", post(confirm))
         .route("/internal/v1/certificates/{uvci}", get(certificate_status))
         .route("/internal/v1/certificates/{uvci}/revocation", post(revoke))
@@ -139,15 +160,8 @@ pub fn router_with_openapi(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
         ))
-        .with_state(app)
-        .route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&metrics),
-            metrics::count,
-        ));
-    Router::new()
-        .route("/metrics", get(metrics::render))
-        .with_state(metrics)
-        .merge(counted)
+        .with_state(app);
+    metrics::count_requests(routes, &metrics).merge(metrics::metrics_router(metrics))
 }
 
 /// `POST /internal/v1/dose-confirmations`.
@@ -162,6 +176,9 @@ async fn confirm(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) ->
     let answer = confirm_as(&app, &client, corrections, &headers, body).await;
     match &answer {
         Ok((status, _)) => {
+            if *status == StatusCode::CREATED {
+                app.metrics.record_certificate_issued();
+            }
             tracing::info!(client = %client, status = status.as_u16(), "dose confirmation")
         }
         Err(problem) => {

@@ -1,6 +1,6 @@
 //! `vaxcert serve <service>`: one service of the system alone, for production, each scaling on its own.
 //! Only the verifier for now: `POST /v1/verify` on a trust list and a revocation list kept fresh from
-//! their URLs, `/healthz` reporting their versions and ages, `/openapi.json`.
+//! their URLs, `/healthz` reporting their versions and ages, `/metrics`, `/openapi.json`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
+use issuer::api::metrics::{Metrics, count_requests, metrics_router};
 use issuer::api::{ApiConfig, serve};
 use issuer::service::system_clock;
 use keys::Backend;
@@ -16,6 +17,7 @@ use tokio::net::TcpListener;
 use trust_list::PinnedKey;
 
 use crate::commands::up::shutdown_signal;
+use crate::logging::LogArgs;
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::value_sets::LoadedValueSets;
 use crate::verifier_service::refreshed::{
@@ -52,8 +54,15 @@ pub struct VerifierArgs {
     #[arg(long, value_name = "URL|FILE")]
     revocation_list: Option<String>,
     /// The address to listen on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "VAXCERT_LISTEN",
+        default_value = "127.0.0.1:8081"
+    )]
     listen: SocketAddr,
+    #[command(flatten)]
+    log: LogArgs,
     /// How often the lists are fetched again: seconds, or a number with `s`, `m` or `h`.
     #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
     refresh_every: Duration,
@@ -77,7 +86,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
 }
 
 fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
-    crate::logging::init();
+    crate::logging::init(args.log.log_format);
     let key = std::fs::read_to_string(&args.trust_list_key)
         .with_context(|| format!("cannot read {}", args.trust_list_key.display()))?;
     let pinned = PinnedKey::from_pem(Backend::default(), &key)
@@ -127,9 +136,14 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
         if let Some(operator) = operator {
             service = service.with_operator_token(operator);
         }
-        let app = verifier_service::router(service)
-            .merge(verifier_service::openapi_document_router(openapi))
+        let metrics = Metrics::shared();
+        metrics.set_list_ages(verifier_service::list_ages(trust.handle(), clock.clone()));
+        let service = service.with_metrics(std::sync::Arc::clone(&metrics));
+        let others = verifier_service::openapi_document_router(openapi)
             .merge(health_router(trust.health(), clock.clone()));
+        let app = verifier_service::router(service)
+            .merge(count_requests(others, &metrics))
+            .merge(metrics_router(metrics));
         let listener = TcpListener::bind(args.listen)
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -138,6 +152,7 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
         println!("  verifier             POST {base}{VERIFY_PATH}");
         println!("  health               {base}/healthz");
         println!("  OpenAPI              {base}/openapi.json");
+        println!("  metrics              {base}/metrics");
         println!("  trust list           {}", args.trust_list);
         if let Some(revocation) = &args.revocation_list {
             println!("  revocation list      {revocation}");

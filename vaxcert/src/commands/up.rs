@@ -7,13 +7,15 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use issuer::api::{ApiConfig, OPENAPI, router_with_openapi, serve};
+use issuer::api::metrics::Metrics;
+use issuer::api::{ApiConfig, OPENAPI, router_sharing_metrics, serve};
 use issuer::service::system_clock;
 use keys::Backend;
 use tokio::net::TcpListener;
 use trust_list::PinnedKey;
 
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
+use crate::logging::LogArgs;
 use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
     bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,
@@ -31,13 +33,20 @@ pub struct UpArgs {
     #[command(flatten)]
     node: NodeArgs,
     /// The address to listen on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "VAXCERT_LISTEN",
+        default_value = "127.0.0.1:8080"
+    )]
     listen: SocketAddr,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 /// Runs `vaxcert up` until interrupted (Ctrl-C or SIGTERM), then drains requests and closes the ledger.
 pub fn run(args: UpArgs) -> Result<ExitCode> {
-    crate::logging::init();
+    crate::logging::init(args.log.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -76,6 +85,9 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         .await
         .context("the verifier cannot trust the published lists")?;
     let verifier = VerifierHandle::new(verifier);
+    // One registry for both routers: one `/metrics`.
+    let metrics = Metrics::shared();
+    metrics.set_list_ages(verifier_service::list_ages(verifier.clone(), clock.clone()));
     let follower = tokio::spawn(follow_publisher(
         published,
         verifier.clone(),
@@ -88,7 +100,8 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         system_validation_clock(),
         VerifierConfig::default(),
     )
-    .with_operator_token(OperatorToken::new(&operator_token));
+    .with_operator_token(OperatorToken::new(&operator_token))
+    .with_metrics(std::sync::Arc::clone(&metrics));
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -113,6 +126,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     );
     println!("  health               {base}/healthz");
     println!("  OpenAPI              {base}/openapi.json");
+    println!("  metrics              {base}/metrics");
     println!("  ledger               {}", args.node.ledger_description());
     println!("  EU value sets        {}", node.value_sets);
     println!("  keystore             {}", args.node.keys_dir().display());
@@ -137,7 +151,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let config = ApiConfig::default();
     let openapi = verifier_service::merge_openapi(OPENAPI, verifier_service::OPENAPI, "vaxcert")
         .context("the OpenAPI documents do not merge")?;
-    let app = router_with_openapi(node.service, node.publisher, config, openapi)
+    let app = router_sharing_metrics(node.service, node.publisher, config, openapi, metrics)
         .merge(verifier_service::router(verifier_service));
     serve(listener, app, &config, shutdown_signal()).await;
     follower.abort();

@@ -15,7 +15,9 @@
 //! Every answer is `Cache-Control: no-store`. The service holds its trust in memory ([`VerifierHandle`],
 //! replaced whole by whoever refreshes it — see [`published`] and
 //! [`refreshed`]): no request makes it fetch anything.
-//! Log lines carry the status and the report's code, never a name, a date of birth, a UVCI or a token.
+//! Log lines carry the status and the report's code, never a name, a date of birth, a UVCI or a token;
+//! the service counts its answers, their latency and the reports' codes in a shared
+//! [`issuer::api::metrics::Metrics`] ([`VerifierService::with_metrics`]).
 //! Run it with [`issuer::api::serve`], which adds the header timeout, the connection limit and the
 //! client's address.
 
@@ -35,7 +37,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use issuer::api::metrics::{ListAges, Metrics, count_requests};
 use issuer::api::{BodyError, RateLimit, read_limited_body};
+use issuer::service::Clock;
 use issuer::tokens::token_hash;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -162,6 +166,7 @@ pub struct VerifierService {
     clock: ValidationClock,
     operator: Option<OperatorToken>,
     config: VerifierConfig,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for VerifierService {
@@ -185,7 +190,15 @@ impl VerifierService {
             clock,
             operator: None,
             config,
+            metrics: Metrics::shared(),
         }
+    }
+
+    /// The same service counting its requests, their latency and the reports' codes in `metrics` (by
+    /// default in a registry of its own, shown nowhere: mount [`issuer::api::metrics::metrics_router`]).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> VerifierService {
+        self.metrics = metrics;
+        self
     }
 
     /// The same service giving the full report to callers presenting `token`.
@@ -203,8 +216,10 @@ struct App {
     requests: AtomicU64,
 }
 
-/// The router of the verifier: `POST /v1/verify` (no `/openapi.json`: see [`openapi_router`]).
+/// The router of the verifier: `POST /v1/verify` (no `/openapi.json`: see [`openapi_router`]), its
+/// answers counted in the service's metrics ([`VerifierService::with_metrics`]).
 pub fn router(service: VerifierService) -> Router {
+    let metrics = Arc::clone(&service.metrics);
     let rate = service.config.rate_limit;
     let per_second = NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(rate.burst).unwrap_or(per_second);
@@ -215,14 +230,31 @@ pub fn router(service: VerifierService) -> Router {
         service,
     });
     let request_timeout = app.service.config.request_timeout;
-    Router::new()
+    let routes = Router::new()
         .route(VERIFY_PATH, post(verify))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             request_timeout,
         ))
         .layer(axum::middleware::map_response(no_store))
-        .with_state(app)
+        .with_state(app);
+    count_requests(routes, &metrics)
+}
+
+/// The ages of the lists the verifier in `handle` uses at `clock`, for
+/// `vaxcert_trust_list_age_seconds{list="trust_list"|"revocation_list"}` ([`Metrics::set_list_ages`]).
+pub fn list_ages(handle: VerifierHandle, clock: Clock) -> ListAges {
+    Arc::new(move || {
+        let verifier = handle.current();
+        let now = clock();
+        [
+            ("trust_list", verifier.trust_list_issued_at()),
+            ("revocation_list", verifier.revocation_list_issued_at()),
+        ]
+        .into_iter()
+        .filter_map(|(list, issued_at)| Some((list, now.saturating_sub(issued_at?))))
+        .collect()
+    })
 }
 
 /// `GET /openapi.json` serving [`OPENAPI`], for the verifier running alone (`vaxcert up` serves one
@@ -408,6 +440,9 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     match answer(&app, peer, &parts.headers, body).await {
         Ok((report, full)) => {
+            app.service
+                .metrics
+                .record_verification(report.code.as_str());
             tracing::info!(
                 status = 200,
                 code = report.code.as_str(),
