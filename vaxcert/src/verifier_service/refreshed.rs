@@ -149,7 +149,7 @@ impl RefreshedTrust {
     fn verifier(&self) -> Option<Verifier> {
         let list = self.trust_list.state().current()?;
         let max_age_s = i64::try_from(self.max_age_s).unwrap_or(i64::MAX);
-        let verifier = verifier_from_trust_list(list, &[], max_age_s, self.value_sets.clone());
+        let verifier = verifier_from_trust_list(list, &[], &[], max_age_s, self.value_sets.clone());
         match &self.revocation_list {
             Some(refresher) => {
                 let revocation = refresher.state().current()?;
