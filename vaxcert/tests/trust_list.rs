@@ -512,7 +512,7 @@ fn tampered_entries_are_refused_with_their_reason() {
         )),
         "{summary}"
     );
-    assert_eq!(listed_thumbprints(&out), [good.thumbprint.clone()]);
+    assert_eq!(listed_thumbprints(&out), [good.thumbprint]);
 
     // Nothing acceptable: nothing written, and the exit status says so.
     std::fs::remove_file(&out).unwrap();
@@ -663,7 +663,7 @@ fn our_own_published_lists_import_under_our_csca_and_verify() {
         }
         let summary = stdout(&ok(vaxcert(&args)));
         assert!(summary.contains("imported: 1\n  VN: 1\n"), "{summary}");
-        assert_eq!(listed_thumbprints(&imported), [dsc.clone()]);
+        assert_eq!(listed_thumbprints(&imported), std::slice::from_ref(&dsc));
         let output = vaxcert(&[
             "verify",
             "--json",
