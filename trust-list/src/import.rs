@@ -9,7 +9,8 @@
 //! P-256, P-384 or RSA ≥ 2048 key (a brainpool CSCA parses, but no backend checks its signatures: its
 //! DSCs are rejected as [`ImportError::SignatureUnsupported`]), valid now; and the CSCA's key verifies
 //! the DSC's signature. A DSC issued by an intermediate CA (a three-level chain) names no CSCA and is
-//! rejected. Each rejection is kept with its reason; the rest is accepted.
+//! rejected. Each rejection is kept with its reason; the rest is accepted. [`import_without_csca`] makes
+//! every check up to the expiry and none of the chain.
 
 use std::collections::{HashMap, HashSet};
 
@@ -35,6 +36,27 @@ pub struct ImportEntry {
     pub raw_data: String,
     /// The SHA-256 of the DER as listed (hex).
     pub thumbprint: String,
+}
+
+impl ImportEntry {
+    /// The DSC this entry lists, with no chain and no clock: the entry checks ([`EntryError`]) and the
+    /// DSC's subject `C` = the listed country. For reading back a list already imported.
+    ///
+    /// # Errors
+    /// [`ImportError::Entry`], [`ImportError::CountryMismatch`].
+    pub fn decode(&self) -> Result<ListedDsc, ImportError> {
+        let (kid, dsc) = entry::decode(&RawEntry {
+            kid: &self.kid,
+            country: &self.country,
+            certificate_type: &self.certificate_type,
+            raw_data: &self.raw_data,
+            thumbprint: &self.thumbprint,
+        })?;
+        if dsc.subject_country() != Some(self.country.as_str()) {
+            return Err(ImportError::CountryMismatch);
+        }
+        Ok(ListedDsc::new(kid, self.country.clone(), dsc))
+    }
 }
 
 impl From<&GatewayEntry> for ImportEntry {
@@ -197,9 +219,24 @@ pub fn import(
     backend: Backend,
 ) -> ImportOutcome {
     let anchors = Anchors::new(anchors, now, backend);
+    sort(entries, |entry| check(entry, &anchors, now, backend))
+}
+
+/// Checks foreign DSC entries without any CSCA, for an operator who trusts the list for how it was
+/// obtained: the entry checks ([`EntryError`]), the DSC's subject `C` = the listed country, not expired
+/// at `now`. Nothing says who issued the DSCs: prefer [`import`] with the countries' CSCAs.
+pub fn import_without_csca(entries: &[ImportEntry], now: i64) -> ImportOutcome {
+    sort(entries, |entry| unexpired(entry, now))
+}
+
+/// Accepts or rejects each entry by `verdict`, keeping list order.
+fn sort(
+    entries: &[ImportEntry],
+    verdict: impl Fn(&ImportEntry) -> Result<ListedDsc, ImportError>,
+) -> ImportOutcome {
     let mut outcome = ImportOutcome::default();
     for entry in entries {
-        match check(entry, &anchors, now, backend) {
+        match verdict(entry) {
             Ok(dsc) => outcome.accepted.push(dsc),
             Err(reason) => outcome.rejected.push(Rejection {
                 kid: bounded(&entry.kid),
@@ -217,23 +254,9 @@ fn check(
     now: i64,
     backend: Backend,
 ) -> Result<ListedDsc, ImportError> {
-    let (kid, dsc) = entry::decode(&RawEntry {
-        kid: &entry.kid,
-        country: &entry.country,
-        certificate_type: &entry.certificate_type,
-        raw_data: &entry.raw_data,
-        thumbprint: &entry.thumbprint,
-    })?;
+    let listed = unexpired(entry, now)?;
+    let dsc = listed.certificate();
     let country = entry.country.as_str();
-    if dsc.subject_country() != Some(country) {
-        return Err(ImportError::CountryMismatch);
-    }
-    if dsc.not_after() < now {
-        return Err(ImportError::Expired {
-            not_after: dsc.not_after(),
-            now,
-        });
-    }
     let aki = dsc
         .authority_key_id()
         .ok_or(ImportError::MissingAuthorityKeyId)?;
@@ -258,13 +281,23 @@ fn check(
                 .map_err(signature_failure),
         };
         match result {
-            Ok(()) => return Ok(ListedDsc::new(kid, entry.country.clone(), dsc)),
+            Ok(()) => return Ok(listed),
             Err(reason) => {
                 first_failure.get_or_insert(reason);
             }
         }
     }
     Err(first_failure.unwrap_or(ImportError::NoMatchingCsca))
+}
+
+/// The entry decoded ([`ImportEntry::decode`]), if the DSC has not expired at `now`.
+fn unexpired(entry: &ImportEntry, now: i64) -> Result<ListedDsc, ImportError> {
+    let listed = entry.decode()?;
+    let not_after = listed.certificate().not_after();
+    if not_after < now {
+        return Err(ImportError::Expired { not_after, now });
+    }
+    Ok(listed)
 }
 
 fn signature_failure(error: KeyError) -> ImportError {
@@ -419,6 +452,43 @@ mod tests {
             reasons(&[entry(&xx.es256.certificate, "XX")], &anchors[..1]),
             [Some(ImportError::NoCscaForCountry)]
         );
+    }
+
+    #[test]
+    fn without_csca_every_check_but_the_chain_applies() {
+        let vn = test_pki();
+        let xx = foreign_test_pki("XX");
+        let entries = [
+            entry(&vn.es256.certificate, "VN"),
+            entry(&xx.es256.certificate, "XX"),
+            entry(&xx.es256.certificate, "VN"),
+            entry(&vn.es256_expired.certificate, "VN"),
+            entry(&vn.eddsa.certificate, "VN"),
+        ];
+        let outcome = import_without_csca(&entries, NOW);
+        let accepted: Vec<_> = outcome
+            .accepted
+            .iter()
+            .map(ListedDsc::certificate)
+            .collect();
+        assert_eq!(accepted, [&vn.es256.certificate, &xx.es256.certificate]);
+        let reasons: Vec<_> = outcome.rejected.into_iter().map(|r| r.reason).collect();
+        assert_eq!(
+            reasons,
+            [
+                ImportError::CountryMismatch,
+                ImportError::Expired {
+                    not_after: keys::test_pki::EXPIRED_NOT_AFTER,
+                    now: NOW
+                },
+                ImportError::Entry(EntryError::DscKey {
+                    key_type: KeyType::Ed25519
+                }),
+            ]
+        );
+        // Decoding alone keeps the expired DSC: reading back a list judges no clock.
+        assert!(entries[3].decode().is_ok());
+        assert_eq!(entries[2].decode(), Err(ImportError::CountryMismatch));
     }
 
     #[test]

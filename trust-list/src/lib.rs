@@ -7,7 +7,8 @@
 //!   pinned key, base64 and a JSON parser.
 //! - **The EU gateway entry shape** ([`GatewayEntry`]) and **the CSCA anchors** ([`anchors_to_json`]).
 //! - **Import** ([`import`]): foreign DSCs (either shape) are accepted only when they chain directly to
-//!   a CSCA of their own country; each rejection carries a typed reason.
+//!   a CSCA of their own country; each rejection carries a typed reason. [`import_without_csca`] does
+//!   every check but the chain, for lists trusted for how they were obtained.
 //! - **Revocation** ([`RevocationList`]): 16-byte SHA-256 prefixes of UVCIs, country + UVCIs and
 //!   signatures, in the same envelope.
 //! - **Freshness** ([`TrustListState`], [`RevocationListState`]): refuses rollbacks and expired lists,
@@ -38,7 +39,7 @@ pub use freshness::{
 pub use gateway::{
     GatewayEntry, GatewayError, gateway_from_json, gateway_from_json_with_limit, gateway_to_json,
 };
-pub use import::{ImportEntry, ImportError, ImportOutcome, Rejection, import};
+pub use import::{ImportEntry, ImportError, ImportOutcome, Rejection, import, import_without_csca};
 pub use jws::{
     BuildError, JwsError, JwsPart, MAX_DOCUMENT_BYTES, PinnedKey, PinnedKeyError, SignedDocument,
 };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use hcert::ValueSets;
 use keys::{Backend, Certificate};
-use trust_list::{PinnedKey, RevocationList, TrustList};
+use trust_list::{ImportEntry, ListedDsc, PinnedKey, RevocationList, TrustList, gateway_from_json};
 use verifier::{TrustStore, Verifier};
 
 /// How old a trust list may be, in hours, before nothing is called valid (`vaxcert verify`'s default and
@@ -34,6 +34,9 @@ pub struct TrustDocuments<'a> {
     pub pinned: &'a [PinnedKey],
     /// DSCs trusted besides the list's.
     pub dscs: &'a [Certificate],
+    /// DSCs of imported foreign lists ([`dscs_from_gateway_list`]), trusted besides the list's under
+    /// their listed kid and country.
+    pub foreign: &'a [ListedDsc],
     /// How old the trust list may be, in seconds, before nothing is called valid.
     pub max_age_s: i64,
     /// The EU value sets coded fields are checked against.
@@ -52,13 +55,14 @@ pub fn verifier_from_documents(documents: TrustDocuments<'_>, now: i64) -> Resul
             verifier_from_trust_list(
                 &verified,
                 documents.dscs,
+                documents.foreign,
                 documents.max_age_s,
                 documents.value_sets,
             )
         }
         None => {
             let mut store = TrustStore::new(Backend::default());
-            add_dscs(&mut store, documents.dscs);
+            add_dscs(&mut store, documents.dscs, documents.foreign);
             Verifier::new(Arc::new(store), documents.value_sets)
         }
     };
@@ -71,24 +75,50 @@ pub fn verifier_from_documents(documents: TrustDocuments<'_>, now: i64) -> Resul
 }
 
 /// The verifier of a trust list verified already (here, or by a refresher's `ListState`), trusting
-/// `dscs` besides the list's; the list may be `max_age_s` seconds old before nothing is called valid.
+/// `dscs` and the `foreign` DSCs besides the list's; the list may be `max_age_s` seconds old before
+/// nothing is called valid.
 pub fn verifier_from_trust_list(
     list: &TrustList,
     dscs: &[Certificate],
+    foreign: &[ListedDsc],
     max_age_s: i64,
     value_sets: Option<Arc<ValueSets>>,
 ) -> Verifier {
     let verifier = Verifier::from_trust_list(list, Backend::default(), max_age_s, value_sets);
-    if dscs.is_empty() {
+    if dscs.is_empty() && foreign.is_empty() {
         return verifier;
     }
     let mut store = list.store(Backend::default());
-    add_dscs(&mut store, dscs);
+    add_dscs(&mut store, dscs, foreign);
     verifier.with_trust_store(Arc::new(store))
 }
 
-fn add_dscs(store: &mut TrustStore, dscs: &[Certificate]) {
+fn add_dscs(store: &mut TrustStore, dscs: &[Certificate], foreign: &[ListedDsc]) {
     for certificate in dscs {
         store.insert(certificate.clone());
     }
+    for dsc in foreign {
+        dsc.add_to(store);
+    }
+}
+
+/// The DSCs of a list in the EU gateway shape that `vaxcert trust-list import` wrote, read back from
+/// `source` (for messages): every entry is decoded (kid, thumbprint, DER, the DSC's constraints, subject
+/// `C` = the listed country). No chain and no clock: the import checked the chains, and the verifier
+/// judges each DSC's validity at its own clock. The file is trusted like a `--dsc`.
+///
+/// # Errors
+/// A document that is not a gateway list, or any entry that does not decode (naming its index).
+pub fn dscs_from_gateway_list(bytes: &[u8], source: &str) -> Result<Vec<ListedDsc>> {
+    let entries = gateway_from_json(bytes)
+        .with_context(|| format!("the DSC list {source} is not an EU gateway list"))?;
+    entries
+        .iter()
+        .enumerate()
+        .map(|(index, entry)| {
+            ImportEntry::from(entry)
+                .decode()
+                .with_context(|| format!("the DSC list {source}: entry {index} refused"))
+        })
+        .collect()
 }

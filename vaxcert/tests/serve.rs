@@ -2,7 +2,8 @@
 //! loopback server re-serves them, and the stand-alone verifier pointed at it calls the certificate
 //! valid, follows a newer revocation list to E_REVOKED, refuses an older one (no rollback), reports the
 //! list versions on `/healthz` and drains on SIGTERM; `/healthz` answers 503 while the trust list is
-//! stale (every answer then `E_TRUST_LIST_STALE`) or was never loaded (nothing trusted).
+//! stale (every answer then `E_TRUST_LIST_STALE`) or was never loaded (nothing trusted); with `--dsc-list`,
+//! it also trusts the DSCs `vaxcert trust-list import` accepted from a foreign list.
 
 #![allow(
     clippy::unwrap_used,
@@ -480,5 +481,112 @@ fn serve_verifier_is_unhealthy_while_the_trust_list_is_stale_or_missing() {
     assert_eq!(body["trust_list"]["loaded"], false, "{body}");
     assert_eq!(verify(&missing, &hc1)["valid"], false, "nothing is trusted");
     drop((fresh, stale, missing));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A vaccination certificate of `country` issued an hour ago, signed by `dsc`.
+fn certificate_of(country: &str, dsc: &keys::test_pki::TestDsc) -> String {
+    let issued_at = now() - 3600;
+    let dcc = json!({"ver": "1.3.0", "nam": {"fnt": "MUSTER", "gnt": "ERIKA"}, "dob": "1980-01-01",
+           "v": [{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215", "dn": 2,
+                  "sd": 2, "dt": "2021-09-14", "co": country, "is": "Health ministry", "ci": "URN:UVCI:01:XY:1#A"}]});
+    let claims = hcert::ClaimsBuilder::new(country, issued_at, issued_at + 86_400)
+        .encode(&dcc)
+        .unwrap();
+    let cose = hcert::sign1(
+        hcert::Algorithm::Es256,
+        dsc.certificate.kid().as_bytes(),
+        &claims,
+        |tbs| dsc.key.sign(tbs),
+    )
+    .unwrap();
+    hcert::encode_transport(&cose)
+}
+
+#[test]
+fn serve_verifier_trusts_the_dscs_of_an_imported_foreign_list() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256).unwrap();
+    let spki = key.public_key_spki_der();
+    let mut builder = TrustListBuilder::new("VN").unwrap();
+    builder
+        .add(test_pki().es256.certificate.clone(), "VN")
+        .unwrap();
+    let list = builder
+        .build(1, now() - 60, now() + 30 * 86_400, &key, &spki)
+        .unwrap();
+    let dir = temp_dir("serve-foreign");
+    std::fs::create_dir_all(&dir).unwrap();
+    let list_file = dir.join("trust-list.jws");
+    std::fs::write(&list_file, list.as_bytes()).unwrap();
+    let key_file = dir.join("trust-list-signer.pub.pem");
+    std::fs::write(
+        &key_file,
+        PinnedKey::from_spki_der(Backend::default(), &spki)
+            .unwrap()
+            .to_pem(),
+    )
+    .unwrap();
+
+    // A German list in the EU gateway shape, imported under the German CSCA.
+    let de = keys::test_pki::foreign_test_pki("DE");
+    let gateway = dir.join("de-gateway.json");
+    let entry = trust_list::GatewayEntry {
+        kid: de.es256.certificate.kid().to_string(),
+        country: "DE".to_owned(),
+        certificate_type: "DSC".to_owned(),
+        thumbprint: hex::encode(de.es256.certificate.sha256_thumbprint()),
+        timestamp: "2024-01-01T00:00:00Z".to_owned(),
+        raw_data: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            de.es256.certificate.der(),
+        ),
+        signature: String::new(),
+    };
+    std::fs::write(&gateway, trust_list::gateway_to_json(&[entry]).unwrap()).unwrap();
+    let anchors = dir.join("de-anchors.json");
+    std::fs::write(
+        &anchors,
+        trust_list::anchors_to_json(std::slice::from_ref(&de.csca.certificate)).unwrap(),
+    )
+    .unwrap();
+    let imported = dir.join("de-dscs.json");
+    ok(command(&[
+        "trust-list",
+        "import",
+        "--from",
+        gateway.to_str().unwrap(),
+        "--anchors",
+        anchors.to_str().unwrap(),
+        "--out",
+        imported.to_str().unwrap(),
+    ])
+    .output()
+    .unwrap());
+
+    let serve = |extra: &[&str]| {
+        let mut args = vec![
+            "--trust-list",
+            list_file.to_str().unwrap(),
+            "--trust-list-key",
+            key_file.to_str().unwrap(),
+            "--value-sets",
+            value_sets.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        start_verifier(&args)
+    };
+    let german = certificate_of("DE", &de.es256);
+    let vietnamese = certificate_of("VN", &test_pki().es256);
+    let with_import = serve(&["--dsc-list", imported.to_str().unwrap()]);
+    let report = verify(&with_import, &german);
+    assert_eq!(report["valid"], true, "{report}");
+    assert_eq!(verify(&with_import, &vietnamese)["valid"], true);
+    let without = serve(&[]);
+    assert_eq!(verify(&without, &german)["code"], "E_KID_UNKNOWN");
+    assert_eq!(verify(&without, &vietnamese)["valid"], true);
+    drop((with_import, without));
     let _ = std::fs::remove_dir_all(&dir);
 }

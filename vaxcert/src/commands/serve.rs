@@ -18,7 +18,7 @@ use trust_list::PinnedKey;
 
 use crate::commands::up::shutdown_signal;
 use crate::logging::LogArgs;
-use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
+use crate::trust::{DEFAULT_TRUST_LIST_MAX_AGE_HOURS, dscs_from_gateway_list};
 use crate::value_sets::LoadedValueSets;
 use crate::verifier_service::refreshed::{
     HEALTH_OPENAPI, RefreshedTrust, TrustSources, health_router, keep_fresh,
@@ -53,6 +53,10 @@ pub struct VerifierArgs {
     /// The signed revocation list: an http(s) URL or a file, re-read every `--refresh-every`.
     #[arg(long, value_name = "URL|FILE")]
     revocation_list: Option<String>,
+    /// Also trust the DSCs of this list in the EU gateway shape, as `vaxcert trust-list import` writes it
+    /// (a file or an http(s) URL, read once at start); repeatable.
+    #[arg(long = "dsc-list", value_name = "FILE|URL")]
+    dsc_lists: Vec<String>,
     /// The address to listen on.
     #[arg(
         long,
@@ -104,10 +108,18 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
     };
     let value_sets = LoadedValueSets::load(args.value_sets.as_deref())?;
     let max_age_s = args.trust_list_max_age_hours.saturating_mul(3600);
+    let mut foreign = Vec::new();
+    for source in &args.dsc_lists {
+        foreign.extend(dscs_from_gateway_list(
+            &crate::fetch::read_document(source)?,
+            source,
+        )?);
+    }
     let mut trust = RefreshedTrust::new(TrustSources {
         trust_list: args.trust_list.clone(),
         revocation_list: args.revocation_list.clone(),
         pinned: vec![pinned],
+        foreign,
         max_age_s,
         value_sets: Some(std::sync::Arc::clone(&value_sets.sets)),
         value_sets_version: value_sets.version().to_owned(),

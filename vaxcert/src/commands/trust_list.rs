@@ -1,4 +1,5 @@
-//! `vaxcert trust-list build`: publishes the national trust list from the keystore.
+//! `vaxcert trust-list build`: publishes the national trust list from the keystore; `vaxcert trust-list
+//! import` ([`import`]) checks a foreign list and keeps the DSCs that pass.
 //!
 //! Writes, into the output directory:
 //! - `trust-list.jws`: the signed national list (JWS, flattened JSON), the document `GET /trust-list` serves;
@@ -20,6 +21,8 @@ use trust_list::{
     HashType, RevocationListBuilder, TrustListBuilder, anchors_to_json, gateway_to_json,
 };
 
+mod import;
+
 use super::keys::{
     DAY_S, PUBLIC_MODE, PassphraseArgs, certificate_validity, open, read_passphrase,
     write_atomically,
@@ -36,6 +39,9 @@ pub struct TrustListArgs {
 enum TrustListCommand {
     /// Build and sign the national trust list, its gateway and anchor views, and the revocation list.
     Build(BuildArgs),
+    /// Import a foreign DSC list (EU gateway shape or JWS), checking each DSC against the countries'
+    /// CSCAs, and write the accepted DSCs for `vaxcert verify --dsc-list`.
+    Import(import::ImportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -70,6 +76,7 @@ struct BuildArgs {
 pub fn run(args: TrustListArgs) -> Result<ExitCode> {
     match args.command {
         TrustListCommand::Build(args) => build(&args)?,
+        TrustListCommand::Import(args) => import::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

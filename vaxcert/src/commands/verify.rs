@@ -18,7 +18,8 @@ use verifier::{Detail, Input, Report, Verifier};
 
 use crate::fetch;
 use crate::trust::{
-    DEFAULT_TRUST_LIST_MAX_AGE_HOURS, SignedDocument, TrustDocuments, verifier_from_documents,
+    DEFAULT_TRUST_LIST_MAX_AGE_HOURS, SignedDocument, TrustDocuments, dscs_from_gateway_list,
+    verifier_from_documents,
 };
 use crate::value_sets::LoadedValueSets;
 
@@ -51,6 +52,11 @@ pub struct VerifyArgs {
     /// The pinned public key (PEM) the trust list and the revocation list must be signed with.
     #[arg(long, value_name = "FILE")]
     trust_list_key: Option<PathBuf>,
+    /// Also trust the DSCs of this list in the EU gateway shape (a file or an http(s) URL), as
+    /// `vaxcert trust-list import` writes it: each entry is decoded and trusted under its listed kid and
+    /// country, with no chain check (the import made it); repeatable.
+    #[arg(long = "dsc-list", value_name = "FILE|URL")]
+    dsc_lists: Vec<String>,
     /// Check certificates against this signed revocation list (a file or an http(s) URL).
     #[arg(long, value_name = "FILE|URL", requires = "trust_list_key")]
     revocation_list: Option<String>,
@@ -136,7 +142,8 @@ fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Resu
     Ok(())
 }
 
-/// The verifier the arguments describe: a verified trust list (plus any `--dsc`), or exactly the `--dsc`s;
+/// The verifier the arguments describe: a verified trust list (plus any `--dsc` and `--dsc-list`), or
+/// exactly those;
 /// the revocation list when given; the value sets.
 fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
     let value_sets = Some(LoadedValueSets::load(args.value_sets.as_deref())?.sets);
@@ -152,6 +159,13 @@ fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
         None => Vec::new(),
     };
     let dscs = read_dscs(&args.dscs)?;
+    let mut foreign = Vec::new();
+    for source in &args.dsc_lists {
+        foreign.extend(dscs_from_gateway_list(
+            &fetch::read_document(source)?,
+            source,
+        )?);
+    }
     let trust_list = args
         .trust_list
         .as_deref()
@@ -168,6 +182,7 @@ fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
             revocation_list: signed(&revocation_list),
             pinned: &pinned,
             dscs: &dscs,
+            foreign: &foreign,
             max_age_s: args.trust_list_max_age_hours * 3600,
             value_sets,
         },

@@ -94,6 +94,7 @@ impl PublishedTrust {
                 }),
                 pinned: &self.pinned,
                 dscs: &[],
+                foreign: &[],
                 max_age_s: self.max_age_s,
                 value_sets: self.value_sets.clone(),
             },

@@ -20,7 +20,8 @@ use issuer::service::Clock;
 use keys::Backend;
 use serde_json::{Value, json};
 use trust_list::{
-    Accepted, Freshness, PinnedKey, RevocationList, RevocationListState, TrustList, TrustListState,
+    Accepted, Freshness, ListedDsc, PinnedKey, RevocationList, RevocationListState, TrustList,
+    TrustListState,
 };
 use verifier::{TrustStore, Verifier};
 
@@ -40,6 +41,8 @@ pub struct TrustSources {
     pub revocation_list: Option<String>,
     /// The keys both lists must be signed with.
     pub pinned: Vec<PinnedKey>,
+    /// DSCs of imported foreign lists (`vaxcert trust-list import`), trusted besides the trust list's.
+    pub foreign: Vec<ListedDsc>,
     /// How old a list may be, in seconds, before it is stale (nothing is then valid).
     pub max_age_s: u64,
     /// The EU value sets coded fields are checked against.
@@ -64,6 +67,7 @@ struct HealthState {
 pub struct RefreshedTrust {
     trust_list: Refresher<TrustList>,
     revocation_list: Option<Refresher<RevocationList>>,
+    foreign: Vec<ListedDsc>,
     max_age_s: u64,
     value_sets: Option<Arc<ValueSets>>,
     handle: VerifierHandle,
@@ -90,6 +94,7 @@ impl RefreshedTrust {
                 .as_deref()
                 .zip(revocation_state)
                 .map(|(source, state)| Refresher::new(source, state)),
+            foreign: sources.foreign,
             max_age_s: sources.max_age_s,
             handle: VerifierHandle::new(untrusting(sources.value_sets.clone())),
             value_sets: sources.value_sets,
@@ -149,7 +154,8 @@ impl RefreshedTrust {
     fn verifier(&self) -> Option<Verifier> {
         let list = self.trust_list.state().current()?;
         let max_age_s = i64::try_from(self.max_age_s).unwrap_or(i64::MAX);
-        let verifier = verifier_from_trust_list(list, &[], max_age_s, self.value_sets.clone());
+        let verifier =
+            verifier_from_trust_list(list, &[], &self.foreign, max_age_s, self.value_sets.clone());
         match &self.revocation_list {
             Some(refresher) => {
                 let revocation = refresher.state().current()?;
