@@ -690,7 +690,7 @@ async fn get_text(path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
     (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
 }
 
-fn header_of<'a>(headers: &'a axum::http::HeaderMap, name: header::HeaderName) -> &'a str {
+fn header_of(headers: &axum::http::HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(&name)
         .unwrap_or_else(|| panic!("no {name}"))
