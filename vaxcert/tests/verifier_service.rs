@@ -345,6 +345,7 @@ async fn the_openapi_documents_describe_the_verify_route() {
     .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert!(answer.body["paths"][VERIFY_PATH]["post"].is_object());
+    assert!(answer.body["paths"]["/"]["get"].is_object());
 
     let merged =
         verifier_service::merge_openapi(issuer::api::OPENAPI, verifier_service::OPENAPI, "vaxcert")
