@@ -199,6 +199,12 @@ fn up_runs_from_an_empty_directory_with_the_built_in_value_sets() {
     let health: Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["value_sets"]["version"], "2023-05-05", "{health}");
 
+    // The scanner page shares the port with the issuer's routes.
+    let page = http().get(format!("{}/", up.base)).call().unwrap();
+    assert!(page.headers().contains_key("content-security-policy"));
+    let page = page.into_body().read_to_string().unwrap();
+    assert!(page.contains("/scanner.js"), "{page}");
+
     // A code outside the value sets is refused by the built-in sets too.
     let mut unknown = confirmation("dose-fresh-2");
     unknown["vaccination"]["mp"] = json!("EU/1/99/9999");

@@ -345,6 +345,7 @@ async fn the_openapi_documents_describe_the_verify_route() {
     .await;
     assert_eq!(answer.status, StatusCode::OK);
     assert!(answer.body["paths"][VERIFY_PATH]["post"].is_object());
+    assert!(answer.body["paths"]["/"]["get"].is_object());
 
     let merged =
         verifier_service::merge_openapi(issuer::api::OPENAPI, verifier_service::OPENAPI, "vaxcert")
@@ -673,4 +674,143 @@ async fn metrics_count_verifications_by_code_and_their_latency() {
     assert!(!text.contains(family_name), "a name in:\n{text}");
     assert!(!text.contains(uvci), "a UVCI in:\n{text}");
     assert!(!text.contains(OPERATOR), "the token in:\n{text}");
+}
+
+/// `GET path` on the verifier: status, headers and body as text.
+async fn get_text(path: &str) -> (StatusCode, axum::http::HeaderMap, String) {
+    let router = empty_service(VerifierConfig::default());
+    let response = router
+        .oneshot(Request::get(path).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+fn header_of(headers: &axum::http::HeaderMap, name: header::HeaderName) -> &str {
+    headers
+        .get(&name)
+        .unwrap_or_else(|| panic!("no {name}"))
+        .to_str()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_scanner_page_is_served_at_the_root_under_a_strict_policy() {
+    let (status, headers, page) = get_text("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(header_of(&headers, header::CONTENT_TYPE).starts_with("text/html"));
+    let policy = header_of(&headers, header::CONTENT_SECURITY_POLICY);
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' blob: data:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{directive} not in {policy}");
+    }
+    assert!(!policy.contains("unsafe"), "{policy}");
+    assert!(!policy.contains("http"), "{policy}");
+    assert_eq!(
+        header_of(&headers, header::X_CONTENT_TYPE_OPTIONS),
+        "nosniff"
+    );
+    assert_eq!(header_of(&headers, header::REFERRER_POLICY), "no-referrer");
+    assert!(header_of(&headers, header::CACHE_CONTROL).contains("max-age"));
+    // Nothing from another origin, and no inline script or style the policy would block.
+    assert!(!page.contains("http://") && !page.contains("https://"));
+    assert!(page.contains(r#"<script src="/scanner.js" defer></script>"#));
+    assert!(page.contains(r#"<link rel="stylesheet" href="/scanner.css">"#));
+    assert_eq!(page.matches("<script").count(), 1);
+    assert!(!page.contains("<style") && !page.contains("style="));
+    let inline_handler = page.split(" on").skip(1).find(|rest| {
+        rest.split_once('=').is_some_and(|(name, _)| {
+            !name.is_empty() && name.chars().all(|c| c.is_ascii_lowercase())
+        })
+    });
+    assert_eq!(inline_handler, None, "an inline event handler");
+}
+
+#[tokio::test]
+async fn the_scanner_script_and_style_are_served_with_their_types() {
+    for (path, media_type, needle) in [
+        ("/scanner.js", "text/javascript", "getUserMedia"),
+        ("/scanner.css", "text/css", "@media"),
+    ] {
+        let (status, headers, body) = get_text(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert!(
+            header_of(&headers, header::CONTENT_TYPE).starts_with(media_type),
+            "{path}"
+        );
+        assert_eq!(
+            header_of(&headers, header::X_CONTENT_TYPE_OPTIONS),
+            "nosniff"
+        );
+        assert!(
+            headers.contains_key(header::CONTENT_SECURITY_POLICY),
+            "{path}"
+        );
+        assert!(body.contains(needle), "{path}");
+        assert!(
+            !body.contains("http://") && !body.contains("https://"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_scanner_explains_every_report_code_in_both_languages() {
+    let (_, _, script) = get_text("/scanner.js").await;
+    for code in verifier::Code::ALL {
+        // `"E_EXPIRED": ["<Vietnamese>", "<English>"]`: a new code cannot go unexplained.
+        let entry = format!("\"{}\": [\"", code.as_str());
+        let start = script
+            .find(&entry)
+            .unwrap_or_else(|| panic!("{code} is not explained in scanner.js"));
+        let line = script[start..].lines().next().unwrap();
+        assert_eq!(line.matches("\", \"").count(), 1, "{code}: {line}");
+    }
+    // The camera loop sends frames as JPEG and keeps looking while no QR code is found.
+    assert!(script.contains(r#"facingMode: "environment""#));
+    assert!(script.contains(r#"toBlob("#) && script.contains(r#""image/jpeg""#));
+    assert!(script.contains(r#"report.code !== "E_IMAGE""#));
+}
+
+#[tokio::test]
+async fn the_scanner_page_offers_camera_upload_and_text_with_bilingual_labels() {
+    let (_, _, page) = get_text("/").await;
+    assert!(page.contains(r#"<html lang="vi">"#));
+    assert!(page.contains(r#"id="result""#) && page.contains(r#"aria-live="assertive""#));
+    for (control, vietnamese, english) in [
+        (
+            r#"<button type="button" id="camera-button""#,
+            "Quét bằng máy ảnh",
+            "Scan with the camera",
+        ),
+        (
+            r#"<input type="file" id="upload-input" accept="image/*">"#,
+            "Chọn ảnh mã QR",
+            "Choose a picture of the QR code",
+        ),
+        (
+            r#"<textarea id="text-input""#,
+            "Dán nội dung HC1:",
+            "Paste the HC1: text",
+        ),
+    ] {
+        assert!(page.contains(control), "{control}");
+        assert!(page.contains(vietnamese), "{vietnamese}");
+        assert!(page.contains(english), "{english}");
+    }
+    assert!(page.contains(r#"<label for="upload-input""#));
+    assert!(page.contains(r#"<label for="text-input""#));
+    assert!(page.contains(r#"name="viewport""#));
 }

@@ -90,6 +90,37 @@ pub enum Code {
 }
 
 impl Code {
+    /// Every code, `OK` first then in table order (for whoever must explain each one, such as the
+    /// scanner page).
+    pub const ALL: [Code; 26] = [
+        Code::Ok,
+        Code::Image,
+        Code::InputTooLarge,
+        Code::Prefix,
+        Code::Base45,
+        Code::Zlib,
+        Code::DecompressedTooLarge,
+        Code::Cbor,
+        Code::CoseStructure,
+        Code::ProtectedHeader,
+        Code::AlgMissing,
+        Code::AlgUnsupported,
+        Code::KidMissing,
+        Code::KidUnknown,
+        Code::AlgKeyMismatch,
+        Code::SigFormat,
+        Code::SigInvalid,
+        Code::CwtClaims,
+        Code::Revoked,
+        Code::NotYetValid,
+        Code::Expired,
+        Code::DscValidity,
+        Code::KeyUsage,
+        Code::CountryMismatch,
+        Code::Schema,
+        Code::TrustListStale,
+    ];
+
     /// The code as scripts see it (`"OK"`, `"E_EXPIRED"`, …).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -388,5 +419,52 @@ impl Report {
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self)
             .unwrap_or_else(|_| String::from("{\"valid\":false,\"code\":\"E_INTERNAL\"}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new variant does not compile here until given a position: give it the next one and add it to
+    /// [`Code::ALL`] at that place, or this fails.
+    #[test]
+    fn all_codes_lists_every_variant_once() {
+        let position = |code: Code| -> usize {
+            match code {
+                Code::Ok => 0,
+                Code::Image => 1,
+                Code::InputTooLarge => 2,
+                Code::Prefix => 3,
+                Code::Base45 => 4,
+                Code::Zlib => 5,
+                Code::DecompressedTooLarge => 6,
+                Code::Cbor => 7,
+                Code::CoseStructure => 8,
+                Code::ProtectedHeader => 9,
+                Code::AlgMissing => 10,
+                Code::AlgUnsupported => 11,
+                Code::KidMissing => 12,
+                Code::KidUnknown => 13,
+                Code::AlgKeyMismatch => 14,
+                Code::SigFormat => 15,
+                Code::SigInvalid => 16,
+                Code::CwtClaims => 17,
+                Code::Revoked => 18,
+                Code::NotYetValid => 19,
+                Code::Expired => 20,
+                Code::DscValidity => 21,
+                Code::KeyUsage => 22,
+                Code::CountryMismatch => 23,
+                Code::Schema => 24,
+                Code::TrustListStale => 25,
+            }
+        };
+        for (index, code) in Code::ALL.iter().enumerate() {
+            assert_eq!(position(*code), index, "{code}");
+        }
+        let strings: std::collections::BTreeSet<&str> =
+            Code::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(strings.len(), Code::ALL.len());
     }
 }

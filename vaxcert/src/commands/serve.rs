@@ -162,6 +162,7 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
         let base = format!("http://{}", listener.local_addr()?);
         println!("vaxcert serve verifier: listening on {base}");
         println!("  verifier             POST {base}{VERIFY_PATH}");
+        println!("  scanner page         {base}/");
         println!("  health               {base}/healthz");
         println!("  OpenAPI              {base}/openapi.json");
         println!("  metrics              {base}/metrics");

@@ -124,6 +124,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             ""
         }
     );
+    println!("  scanner page         {base}/");
     println!("  health               {base}/healthz");
     println!("  OpenAPI              {base}/openapi.json");
     println!("  metrics              {base}/metrics");

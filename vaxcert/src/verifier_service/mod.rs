@@ -12,7 +12,9 @@
 //! | 429 `rate_limited` | over [`VerifierConfig::rate_limit`] for the client's address (IPv6: its /64) |
 //! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running and none freed within [`VerifierConfig::queue_timeout`] |
 //!
-//! Every answer is `Cache-Control: no-store`. The service holds its trust in memory ([`VerifierHandle`],
+//! The scanner page for staff is at `/` ([`scanner`]).
+//!
+//! Every answer of `POST /v1/verify` is `Cache-Control: no-store`. The service holds its trust in memory ([`VerifierHandle`],
 //! replaced whole by whoever refreshes it — see [`published`] and
 //! [`refreshed`]): no request makes it fetch anything.
 //! Log lines carry the status and the report's code, never a name, a date of birth, a UVCI or a token;
@@ -23,6 +25,7 @@
 
 pub mod published;
 pub mod refreshed;
+pub mod scanner;
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
@@ -216,8 +219,9 @@ struct App {
     requests: AtomicU64,
 }
 
-/// The router of the verifier: `POST /v1/verify` (no `/openapi.json`: see [`openapi_router`]), its
-/// answers counted in the service's metrics ([`VerifierService::with_metrics`]).
+/// The router of the verifier: `POST /v1/verify` and the scanner page at `/` ([`scanner`]; no
+/// `/openapi.json`: see [`openapi_router`]), its answers counted in the service's metrics
+/// ([`VerifierService::with_metrics`]).
 pub fn router(service: VerifierService) -> Router {
     let metrics = Arc::clone(&service.metrics);
     let rate = service.config.rate_limit;
@@ -237,7 +241,8 @@ pub fn router(service: VerifierService) -> Router {
             request_timeout,
         ))
         .layer(axum::middleware::map_response(no_store))
-        .with_state(app);
+        .with_state(app)
+        .merge(scanner::scanner_router());
     count_requests(routes, &metrics)
 }
 
