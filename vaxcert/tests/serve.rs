@@ -12,10 +12,12 @@
     clippy::panic
 )]
 
+mod support;
+
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,43 +25,11 @@ use std::time::{Duration, Instant};
 use keys::test_pki::test_pki;
 use keys::{Backend, SignatureAlgorithm, Signer as _, SigningKey};
 use serde_json::{Value, json};
+use support::{command, temp_dir, value_sets};
 use trust_list::{PinnedKey, RevocationList, TrustList, TrustListBuilder};
-
-const VAXCERT: &str = env!("CARGO_BIN_EXE_vaxcert");
 
 /// How long a refresh (every second in these tests) may take to show.
 const REFRESH_DEADLINE: Duration = Duration::from_secs(20);
-
-/// The EU value sets, or `None` (with a message) when `DCC_SPEC_DIR` is unset; a failure in CI.
-fn value_sets() -> Option<PathBuf> {
-    let Some(spec) = std::env::var_os("DCC_SPEC_DIR") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "DCC_SPEC_DIR must be set in CI"
-        );
-        eprintln!("skipped: DCC_SPEC_DIR is not set");
-        return None;
-    };
-    Some(PathBuf::from(spec).join("eu-dcc-valuesets"))
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let mut bytes = [0u8; 8];
-    getrandom::fill(&mut bytes).unwrap();
-    let dir = std::env::temp_dir().join(format!("vaxcert-{name}-{}", hex::encode(bytes)));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
-}
-
-fn command(args: &[&str]) -> Command {
-    let mut command = Command::new(VAXCERT);
-    command
-        .args(args)
-        .env_remove("DATABASE_URL")
-        .env_remove("VAXCERT_KEYSTORE_PASSPHRASE")
-        .env("RUST_LOG", "info");
-    command
-}
 
 /// A running `vaxcert up` or `vaxcert serve verifier`, killed when dropped.
 struct Running {

@@ -1,0 +1,42 @@
+//! What the binary's end-to-end tests share: the binary, the value sets, fresh folders and a clean command.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The `vaxcert` binary under test.
+pub const VAXCERT: &str = env!("CARGO_BIN_EXE_vaxcert");
+
+/// The EU value sets, or `None` (with a message) when `DCC_SPEC_DIR` is unset; a failure in CI.
+pub fn value_sets() -> Option<PathBuf> {
+    let Some(spec) = std::env::var_os("DCC_SPEC_DIR") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "DCC_SPEC_DIR must be set in CI"
+        );
+        eprintln!("skipped: DCC_SPEC_DIR is not set");
+        return None;
+    };
+    Some(PathBuf::from(spec).join("eu-dcc-valuesets"))
+}
+
+/// A path of this test's own under the temporary folder (the tests run in parallel), not yet created.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).unwrap();
+    let dir = std::env::temp_dir().join(format!("vaxcert-{name}-{}", hex::encode(bytes)));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// `vaxcert` with a clean environment for the data directory's own SQLite ledger and dev passphrase.
+pub fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(VAXCERT);
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("VAXCERT_KEYSTORE_PASSPHRASE")
+        .env("RUST_LOG", "info");
+    command
+}
