@@ -66,17 +66,30 @@
     element.appendChild(english);
   }
 
+  // Hides the holder and the reason, emptied, so nothing of an earlier scan can show with a new result.
+  function clearHolder() {
+    holder.hidden = true;
+    holderName.textContent = "";
+    holderDob.textContent = "";
+    holderType.textContent = "";
+  }
+
+  function clearReason() {
+    reason.hidden = true;
+    reason.textContent = "";
+  }
+
   function showPending() {
     result.className = "result pending";
     bilingual(verdict, ["Đang kiểm tra…", "Checking…"]);
-    holder.hidden = true;
-    reason.hidden = true;
+    clearHolder();
+    clearReason();
   }
 
   function showRefusal(pair) {
     result.className = "result invalid";
     bilingual(verdict, ["Không kiểm tra được", "Not checked"]);
-    holder.hidden = true;
+    clearHolder();
     bilingual(reason, pair);
     reason.hidden = false;
     result.focus();
@@ -87,6 +100,8 @@
     result.className = valid ? "result valid" : "result invalid";
     bilingual(verdict, valid ? ["✔ HỢP LỆ", "VALID"] : ["✘ KHÔNG HỢP LỆ", "NOT VALID"]);
     var person = report.holder;
+    clearHolder();
+    clearReason();
     if (person) {
       var native = [person.fn, person.gn].filter(Boolean).join(" ");
       var standard = [person.fnt, person.gnt].filter(Boolean).join(" ");
@@ -106,12 +121,8 @@
         holderType.textContent = report.type || "—";
       }
       holder.hidden = false;
-    } else {
-      holder.hidden = true;
     }
-    if (valid) {
-      reason.hidden = true;
-    } else {
+    if (!valid) {
       bilingual(reason, REASONS[report.code] || ["Không hợp lệ (" + report.code + ").", "Not valid (" + report.code + ")."]);
       reason.hidden = false;
     }
