@@ -18,14 +18,14 @@ use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use keys::test_pki::test_pki;
 use keys::{Backend, SignatureAlgorithm, Signer as _, SigningKey};
 use serde_json::{Value, json};
-use support::{command, temp_dir, value_sets};
+use support::{command, http, ok, temp_dir, value_sets};
 use trust_list::{PinnedKey, RevocationList, TrustList, TrustListBuilder};
 
 /// How long a refresh (every second in these tests) may take to show.
@@ -118,13 +118,6 @@ fn start_verifier(args: &[&str]) -> Running {
     )
 }
 
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
 fn get(url: &str) -> (u16, Vec<u8>) {
     let mut response = http().get(url).call().unwrap();
     let status = response.status().as_u16();
@@ -192,16 +185,6 @@ fn serve_documents(documents: Documents) -> String {
         }
     });
     format!("http://{address}")
-}
-
-fn ok(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 fn now() -> i64 {

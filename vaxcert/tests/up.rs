@@ -15,10 +15,10 @@ mod support;
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{command, temp_dir, value_sets};
+use support::{command, http, ok, temp_dir, value_sets};
 
 /// A running `vaxcert up`, killed when dropped.
 struct Up {
@@ -78,13 +78,6 @@ fn spawn_logging_to(command: &mut Command, logs: Stdio) -> Up {
     }
 }
 
-fn http() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .new_agent()
-}
-
 fn post(up: &Up, token: &str, body: &Value) -> (u16, Value) {
     let response = http()
         .post(format!("{}/internal/v1/dose-confirmations", up.base))
@@ -108,16 +101,6 @@ fn confirmation(dose_event_id: &str) -> Value {
         "provenance": {"site_code": "HCM-0007", "registry_record_id": "R-2021-000777",
                        "record_hash": "sha256:00"}
     })
-}
-
-fn ok(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
 }
 
 fn verify(up: &Up, data: &Path, hc1: &str) -> Value {

@@ -3,7 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
 /// The `vaxcert` binary under test.
 pub const VAXCERT: &str = env!("CARGO_BIN_EXE_vaxcert");
@@ -39,4 +39,23 @@ pub fn command(args: &[&str]) -> Command {
         .env_remove("VAXCERT_KEYSTORE_PASSPHRASE")
         .env("RUST_LOG", "info");
     command
+}
+
+/// The output of a command that must have succeeded (its stdout and stderr shown if not).
+pub fn ok(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+/// An HTTP client that hands back error statuses as answers (the tests assert them).
+pub fn http() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
 }
