@@ -13,6 +13,40 @@
 
 use serde::Deserialize;
 
+use crate::ledger::{CorrectionRefusal, CorrectionRights};
+
+/// The superseded dose event as the ledger recorded it.
+pub(crate) struct Recorded<'a> {
+    /// The client that confirmed it.
+    pub(crate) confirmed_by: Option<&'a str>,
+    /// Its request as stored (canonical JSON).
+    pub(crate) request_json: &'a str,
+}
+
+/// Rules 1 to 3 for a correction from `actor` holding `rights`, whose holder was born `correction_dob`,
+/// of the dose event `superseded` (`None` when unknown or the correcting one itself): the first rule
+/// broken, or `None`. Rule 4 is the caller's (the ledger applies it atomically).
+pub(crate) fn refusal(
+    superseded: Option<Recorded<'_>>,
+    actor: &str,
+    rights: CorrectionRights,
+    correction_dob: Option<&str>,
+) -> Option<CorrectionRefusal> {
+    let Some(superseded) = superseded else {
+        return Some(CorrectionRefusal::UnknownDoseEvent);
+    };
+    if rights == CorrectionRights::OwnOnly && superseded.confirmed_by != Some(actor) {
+        return Some(CorrectionRefusal::OtherClient);
+    }
+    let same = recorded_dob(superseded.request_json)
+        .zip(correction_dob)
+        .is_some_and(|(recorded, correction)| same_person(&recorded, correction));
+    if !same {
+        return Some(CorrectionRefusal::DifferentPerson);
+    }
+    None
+}
+
 /// Whether the holder of a correction is the holder of the dose event it supersedes, as far as the
 /// ledger can tell: their dates of birth agree on every part both give (`1983` agrees with `1983-10`
 /// and `1983-10-10`; `1983-10-10` does not agree with `1983-10-11` nor `1984`).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use hcert::ValueSets;
 
 use crate::confirmation::DoseConfirmation;
-use crate::correction::{recorded_dob, same_person};
+use crate::correction;
 use crate::error::{FieldError, FieldReason, IssueError, UvciError};
 use crate::issue::Issuer;
 use crate::ledger::{
@@ -287,19 +287,16 @@ impl IssuanceService {
         } else {
             self.ledger.dose_event(superseded).await?
         };
-        let Some((event, _)) = event else {
-            return Err(CorrectionRefusal::UnknownDoseEvent.into());
-        };
-        if corrections == CorrectionRights::OwnOnly && event.confirmed_by.as_deref() != Some(actor)
+        let recorded = event.as_ref().map(|(event, _)| correction::Recorded {
+            confirmed_by: event.confirmed_by.as_deref(),
+            request_json: &event.request_json,
+        });
+        if let Some(refusal) =
+            correction::refusal(recorded, actor, corrections, Some(&confirmation.person.dob))
         {
-            return Err(CorrectionRefusal::OtherClient.into());
+            return Err(refusal.into());
         }
-        let same = recorded_dob(&event.request_json)
-            .is_some_and(|dob| same_person(&dob, &confirmation.person.dob));
-        if !same {
-            return Err(CorrectionRefusal::DifferentPerson.into());
-        }
-        if event.superseded_by.is_some() {
+        if event.is_some_and(|(event, _)| event.superseded_by.is_some()) {
             return Err(CorrectionRefusal::AlreadyCorrected.into());
         }
         Ok(())

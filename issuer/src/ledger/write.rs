@@ -14,8 +14,8 @@ use super::rows::{
     status,
 };
 use super::{
-    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, DoseEventRecord,
-    Issuance, LedgerBackend, LedgerError, Recorded, Scope,
+    CertificateRecord, CertificateStatus, CorrectionRefusal, DoseEventRecord, Issuance,
+    LedgerBackend, LedgerError, Recorded, Scope,
 };
 use crate::correction::{self, recorded_dob};
 use crate::issue::IssuedCertificate;
@@ -114,33 +114,36 @@ pub(super) async fn supersede(
     now: i64,
 ) -> Result<Vec<String>, LedgerError> {
     let refuse = |refusal| Err(LedgerError::Correction(refusal));
-    if superseded == issuance.dose_event_id {
-        return refuse(CorrectionRefusal::UnknownDoseEvent);
-    }
-    let row =
+    let row = if superseded == issuance.dose_event_id {
+        None
+    } else {
         sqlx::query("SELECT confirmed_by, request_json FROM dose_events WHERE dose_event_id = $1")
             .bind(superseded)
             .fetch_optional(&mut *conn)
             .await
-            .map_err(db)?;
-    let Some(row) = row else {
-        return refuse(CorrectionRefusal::UnknownDoseEvent);
+            .map_err(db)?
     };
-    let confirmed_by: Option<String> = get(&row, "confirmed_by")?;
-    if issuance.corrections == CorrectionRights::OwnOnly
-        && confirmed_by.as_deref() != Some(issuance.actor)
-    {
-        return refuse(CorrectionRefusal::OtherClient);
-    }
-    let stored: String = get(&row, "request_json")?;
-    let same_person = match (recorded_dob(&stored), recorded_dob(issuance.request_json)) {
-        (Some(superseded_dob), Some(correction_dob)) => {
-            correction::same_person(&superseded_dob, &correction_dob)
-        }
-        _ => false,
+    let stored = match &row {
+        Some(row) => Some((
+            get::<Option<String>>(row, "confirmed_by")?,
+            get::<String>(row, "request_json")?,
+        )),
+        None => None,
     };
-    if !same_person {
-        return refuse(CorrectionRefusal::DifferentPerson);
+    let recorded = stored
+        .as_ref()
+        .map(|(confirmed_by, request_json)| correction::Recorded {
+            confirmed_by: confirmed_by.as_deref(),
+            request_json,
+        });
+    let correction_dob = recorded_dob(issuance.request_json);
+    if let Some(refusal) = correction::refusal(
+        recorded,
+        issuance.actor,
+        issuance.corrections,
+        correction_dob.as_deref(),
+    ) {
+        return refuse(refusal);
     }
     let marked = sqlx::query(
         "UPDATE dose_events SET superseded_by = $1 \
