@@ -256,6 +256,7 @@ pub async fn record(ledger: &Ledger, batch: PreparedBatch) -> RecordedBatch {
             certificate: &signed.certificate,
             actor: BULK_ACTOR,
             corrections: CorrectionRights::Any,
+            contact: None,
         })
         .collect();
     let (written, error) = write(ledger, &issuances, batch.now).await;

@@ -14,6 +14,7 @@
 
 pub mod api;
 pub mod bulk;
+pub mod citizen;
 mod confirmation;
 pub mod correction;
 mod error;

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use hcert::ValueSets;
 
+use crate::citizen::PortalSecret;
 use crate::confirmation::DoseConfirmation;
 use crate::correction;
 use crate::error::{FieldError, FieldReason, IssueError, UvciError};
 use crate::issue::Issuer;
 use crate::ledger::{
-    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, Issuance, Ledger,
-    LedgerError, Recorded,
+    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, HolderContact,
+    Issuance, Ledger, LedgerError, Recorded,
 };
 use crate::uvci::Uvci;
 
@@ -65,6 +66,10 @@ pub enum ServiceError {
     /// The ledger refused or returned something it should not have (HTTP 500).
     #[error("ledger error: {0}")]
     Ledger(#[source] LedgerError),
+    /// The system gave no randomness to seal the holder's phone number with (HTTP 500): nothing was
+    /// recorded.
+    #[error("no randomness to seal the holder's contact details")]
+    Randomness,
 }
 
 impl From<LedgerError> for ServiceError {
@@ -164,6 +169,7 @@ pub struct IssuanceService {
     ledger: Arc<Ledger>,
     value_sets: Arc<ValueSets>,
     clock: Clock,
+    portal: Option<Arc<PortalSecret>>,
 }
 
 impl std::fmt::Debug for IssuanceService {
@@ -190,7 +196,16 @@ impl IssuanceService {
             ledger,
             value_sets,
             clock,
+            portal: None,
         }
+    }
+
+    /// Records, with each certificate, who may download it from the citizen portal: the keyed hashes
+    /// and the sealed phone number of the holder's `id_number` and `phone`, under `secret`. Without it,
+    /// or when the registry sends no `id_number` and `phone`, nothing is recorded for the portal.
+    pub fn with_portal_secret(mut self, secret: Arc<PortalSecret>) -> IssuanceService {
+        self.portal = Some(secret);
+        self
     }
 
     /// The ledger.
@@ -257,6 +272,7 @@ impl IssuanceService {
         .map_err(|_| ServiceError::Issue(IssueError::Interrupted))??;
 
         let request_json = confirmation.without_contact_details().canonical_json();
+        let contact = self.holder_contact(&confirmation)?;
         let issuance = Issuance {
             dose_event_id: &confirmation.dose_event_id,
             request_hash,
@@ -265,6 +281,7 @@ impl IssuanceService {
             certificate: &certificate,
             actor,
             corrections,
+            contact: contact.as_ref(),
         };
         match self.ledger.record_issuance(&issuance, now).await? {
             Recorded::Issued(record) => Ok(Confirmed::Issued(record)),
@@ -272,6 +289,27 @@ impl IssuanceService {
                 replay(event.request_hash, request_hash, certificate)
             }
         }
+    }
+
+    /// The holder's contact details as the ledger keeps them, when the portal is on and the registry sent
+    /// both the document number and the phone.
+    fn holder_contact(
+        &self,
+        confirmation: &DoseConfirmation,
+    ) -> Result<Option<HolderContact>, ServiceError> {
+        let person = &confirmation.person;
+        let (Some(secret), Some(id_number), Some(phone)) =
+            (&self.portal, &person.id_number, &person.phone)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(HolderContact {
+            identity_key: secret.identity_key(id_number, &person.dob),
+            account_key: secret.account_key(phone),
+            phone_sealed: secret
+                .seal_phone(phone)
+                .map_err(|_| ServiceError::Randomness)?,
+        }))
     }
 
     /// The rules of [`crate::correction`], against the ledger as it is now.

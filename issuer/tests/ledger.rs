@@ -128,6 +128,7 @@ impl Event {
             certificate: &self.certificate,
             actor: self.actor,
             corrections: self.corrections,
+            contact: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Bearer-token authentication, scopes and a rate limit per client.
 
+use std::net::{IpAddr, Ipv6Addr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -90,4 +91,20 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The rate-limit key of a client: its IPv4 address, or the /64 of its IPv6 address (one end site
+/// holds a whole /64); one shared key when the address is unknown.
+pub fn rate_key(peer: Option<IpAddr>) -> IpAddr {
+    match peer {
+        Some(IpAddr::V6(address)) => match address.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let prefix = u128::from(address) & !u128::from(u64::MAX);
+                IpAddr::V6(Ipv6Addr::from(prefix))
+            }
+        },
+        Some(v4) => v4,
+        None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
 }

@@ -19,6 +19,7 @@
 //! Log lines name the client and the outcome, never a UVCI, a name or a date of birth.
 
 mod auth;
+pub mod citizen;
 mod documents;
 pub mod metrics;
 mod problem;
@@ -45,7 +46,7 @@ use crate::publication::Publisher;
 use crate::service::{Confirmed, IssuanceService, RevocationReason};
 
 use auth::Authenticator;
-pub use auth::RateLimit;
+pub use auth::{RateLimit, rate_key};
 use problem::Problem;
 pub use serve::serve;
 

@@ -112,6 +112,10 @@ impl From<ServiceError> for Problem {
                 tracing::error!(error = %ledger, "ledger error");
                 Problem::Internal
             }
+            ServiceError::Randomness => {
+                tracing::error!("no randomness to seal a holder's contact details");
+                Problem::Internal
+            }
         }
     }
 }

@@ -13,7 +13,9 @@ use super::rows::{
     DOSE_EVENT_WITH_CERTIFICATE, MAX_BINDS, NewCertificate, certificate_from_row, db,
     dose_event_from_row, placeholders,
 };
-use super::write::{CORRECTED, NewAudit, append_audit, insert_certificates, supersede};
+use super::write::{
+    CORRECTED, NewAudit, append_audit, insert_certificates, insert_contact, supersede,
+};
 use super::{CertificateRecord, DoseEventRecord, Issuance, LedgerBackend, LedgerError, Recorded};
 
 /// Bind parameters per row of `dose_events`.
@@ -70,6 +72,13 @@ pub(super) async fn record_issuances(
         .map(|(issuance, _)| NewCertificate::new(issuance.certificate, issuance.dose_event_id, 0))
         .collect();
     insert_certificates(&mut tx, backend, &certificates).await?;
+    for (issuance, _) in &candidates {
+        if let Some(contact) = issuance.contact
+            && inserted.contains(issuance.dose_event_id)
+        {
+            insert_contact(&mut tx, issuance.dose_event_id, contact).await?;
+        }
+    }
 
     // Corrections and the audit log, in batch order.
     let is_new = |index: usize, issuance: &Issuance<'_>| {

@@ -32,6 +32,11 @@ pub(super) const MIGRATIONS: &[(i64, &str, &str)] = &[
         "corrections",
         include_str!("../../migrations/0002_corrections.sql"),
     ),
+    (
+        3,
+        "citizen portal",
+        include_str!("../../migrations/0003_citizen_portal.sql"),
+    ),
 ];
 
 /// Run on every SQLite connection. WAL is persistent (set once, a no-op after); the others are per

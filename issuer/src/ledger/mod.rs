@@ -16,6 +16,7 @@
 //! out in commit order and a reader paging with `seq > after` never skips an entry.
 
 mod batch;
+mod citizen;
 mod connect;
 mod rows;
 mod write;
@@ -30,6 +31,7 @@ use self::rows::{
     certificate_from_row, db, dose_event_from_row, get, hex_array, placeholders,
 };
 
+pub use citizen::{CodeCheck, CodeRequest, CodeRules, HolderContact};
 pub use connect::redacted_url;
 
 /// Which database a ledger runs on.
@@ -80,6 +82,9 @@ pub struct Issuance<'a> {
     pub actor: &'a str,
     /// Whose dose events `actor` may supersede.
     pub corrections: CorrectionRights,
+    /// Who may see the certificate in the citizen portal: the holder's protected contact details, when
+    /// the registry sent them and the service has a portal secret.
+    pub contact: Option<&'a HolderContact>,
 }
 
 /// Whose dose events an actor may supersede (correct).

@@ -14,8 +14,8 @@ use super::rows::{
     status,
 };
 use super::{
-    CertificateRecord, CertificateStatus, CorrectionRefusal, DoseEventRecord, Issuance,
-    LedgerBackend, LedgerError, Recorded, Scope,
+    CertificateRecord, CertificateStatus, CorrectionRefusal, DoseEventRecord, HolderContact,
+    Issuance, LedgerBackend, LedgerError, Recorded, Scope,
 };
 use crate::correction::{self, recorded_dob};
 use crate::issue::IssuedCertificate;
@@ -187,6 +187,26 @@ pub(super) async fn stored_dose_event(
     Ok((dose_event_from_row(&row)?, certificate_from_row(&row)?))
 }
 
+/// Records who may see a dose event's certificates in the citizen portal.
+pub(super) async fn insert_contact(
+    conn: &mut AnyConnection,
+    dose_event_id: &str,
+    contact: &HolderContact,
+) -> Result<(), LedgerError> {
+    sqlx::query(
+        "INSERT INTO holder_contacts (dose_event_id, identity_key, account_key, phone_sealed) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(dose_event_id)
+    .bind(contact.identity_key.as_str())
+    .bind(contact.account_key.as_str())
+    .bind(contact.phone_sealed.as_str())
+    .execute(&mut *conn)
+    .await
+    .map_err(db)?;
+    Ok(())
+}
+
 /// See [`super::Ledger::record_issuance`].
 pub(super) async fn record_issuance(
     pool: &AnyPool,
@@ -229,6 +249,9 @@ pub(super) async fn record_issuance(
     };
     let certificate = NewCertificate::new(issuance.certificate, issuance.dose_event_id, 0);
     insert_certificates(&mut tx, backend, std::slice::from_ref(&certificate)).await?;
+    if let Some(contact) = issuance.contact {
+        insert_contact(&mut tx, issuance.dose_event_id, contact).await?;
+    }
 
     let mut audit = Vec::with_capacity(1 + revoked.len());
     audit.push(NewAudit {

@@ -27,7 +27,7 @@ pub mod published;
 pub mod refreshed;
 pub mod scanner;
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
@@ -41,7 +41,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use issuer::api::metrics::{ListAges, Metrics, count_requests};
-use issuer::api::{BodyError, RateLimit, read_limited_body};
+use issuer::api::{BodyError, RateLimit, rate_key, read_limited_body};
 use issuer::service::Clock;
 use issuer::tokens::token_hash;
 use serde::Deserialize;
@@ -564,22 +564,6 @@ fn media_type(headers: &HeaderMap) -> Option<MediaType> {
         "application/json" => Some(MediaType::Json),
         "image/png" | "image/jpeg" | "application/octet-stream" => Some(MediaType::Image),
         _ => None,
-    }
-}
-
-/// The rate-limit key of a client: its IPv4 address, or the /64 of its IPv6 address (one end site
-/// holds a whole /64); one shared key when the address is unknown.
-fn rate_key(peer: Option<IpAddr>) -> IpAddr {
-    match peer {
-        Some(IpAddr::V6(address)) => match address.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = u128::from(address) & !u128::from(u64::MAX);
-                IpAddr::V6(Ipv6Addr::from(prefix))
-            }
-        },
-        Some(v4) => v4,
-        None => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
     }
 }
 
