@@ -350,10 +350,7 @@ fn summary(certificate: &CitizenCertificate) -> serde_json::Value {
 async fn account(app: &App, request: &Parts) -> Result<String, Refusal> {
     within_rate(app, &request.extensions)?;
     let token = session_token(&request.headers).ok_or(Refusal::NoSession)?;
-    app.portal
-        .account(token)
-        .await?
-        .ok_or(Refusal::NoSession)
+    app.portal.account(token).await?.ok_or(Refusal::NoSession)
 }
 
 /// The session cookie's value.

@@ -407,6 +407,10 @@ mod tests {
         );
         assert!(codes.iter().any(|code| code != &codes[0]));
         assert_eq!(random_code(8).unwrap().len(), 8);
-        assert_eq!(random_code(3).unwrap().len(), 6, "never fewer than 6 digits");
+        assert_eq!(
+            random_code(3).unwrap().len(),
+            6,
+            "never fewer than 6 digits"
+        );
     }
 }

@@ -163,7 +163,10 @@ mod tests {
             a.identity_key("c1234567", "1990"),
             a.identity_key("C1234567", "1990")
         );
-        assert_eq!(a.account_key("+84 912 345 678"), a.account_key("+84912345678"));
+        assert_eq!(
+            a.account_key("+84 912 345 678"),
+            a.account_key("+84912345678")
+        );
         assert_ne!(a.account_key("+84912345678"), b.account_key("+84912345678"));
         // Labels separate the uses: the same input gives unrelated values.
         assert_ne!(a.account_key("x"), a.code_hash("", "x"));
