@@ -15,11 +15,13 @@ use std::time::{Duration, Instant};
 use hcert::ValueSets;
 use rayon::prelude::*;
 
+use crate::citizen::{PortalSecret, holder_contact};
 use crate::confirmation::DoseConfirmation;
 use crate::error::{FieldError, FieldReason, IssueError};
 use crate::issue::{IssuedCertificate, Issuer};
 use crate::ledger::{
-    CertificateRecord, CorrectionRefusal, CorrectionRights, Issuance, Ledger, LedgerError, Recorded,
+    CertificateRecord, CorrectionRefusal, CorrectionRights, HolderContact, Issuance, Ledger,
+    LedgerError, Recorded,
 };
 use crate::parse::{ParseError, parse_confirmation};
 use crate::service::IssuanceService;
@@ -88,6 +90,12 @@ pub enum BulkError {
         #[source]
         source: IssueError,
     },
+    /// The system gave no randomness to seal a holder's contact details with.
+    #[error("cannot seal a holder's contact details (line {line})")]
+    Randomness {
+        /// The line being issued.
+        line: u64,
+    },
     /// A worker thread panicked or was cancelled.
     #[error("a worker thread failed")]
     Worker,
@@ -112,6 +120,7 @@ struct SignedLine {
     request_json: String,
     supersedes: Option<String>,
     certificate: IssuedCertificate,
+    contact: Option<HolderContact>,
 }
 
 /// A batch parsed, looked up, validated and signed: nothing is recorded yet.
@@ -212,12 +221,21 @@ pub async fn prepare(
 
     let issuer = std::sync::Arc::clone(service.issuer());
     let value_sets = std::sync::Arc::clone(service.value_sets());
+    let portal = service.portal_secret().cloned();
     let start = Instant::now();
     let results = on_worker(move || {
         to_sign
             .into_par_iter()
             .map(|(number, confirmation, hash)| {
-                let result = sign_line(&issuer, &value_sets, now, number, confirmation, hash);
+                let result = sign_line(
+                    &issuer,
+                    &value_sets,
+                    portal.as_deref(),
+                    now,
+                    number,
+                    confirmation,
+                    hash,
+                );
                 (number, result)
             })
             .collect::<Vec<_>>()
@@ -229,7 +247,7 @@ pub async fn prepare(
         match result {
             Ok(Ok(one)) => signed.push(one),
             Ok(Err(outcome)) => settled.push((line, outcome)),
-            Err(source) => return Err(BulkError::Issue { line, source }),
+            Err(error) => return Err(error),
         }
     }
     Ok(PreparedBatch {
@@ -256,7 +274,7 @@ pub async fn record(ledger: &Ledger, batch: PreparedBatch) -> RecordedBatch {
             certificate: &signed.certificate,
             actor: BULK_ACTOR,
             corrections: CorrectionRights::Any,
-            contact: None,
+            contact: signed.contact.as_ref(),
         })
         .collect();
     let (written, error) = write(ledger, &issuances, batch.now).await;
@@ -367,20 +385,27 @@ fn parse_line(text: &[u8]) -> Result<(DoseConfirmation, [u8; 32]), LineProblem> 
 fn sign_line(
     issuer: &Issuer,
     value_sets: &ValueSets,
+    portal: Option<&PortalSecret>,
     now: i64,
     line: u64,
     confirmation: DoseConfirmation,
     request_hash: [u8; 32],
-) -> Result<Result<SignedLine, LineOutcome>, IssueError> {
+) -> Result<Result<SignedLine, LineOutcome>, BulkError> {
     let dose = match confirmation.validate(value_sets, now) {
         Ok(dose) => dose,
         Err(error) => return Ok(Err(LineOutcome::Invalid(LineProblem::Field(error)))),
     };
-    let certificate = match issuer.issue(&dose, now, Uvci::generate()?) {
+    let uvci = Uvci::generate().map_err(|error| BulkError::Issue {
+        line,
+        source: error.into(),
+    })?;
+    let certificate = match issuer.issue(&dose, now, uvci) {
         Ok(certificate) => certificate,
         Err(IssueError::SelfCheck { code }) => return Ok(Err(LineOutcome::SelfCheckFailed(code))),
-        Err(error) => return Err(error),
+        Err(source) => return Err(BulkError::Issue { line, source }),
     };
+    let contact =
+        holder_contact(portal, &confirmation.person).map_err(|_| BulkError::Randomness { line })?;
     let request_json = confirmation.without_contact_details().canonical_json();
     Ok(Ok(SignedLine {
         line,
@@ -389,6 +414,7 @@ fn sign_line(
         supersedes: confirmation.supersedes_dose_event_id,
         dose_event_id: confirmation.dose_event_id,
         certificate,
+        contact,
     }))
 }
 

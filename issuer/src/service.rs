@@ -5,14 +5,14 @@ use std::sync::Arc;
 
 use hcert::ValueSets;
 
-use crate::citizen::PortalSecret;
+use crate::citizen::{PortalSecret, holder_contact};
 use crate::confirmation::DoseConfirmation;
 use crate::correction;
 use crate::error::{FieldError, FieldReason, IssueError, UvciError};
 use crate::issue::Issuer;
 use crate::ledger::{
-    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, HolderContact,
-    Issuance, Ledger, LedgerError, Recorded,
+    CertificateRecord, CertificateStatus, CorrectionRefusal, CorrectionRights, Issuance, Ledger,
+    LedgerError, Recorded,
 };
 use crate::uvci::Uvci;
 
@@ -208,6 +208,11 @@ impl IssuanceService {
         self
     }
 
+    /// The citizen portal's secret, when contact details are recorded.
+    pub fn portal_secret(&self) -> Option<&Arc<PortalSecret>> {
+        self.portal.as_ref()
+    }
+
     /// The ledger.
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
@@ -272,7 +277,8 @@ impl IssuanceService {
         .map_err(|_| ServiceError::Issue(IssueError::Interrupted))??;
 
         let request_json = confirmation.without_contact_details().canonical_json();
-        let contact = self.holder_contact(&confirmation)?;
+        let contact = holder_contact(self.portal.as_deref(), &confirmation.person)
+            .map_err(|_| ServiceError::Randomness)?;
         let issuance = Issuance {
             dose_event_id: &confirmation.dose_event_id,
             request_hash,
@@ -289,27 +295,6 @@ impl IssuanceService {
                 replay(event.request_hash, request_hash, certificate)
             }
         }
-    }
-
-    /// The holder's contact details as the ledger keeps them, when the portal is on and the registry sent
-    /// both the document number and the phone.
-    fn holder_contact(
-        &self,
-        confirmation: &DoseConfirmation,
-    ) -> Result<Option<HolderContact>, ServiceError> {
-        let person = &confirmation.person;
-        let (Some(secret), Some(id_number), Some(phone)) =
-            (&self.portal, &person.id_number, &person.phone)
-        else {
-            return Ok(None);
-        };
-        Ok(Some(HolderContact {
-            identity_key: secret.identity_key(id_number, &person.dob),
-            account_key: secret.account_key(phone),
-            phone_sealed: secret
-                .seal_phone(phone)
-                .map_err(|_| ServiceError::Randomness)?,
-        }))
     }
 
     /// The rules of [`crate::correction`], against the ledger as it is now.

@@ -624,3 +624,28 @@ async fn the_ledger_keeps_no_document_or_phone_number_in_the_clear() {
     assert!(!haystack.contains(&me.id_number));
     assert!(!haystack.contains("987654321"));
 }
+
+#[tokio::test]
+async fn certificates_issued_in_bulk_can_be_downloaded_too() {
+    for (backend, ledger) in support::ledgers().await {
+        let citizens = citizens(ledger).await;
+        let me = person(&random_phone());
+        let mut body = confirmation_body(&dose_event_id());
+        body["person"]["id_number"] = json!(me.id_number);
+        body["person"]["phone"] = json!(me.phone);
+        body["person"]["fn"] = json!(me.family_name);
+        let line = issuer::bulk::Line {
+            number: 1,
+            text: Ok(body.to_string().into_bytes()),
+        };
+        let batch = issuer::bulk::prepare(&citizens.system.service, vec![line])
+            .await
+            .unwrap();
+        let recorded = issuer::bulk::record(&citizens.system.ledger, batch).await;
+        assert!(recorded.error.is_none());
+        let session = session(&citizens, &me).await;
+        let certificates = list(&citizens.router, &session).await;
+        assert_eq!(certificates.len(), 1, "{backend:?}");
+        assert_eq!(certificates[0]["holder"]["fn"], me.family_name.as_str());
+    }
+}

@@ -15,3 +15,23 @@ pub use portal::{
     SmsMessage, SmsSender,
 };
 pub use secret::{PortalSecret, SECRET_BYTES, SecretError};
+
+/// A holder's contact details as the ledger keeps them, under `secret` — when the portal is on and the
+/// registry sent both the document number and the phone.
+///
+/// # Errors
+/// [`SecretError::Random`] when no randomness is available to seal the phone number.
+pub fn holder_contact(
+    secret: Option<&PortalSecret>,
+    person: &crate::Person,
+) -> Result<Option<crate::ledger::HolderContact>, SecretError> {
+    let (Some(secret), Some(id_number), Some(phone)) = (secret, &person.id_number, &person.phone)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(crate::ledger::HolderContact {
+        identity_key: secret.identity_key(id_number, &person.dob),
+        account_key: secret.account_key(phone),
+        phone_sealed: secret.seal_phone(phone)?,
+    }))
+}
