@@ -1315,8 +1315,11 @@ async fn postgres_ledgers_live_in_their_own_schema() {
             "api_clients",
             "audit_log",
             "certificates",
+            "citizen_logins",
+            "citizen_sessions",
             "counters",
-            "dose_events"
+            "dose_events",
+            "holder_contacts"
         ]
     );
     let count: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {schema}.certificates"))
