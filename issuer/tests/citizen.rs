@@ -649,3 +649,42 @@ async fn certificates_issued_in_bulk_can_be_downloaded_too() {
         assert_eq!(certificates[0]["holder"]["fn"], me.family_name.as_str());
     }
 }
+
+#[tokio::test]
+async fn the_page_comes_from_this_origin_only() {
+    let citizens = citizens(support::sqlite_ledger().await).await;
+    for (path, content_type) in [
+        ("/citizen/", "text/html; charset=utf-8"),
+        ("/citizen/portal.js", "text/javascript; charset=utf-8"),
+        ("/citizen/portal.css", "text/css; charset=utf-8"),
+    ] {
+        let answer = send(&citizens.router, get(path, None)).await;
+        assert_eq!(answer.status, StatusCode::OK, "{path}");
+        assert_eq!(answer.headers[header::CONTENT_TYPE], content_type);
+        let policy = answer.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(policy.contains("default-src 'none'") && policy.contains("script-src 'self'"));
+        assert!(
+            !String::from_utf8_lossy(&answer.bytes).contains("http://"),
+            "{path}"
+        );
+    }
+    let page =
+        String::from_utf8(send(&citizens.router, get("/citizen/", None)).await.bytes).unwrap();
+    for id in [
+        "code-form",
+        "id-number",
+        "dob",
+        "session-form",
+        "code",
+        "certificate-list",
+    ] {
+        assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+    }
+    for label in ["for=\"id-number\"", "for=\"dob\"", "for=\"code\""] {
+        assert!(page.contains(label), "every input has a label: {label}");
+    }
+    let redirect = send(&citizens.router, get("/citizen", None)).await;
+    assert_eq!(redirect.status, StatusCode::PERMANENT_REDIRECT);
+}

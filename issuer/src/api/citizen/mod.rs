@@ -8,6 +8,7 @@
 //! | `DELETE /citizen/v1/session` | 204, the cookie cleared |
 //! | `GET /citizen/v1/certificates` | 200 the session's certificates, newest dose first; 401 |
 //! | `GET /citizen/v1/certificates/{id}/qr.png`, `qr.svg`, `hc1.txt` | 200; 401; 404 for an id the session does not hold |
+//! | `GET /citizen/` (with `portal.js`, `portal.css`) | the portal's page ([`page`]) |
 //!
 //! The cookie is `Secure; HttpOnly; SameSite=Strict`, scoped to `/citizen/`; every answer is
 //! `Cache-Control: no-store`. Requests are limited per client address ([`CitizenConfig::rate_limit`]),
@@ -29,6 +30,8 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use serde::Deserialize;
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
+
+pub mod page;
 
 use super::auth::{RateLimit, rate_key};
 use super::{BodyError, read_limited_body};
@@ -70,7 +73,7 @@ struct App {
     body_timeout: Duration,
 }
 
-/// The portal's routes, under `/citizen/v1/`.
+/// The portal's routes: its API under `/citizen/v1/` and its page at `/citizen/`.
 pub fn router(portal: Arc<Portal>, config: CitizenConfig) -> Router {
     let per_second = NonZeroU32::new(config.rate_limit.per_second).unwrap_or(NonZeroU32::MIN);
     let burst = NonZeroU32::new(config.rate_limit.burst).unwrap_or(per_second);
@@ -90,6 +93,7 @@ pub fn router(portal: Arc<Portal>, config: CitizenConfig) -> Router {
             config.request_timeout,
         ))
         .with_state(app)
+        .merge(page::routes())
 }
 
 /// Why a request was not answered as asked.
