@@ -78,18 +78,23 @@ fn browser() -> Option<(PathBuf, PathBuf)> {
     match (chromium, driver) {
         (Some(chromium), Some(driver)) => Some((chromium, driver)),
         (chromium, driver) => {
-            let missing = [("chromium", chromium.is_none()), ("chromedriver", driver.is_none())]
-                .iter()
-                .filter(|(_, missing)| *missing)
-                .map(|(name, _)| *name)
-                .collect::<Vec<_>>()
-                .join(" and ");
+            let missing = [
+                ("chromium", chromium.is_none()),
+                ("chromedriver", driver.is_none()),
+            ]
+            .iter()
+            .filter(|(_, missing)| *missing)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(" and ");
             assert!(
                 std::env::var_os("CI").is_none(),
                 "{missing} not found: CI must run scripts/install-browser first"
             );
-            eprintln!(
-                "skipped: the browser tests need {missing} on PATH (scripts/install-browser installs them)"
+            // Straight to stderr, past the test harness's capture: a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "browser tests skipped: {missing} not on PATH (scripts/install-browser installs them)"
             );
             None
         }
@@ -283,8 +288,17 @@ fn start_driver(driver: &Path, log: &Path) -> (Killed, String) {
     }
 }
 
-/// A new headless Chromium session; `camera`: a fake camera showing that Y4M file, allowed without asking.
-async fn session(driver: &str, chromium: &Path, camera: Option<&Path>) -> Client {
+/// What a browser session is.
+enum Session<'a> {
+    /// A desktop window.
+    Desktop,
+    /// A phone's screen ([`PHONE`], touch, a phone's user agent) whose camera shows this Y4M video,
+    /// allowed without asking.
+    PhoneWithCamera(&'a Path),
+}
+
+/// A new headless Chromium session.
+async fn session(driver: &str, chromium: &Path, kind: Session<'_>) -> Client {
     let mut args = vec![
         "--headless=new".to_owned(),
         "--no-sandbox".to_owned(),
@@ -292,18 +306,20 @@ async fn session(driver: &str, chromium: &Path, camera: Option<&Path>) -> Client
         "--disable-dev-shm-usage".to_owned(),
         "--lang=vi".to_owned(),
     ];
-    if let Some(video) = camera {
+    let mut options = json!({"binary": chromium});
+    if let Session::PhoneWithCamera(video) = kind {
         args.push("--use-fake-ui-for-media-stream".to_owned());
         args.push("--use-fake-device-for-media-stream".to_owned());
         args.push(format!(
             "--use-file-for-fake-video-capture={}",
             video.display()
         ));
+        options["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": PHONE.0, "height": PHONE.1, "pixelRatio": 2, "touch": true, "mobile": true},
+        });
     }
-    let capabilities = json!({
-        "browserName": "chrome",
-        "goog:chromeOptions": {"binary": chromium, "args": args},
-    });
+    options["args"] = json!(args);
+    let capabilities = json!({"browserName": "chrome", "goog:chromeOptions": options});
     let Value::Object(capabilities) = capabilities else {
         unreachable!()
     };
@@ -334,6 +350,7 @@ async fn wait_for(client: &Client, verdict: &str) {
     let started = Instant::now();
     loop {
         if result.attr("class").await.unwrap().as_deref() == Some(expected.as_str()) {
+            eprintln!("`{expected}` after {} ms", started.elapsed().as_millis());
             return;
         }
         assert!(
@@ -359,7 +376,10 @@ async fn text_of(client: &Client, id: &str) -> String {
 async fn assert_valid_holder(client: &Client) {
     let state = shown(client).await;
     let verdict = text_of(client, "verdict").await;
-    assert!(verdict.contains("HỢP LỆ") && verdict.contains("VALID"), "{state}");
+    assert!(
+        verdict.contains("HỢP LỆ") && verdict.contains("VALID"),
+        "{state}"
+    );
     assert!(!verdict.contains("NOT VALID"), "{state}");
     let name = text_of(client, "holder-name").await;
     assert_eq!(name.lines().next(), Some(HOLDER_NAME), "{state}");
@@ -385,7 +405,10 @@ async fn assert_fits_width(client: &Client) {
         .await
         .unwrap();
     let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
-    assert!(scroll <= inner, "{scroll} px of page in a {inner} px window");
+    assert!(
+        scroll <= inner,
+        "{scroll} px of page in a {inner} px window"
+    );
 }
 
 #[test]
@@ -418,7 +441,7 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
         .build()
         .unwrap();
     runtime.block_on(async {
-        let client = session(&driver_url, &chromium, None).await;
+        let client = session(&driver_url, &chromium, Session::Desktop).await;
         client.set_window_size(1024, 900).await.unwrap();
         client.goto(&format!("{base}/")).await.unwrap();
         let result = client.find(Locator::Id("result")).await.unwrap();
@@ -436,7 +459,10 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
 
         // A picture of the altered certificate: red, with the signature's reason in plain words.
         let upload = client.find(Locator::Id("upload-input")).await.unwrap();
-        upload.send_keys(forged_png.to_str().unwrap()).await.unwrap();
+        upload
+            .send_keys(forged_png.to_str().unwrap())
+            .await
+            .unwrap();
         wait_for(&client, "invalid").await;
         let state = shown(&client).await;
         assert!(
@@ -468,10 +494,14 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
         screenshot(&client, &artefacts, "text-valid-phone.png").await;
         client.close().await.unwrap();
 
-        // The camera: a fake one showing the valid certificate's QR code.
-        let client = session(&driver_url, &chromium, Some(&video)).await;
-        client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+        // The camera of an (emulated) phone: a fake one showing the valid certificate's QR code.
+        let client = session(&driver_url, &chromium, Session::PhoneWithCamera(&video)).await;
         client.goto(&format!("{base}/")).await.unwrap();
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        assert_eq!(
+            result.attr("class").await.unwrap().as_deref(),
+            Some("result idle")
+        );
         client
             .find(Locator::Id("camera-button"))
             .await
