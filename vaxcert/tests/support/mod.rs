@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod running;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
