@@ -64,7 +64,7 @@ pub fn apply(
         .get_arguments()
         .any(|arg| arg.get_id().as_str() == "config");
     let Some(path) = has_config
-        .then(|| matches.get_one::<PathBuf>("config"))
+        .then(|| matches.try_get_one::<PathBuf>("config").ok().flatten())
         .flatten()
     else {
         return Ok(args);

@@ -19,9 +19,7 @@ use std::process::Command;
 use keys::test_pki::{foreign_test_pki, test_pki};
 use keys::{Backend, SignatureAlgorithm, SigningKey};
 use serde_json::{Value, json};
-use support::running::{
-    Running, certificate_of, eventually, get, health, now, spawn, verify,
-};
+use support::running::{Running, certificate_of, eventually, get, health, now, spawn, verify};
 use support::{command, http, ok, temp_dir, value_sets};
 use trust_list::{PinnedKey, TrustListBuilder};
 
@@ -53,7 +51,12 @@ fn openapi_paths(base: &str) -> Vec<String> {
     let (status, body) = get(&format!("{base}/openapi.json"));
     assert_eq!(status, 200);
     let document: Value = serde_json::from_slice(&body).unwrap();
-    document["paths"].as_object().unwrap().keys().cloned().collect()
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect()
 }
 
 #[test]
@@ -77,6 +80,7 @@ fn serve_issuer_issues_and_serve_trust_list_publishes_what_verify_accepts() {
 
     // Nothing is created: each missing piece names the command that makes it.
     assert!(refused(with_passphrase(&serve_issuer)).contains("vaxcert keys init"));
+    std::fs::create_dir_all(&data).unwrap();
     ok(with_passphrase(&[
         "keys",
         "init",

@@ -155,4 +155,3 @@ pub fn certificate_of(country: &str, dsc: &keys::test_pki::TestDsc) -> String {
     .unwrap();
     hcert::encode_transport(&cose)
 }
-
