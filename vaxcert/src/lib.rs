@@ -60,7 +60,24 @@ enum Command {
 pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> {
     let args: Vec<OsString> = args.into_iter().collect();
     let command = Cli::command();
-    let parsed = command.clone().try_get_matches_from(&args).map_err(usage)?;
+    // Options the file gives may be missing from the command line: a first, lenient parse only finds
+    // the subcommand, `--config` and what was given; the final parse reports what is still wrong.
+    let parsed = match command.clone().try_get_matches_from(&args) {
+        Ok(parsed) => parsed,
+        Err(error)
+            if matches!(
+                error.kind(),
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion
+            ) =>
+        {
+            return Err(usage(error));
+        }
+        Err(_) => command
+            .clone()
+            .ignore_errors(true)
+            .try_get_matches_from(&args)
+            .map_err(usage)?,
+    };
     let args = config::apply(&command, &parsed, args).map_err(|error| {
         eprintln!("vaxcert: {error:#}");
         ExitCode::from(2)
