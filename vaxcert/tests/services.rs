@@ -32,6 +32,14 @@ fn with_passphrase(args: &[&str]) -> Command {
     command
 }
 
+/// `command` on the ledger at `database_url` (else the data directory's SQLite file).
+fn on_ledger(mut command: Command, database_url: Option<&str>) -> Command {
+    if let Some(url) = database_url {
+        command.env("DATABASE_URL", url);
+    }
+    command
+}
+
 /// The standard error of a command that must have failed with exit code 2.
 fn refused(mut command: Command) -> String {
     let output = command.output().unwrap();
@@ -39,9 +47,9 @@ fn refused(mut command: Command) -> String {
     String::from_utf8(output.stderr).unwrap()
 }
 
-fn start_service(args: &[&str], service: &str) -> Running {
+fn start_service(args: &[&str], service: &str, database_url: Option<&str>) -> Running {
     spawn(
-        &mut with_passphrase(args),
+        &mut on_ledger(with_passphrase(args), database_url),
         &format!("vaxcert serve {service}: listening on "),
         &format!("vaxcert serve {service}: ready"),
     )
@@ -61,6 +69,28 @@ fn openapi_paths(base: &str) -> Vec<String> {
 
 #[test]
 fn serve_issuer_issues_and_serve_trust_list_publishes_what_verify_accepts() {
+    issue_and_publish(None);
+}
+
+#[test]
+fn serve_issuer_and_serve_trust_list_share_a_postgres_ledger() {
+    let Some(database_url) = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+    else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "DATABASE_URL must be set in CI"
+        );
+        eprintln!("skipped: DATABASE_URL is not set");
+        return;
+    };
+    issue_and_publish(Some(&database_url));
+}
+
+/// `serve issuer` and `serve trust-list` on one data directory and the ledger at `database_url` (else
+/// SQLite): issued, published, verified, revoked.
+fn issue_and_publish(database_url: Option<&str>) {
     let Some(value_sets) = value_sets() else {
         return;
     };
@@ -92,31 +122,32 @@ fn serve_issuer_issues_and_serve_trust_list_publishes_what_verify_accepts() {
     .output()
     .unwrap());
     assert!(refused(command(&serve_issuer)).contains("VAXCERT_KEYSTORE_PASSPHRASE"));
-    assert!(refused(with_passphrase(&serve_issuer)).contains("vaxcert tokens create"));
+    assert!(
+        refused(on_ledger(with_passphrase(&serve_issuer), database_url))
+            .contains("vaxcert tokens create")
+    );
     assert!(!data.join("ledger.sqlite").exists(), "no ledger created");
-    let token = ok(command(&[
-        "tokens",
-        "create",
-        "national-registry",
-        "--scope",
-        "issue",
-        "--scope",
-        "read",
-        "--scope",
-        "revoke",
-        "--data",
-        data_arg,
-    ])
+    let mut suffix = [0u8; 4];
+    getrandom::fill(&mut suffix).unwrap();
+    let client = format!("national-registry-{}", hex::encode(suffix));
+    let dose_event_id = format!("dose-serve-issuer-{}", hex::encode(suffix));
+    let token = ok(on_ledger(
+        command(&[
+            "tokens", "create", &client, "--scope", "issue", "--scope", "read", "--scope",
+            "revoke", "--data", data_arg,
+        ]),
+        database_url,
+    )
     .output()
     .unwrap());
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let mut issuer = start_service(&serve_issuer, "issuer");
+    let mut issuer = start_service(&serve_issuer, "issuer", database_url);
     assert!(!data.join("internal-api.token").exists());
     assert!(!data.join("DEVELOPMENT-ONLY-keystore-passphrase").exists());
 
     // Issued through the internal API.
     let confirmation = json!({
-        "dose_event_id": "dose-serve-issuer-1",
+        "dose_event_id": dose_event_id,
         "person": {"fn": "Trần", "gn": "Thị Đào", "dob": "1990-02-03"},
         "vaccination": {"tg": "840539006", "vp": "28531000087107", "mp": "EU/1/21/1529",
                         "ma": "ORG-100001699", "dn": 1, "sd": 2, "dt": "2021-08-01", "co": "VN",
@@ -127,7 +158,7 @@ fn serve_issuer_issues_and_serve_trust_list_publishes_what_verify_accepts() {
     let response = http()
         .post(format!("{}/internal/v1/dose-confirmations", issuer.base))
         .header("Authorization", format!("Bearer {token}"))
-        .header("Idempotency-Key", "dose-serve-issuer-1")
+        .header("Idempotency-Key", &dose_event_id)
         .header("Content-Type", "application/json")
         .send(confirmation.to_string())
         .unwrap();
@@ -171,6 +202,7 @@ fn serve_issuer_issues_and_serve_trust_list_publishes_what_verify_accepts() {
             "127.0.0.1:0",
         ],
         "trust-list",
+        database_url,
     );
     let response = http()
         .get(format!("{}/trust-list", lists.base))
