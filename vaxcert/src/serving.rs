@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use axum::Router;
@@ -33,6 +34,15 @@ pub async fn bind(listen: SocketAddr) -> Result<(TcpListener, String)> {
         .with_context(|| format!("cannot listen on {listen}"))?;
     let base = format!("http://{}", listener.local_addr()?);
     Ok((listener, base))
+}
+
+/// The ticks of a background refresher: every `every`, the first (immediate) tick already taken, a late
+/// tick delayed rather than bunched with the next.
+pub async fn ticks(every: Duration) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    ticks
 }
 
 /// `routes` with every request counted in `metrics`, and `GET /metrics` showing them.

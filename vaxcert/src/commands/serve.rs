@@ -6,6 +6,7 @@
 
 pub mod documents;
 pub mod issuer_api;
+mod node_service;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -47,10 +48,10 @@ enum Service {
     Verifier(VerifierArgs),
     /// The issuer alone: the internal API the registry calls (dose confirmations, certificate status,
     /// revocation) on an existing keystore and ledger; creates no key and no token.
-    Issuer(issuer_api::IssuerArgs),
+    Issuer(node_service::NodeServiceArgs),
     /// The published documents alone: the signed trust list, its gateway and anchor views and the
     /// revocation list, re-signed as the ledger's revocations change; stateless, run as many as needed.
-    TrustList(documents::TrustListArgs),
+    TrustList(node_service::NodeServiceArgs),
 }
 
 /// Arguments of `vaxcert serve verifier`.

@@ -198,9 +198,7 @@ pub async fn keep_dsc_lists_fresh(
     clock: Clock,
     every: Duration,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    let mut ticks = crate::serving::ticks(every).await;
     loop {
         ticks.tick().await;
         let now = clock();

@@ -131,9 +131,7 @@ pub async fn follow_publisher(
     clock: Clock,
     every: Duration,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    let mut ticks = crate::serving::ticks(every).await;
     loop {
         ticks.tick().await;
         match trust.verifier_unless(Some(&versions), clock()).await {

@@ -204,9 +204,7 @@ fn changed<E: std::fmt::Display>(list: &str, outcome: anyhow::Result<Refresh<E>>
 /// Refreshes `trust` at `clock` every `every` (the fetches off the async workers), forever: run it as a
 /// task and abort it at shutdown.
 pub async fn keep_fresh(mut trust: RefreshedTrust, clock: Clock, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    let mut ticks = crate::serving::ticks(every).await;
     loop {
         ticks.tick().await;
         let now = clock();
