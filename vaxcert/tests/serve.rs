@@ -26,7 +26,8 @@ use keys::test_pki::test_pki;
 use keys::{Backend, SignatureAlgorithm, Signer as _, SigningKey};
 use serde_json::{Value, json};
 use support::running::{
-    certificate_of, eventually, get, health, now, start_up, start_verifier, verify,
+    certificate_of, eventually, gateway_list, get, health, now, start_up, start_verifier,
+    verifier_inputs, verify,
 };
 use support::{command, http, ok, temp_dir, value_sets};
 use trust_list::{PinnedKey, RevocationList, TrustList, TrustListBuilder};
@@ -321,44 +322,12 @@ fn serve_verifier_trusts_the_dscs_of_an_imported_foreign_list() {
     let Some(value_sets) = value_sets() else {
         return;
     };
-    let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256).unwrap();
-    let spki = key.public_key_spki_der();
-    let mut builder = TrustListBuilder::new("VN").unwrap();
-    builder
-        .add(test_pki().es256.certificate.clone(), "VN")
-        .unwrap();
-    let list = builder
-        .build(1, now() - 60, now() + 30 * 86_400, &key, &spki)
-        .unwrap();
-    let dir = temp_dir("serve-foreign");
-    std::fs::create_dir_all(&dir).unwrap();
-    let list_file = dir.join("trust-list.jws");
-    std::fs::write(&list_file, list.as_bytes()).unwrap();
-    let key_file = dir.join("trust-list-signer.pub.pem");
-    std::fs::write(
-        &key_file,
-        PinnedKey::from_spki_der(Backend::default(), &spki)
-            .unwrap()
-            .to_pem(),
-    )
-    .unwrap();
+    let (dir, list_file, key_file) = verifier_inputs("serve-foreign");
 
     // A German list in the EU gateway shape, imported under the German CSCA.
     let de = keys::test_pki::foreign_test_pki("DE");
     let gateway = dir.join("de-gateway.json");
-    let entry = trust_list::GatewayEntry {
-        kid: de.es256.certificate.kid().to_string(),
-        country: "DE".to_owned(),
-        certificate_type: "DSC".to_owned(),
-        thumbprint: hex::encode(de.es256.certificate.sha256_thumbprint()),
-        timestamp: "2024-01-01T00:00:00Z".to_owned(),
-        raw_data: base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            de.es256.certificate.der(),
-        ),
-        signature: String::new(),
-    };
-    std::fs::write(&gateway, trust_list::gateway_to_json(&[entry]).unwrap()).unwrap();
+    std::fs::write(&gateway, gateway_list("DE", &de.es256)).unwrap();
     let anchors = dir.join("de-anchors.json");
     std::fs::write(
         &anchors,
@@ -382,9 +351,9 @@ fn serve_verifier_trusts_the_dscs_of_an_imported_foreign_list() {
     let serve = |extra: &[&str]| {
         let mut args = vec![
             "--trust-list",
-            list_file.to_str().unwrap(),
+            &list_file,
             "--trust-list-key",
-            key_file.to_str().unwrap(),
+            &key_file,
             "--value-sets",
             value_sets.to_str().unwrap(),
         ];

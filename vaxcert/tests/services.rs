@@ -17,11 +17,11 @@ mod support;
 use std::process::Command;
 
 use keys::test_pki::{foreign_test_pki, test_pki};
-use keys::{Backend, SignatureAlgorithm, SigningKey};
 use serde_json::{Value, json};
-use support::running::{Running, certificate_of, eventually, get, health, now, spawn, verify};
-use support::{command, http, ok, temp_dir, value_sets};
-use trust_list::{PinnedKey, TrustListBuilder};
+use support::running::{
+    Running, certificate_of, eventually, gateway_list, get, health, spawn, verifier_inputs, verify,
+};
+use support::{command, http, ok, percent_encode, temp_dir, value_sets};
 
 const PASSPHRASE: &str = "correct horse battery staple";
 
@@ -302,62 +302,6 @@ fn issue_and_publish(database_url: Option<&str>) {
     );
     drop(lists);
     let _ = std::fs::remove_dir_all(&data);
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                char::from(byte).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-/// A directory holding a trust list of the test PKI's VN DSC and its pin, for `serve verifier`.
-fn verifier_inputs(name: &str) -> (std::path::PathBuf, String, String) {
-    let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256).unwrap();
-    let spki = key.public_key_spki_der();
-    let mut builder = TrustListBuilder::new("VN").unwrap();
-    builder
-        .add(test_pki().es256.certificate.clone(), "VN")
-        .unwrap();
-    let list = builder
-        .build(1, now() - 60, now() + 30 * 86_400, &key, &spki)
-        .unwrap();
-    let dir = temp_dir(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    let list_file = dir.join("trust-list.jws");
-    std::fs::write(&list_file, list.as_bytes()).unwrap();
-    let key_file = dir.join("trust-list-signer.pub.pem");
-    std::fs::write(
-        &key_file,
-        PinnedKey::from_spki_der(Backend::default(), &spki)
-            .unwrap()
-            .to_pem(),
-    )
-    .unwrap();
-    let list_file = list_file.to_str().unwrap().to_owned();
-    let key_file = key_file.to_str().unwrap().to_owned();
-    (dir, list_file, key_file)
-}
-
-/// A DSC list in the EU gateway shape holding `dsc` of `country`, as `vaxcert trust-list import` writes it.
-fn gateway_list(country: &str, dsc: &keys::test_pki::TestDsc) -> Vec<u8> {
-    let entry = trust_list::GatewayEntry {
-        kid: dsc.certificate.kid().to_string(),
-        country: country.to_owned(),
-        certificate_type: "DSC".to_owned(),
-        thumbprint: hex::encode(dsc.certificate.sha256_thumbprint()),
-        timestamp: "2024-01-01T00:00:00Z".to_owned(),
-        raw_data: base64::Engine::encode(
-            &base64::engine::general_purpose::STANDARD,
-            dsc.certificate.der(),
-        ),
-        signature: String::new(),
-    };
-    trust_list::gateway_to_json(&[entry]).unwrap()
 }
 
 fn start_verifier_with(command: &mut Command) -> Running {

@@ -61,3 +61,16 @@ pub fn http() -> ureq::Agent {
         .build()
         .new_agent()
 }
+
+/// `text` percent-encoded for a URL path segment (every byte but ASCII letters and digits).
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}

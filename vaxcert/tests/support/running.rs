@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 use keys::Signer as _;
 use serde_json::{Value, json};
 
-use super::{command, http};
+use keys::test_pki::test_pki;
+use keys::{Backend, SignatureAlgorithm, SigningKey};
+use trust_list::{PinnedKey, TrustListBuilder};
+
+use super::{command, http, temp_dir};
 
 /// How long a refresh (every second in these tests) may take to show.
 pub const REFRESH_DEADLINE: Duration = Duration::from_secs(20);
@@ -154,4 +158,49 @@ pub fn certificate_of(country: &str, dsc: &keys::test_pki::TestDsc) -> String {
     )
     .unwrap();
     hcert::encode_transport(&cose)
+}
+
+/// A directory holding a trust list of the test PKI's VN DSC and its pin, for `serve verifier`.
+pub fn verifier_inputs(name: &str) -> (std::path::PathBuf, String, String) {
+    let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256).unwrap();
+    let spki = key.public_key_spki_der();
+    let mut builder = TrustListBuilder::new("VN").unwrap();
+    builder
+        .add(test_pki().es256.certificate.clone(), "VN")
+        .unwrap();
+    let list = builder
+        .build(1, now() - 60, now() + 30 * 86_400, &key, &spki)
+        .unwrap();
+    let dir = temp_dir(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let list_file = dir.join("trust-list.jws");
+    std::fs::write(&list_file, list.as_bytes()).unwrap();
+    let key_file = dir.join("trust-list-signer.pub.pem");
+    std::fs::write(
+        &key_file,
+        PinnedKey::from_spki_der(Backend::default(), &spki)
+            .unwrap()
+            .to_pem(),
+    )
+    .unwrap();
+    let list_file = list_file.to_str().unwrap().to_owned();
+    let key_file = key_file.to_str().unwrap().to_owned();
+    (dir, list_file, key_file)
+}
+
+/// A DSC list in the EU gateway shape holding `dsc` of `country`, as `vaxcert trust-list import` writes it.
+pub fn gateway_list(country: &str, dsc: &keys::test_pki::TestDsc) -> Vec<u8> {
+    let entry = trust_list::GatewayEntry {
+        kid: dsc.certificate.kid().to_string(),
+        country: country.to_owned(),
+        certificate_type: "DSC".to_owned(),
+        thumbprint: hex::encode(dsc.certificate.sha256_thumbprint()),
+        timestamp: "2024-01-01T00:00:00Z".to_owned(),
+        raw_data: base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            dsc.certificate.der(),
+        ),
+        signature: String::new(),
+    };
+    trust_list::gateway_to_json(&[entry]).unwrap()
 }
