@@ -78,11 +78,21 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, ExitCode> 
             .try_get_matches_from(&args)
             .map_err(usage)?,
     };
+    let given = args.len();
     let args = config::apply(&command, &parsed, args).map_err(|error| {
         eprintln!("vaxcert: {error:#}");
         ExitCode::from(2)
     })?;
-    let matches = command.try_get_matches_from(args).map_err(usage)?;
+    let from_file = args.len() > given;
+    let matches = command.try_get_matches_from(args).map_err(|error| {
+        if from_file {
+            eprintln!(
+                "vaxcert: options were added from the configuration file (--config / ${})",
+                config::CONFIG_ENV
+            );
+        }
+        usage(error)
+    })?;
     Cli::from_arg_matches(&matches).map_err(usage)
 }
 
