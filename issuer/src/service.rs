@@ -228,6 +228,11 @@ impl IssuanceService {
         &self.value_sets
     }
 
+    /// The service's clock.
+    pub fn clock(&self) -> Clock {
+        Arc::clone(&self.clock)
+    }
+
     /// The current time from the service's clock.
     pub fn now(&self) -> i64 {
         (self.clock)()

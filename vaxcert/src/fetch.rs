@@ -133,15 +133,68 @@ pub enum Refresh<E = TrustListError> {
     Refused(Refused<E>),
 }
 
+/// A document source polled for changes: an `http(s)://` URL fetched with conditional GET (the validators
+/// of the last answer [`Source::accept`]ed sent back), or else a file, re-read on every poll.
+#[derive(Debug)]
+pub struct Source {
+    url: String,
+    agent: ureq::Agent,
+    validators: Validators,
+}
+
+impl Source {
+    /// A source for `url` (or a file path).
+    pub fn new(url: &str) -> Source {
+        Source {
+            url: url.to_owned(),
+            agent: agent(),
+            validators: Validators::default(),
+        }
+    }
+
+    /// The URL or path, as given.
+    pub fn location(&self) -> &str {
+        &self.url
+    }
+
+    /// Fetches once: `None` when the server answered 304, else the document and the validators to
+    /// [`Source::accept`] once it proved good.
+    ///
+    /// # Errors
+    /// A network, HTTP or file failure.
+    pub fn poll(&self) -> Result<Option<(Vec<u8>, Validators)>> {
+        if !is_url(&self.url) {
+            return Ok(Some((read_document(&self.url)?, Validators::default())));
+        }
+        Ok(match fetch(&self.agent, &self.url, &self.validators)? {
+            Fetched::NotModified => None,
+            Fetched::Document {
+                bytes,
+                etag,
+                last_modified,
+            } => Some((
+                bytes,
+                Validators {
+                    etag,
+                    last_modified,
+                },
+            )),
+        })
+    }
+
+    /// Remembers the validators of a document that was accepted, for the next conditional GET.
+    pub fn accept(&mut self, validators: Validators) {
+        self.validators = validators;
+    }
+}
+
 /// Keeps a signed list fresh from a URL — the trust list (the default) or the revocation list
 /// (`Refresher<RevocationList>`): conditional GET, verification against the pinned keys, no rollback, no
 /// expired list, and the last good list kept on any failure (network, HTTP, or a bad list). A source
 /// that is not an `http(s)://` URL is a file, re-read on every refresh.
 #[derive(Debug)]
 pub struct Refresher<L = TrustList> {
-    url: String,
-    agent: ureq::Agent,
-    validators: Validators,
+    source: Source,
     state: ListState<L>,
 }
 
@@ -149,9 +202,7 @@ impl<L: VersionedList> Refresher<L> {
     /// A refresher for `url`, verifying with `state`'s pinned keys.
     pub fn new(url: &str, state: ListState<L>) -> Self {
         Refresher {
-            url: url.to_owned(),
-            agent: agent(),
-            validators: Validators::default(),
+            source: Source::new(url),
             state,
         }
     }
@@ -159,31 +210,15 @@ impl<L: VersionedList> Refresher<L> {
     /// Fetches once at `now` (Unix seconds). A network, HTTP or file failure is an error and changes
     /// nothing.
     pub fn refresh(&mut self, now: i64) -> Result<Refresh<L::Error>> {
-        let fetched = if is_url(&self.url) {
-            fetch(&self.agent, &self.url, &self.validators)?
-        } else {
-            Fetched::Document {
-                bytes: read_document(&self.url)?,
-                etag: None,
-                last_modified: None,
-            }
+        let Some((bytes, validators)) = self.source.poll()? else {
+            return Ok(Refresh::NotModified);
         };
-        match fetched {
-            Fetched::NotModified => Ok(Refresh::NotModified),
-            Fetched::Document {
-                bytes,
-                etag,
-                last_modified,
-            } => match self.state.offer(&bytes, now) {
-                Ok(accepted) => {
-                    self.validators = Validators {
-                        etag,
-                        last_modified,
-                    };
-                    Ok(Refresh::Updated(accepted))
-                }
-                Err(refused) => Ok(Refresh::Refused(refused)),
-            },
+        match self.state.offer(&bytes, now) {
+            Ok(accepted) => {
+                self.source.accept(validators);
+                Ok(Refresh::Updated(accepted))
+            }
+            Err(refused) => Ok(Refresh::Refused(refused)),
         }
     }
 

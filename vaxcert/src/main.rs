@@ -1,9 +1,10 @@
-//! The `vaxcert` binary: parse the command line, run it.
+//! The `vaxcert` binary: parse the command line (and the configuration file), run it.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    vaxcert::run(vaxcert::Cli::parse())
+    match vaxcert::parse(std::env::args_os()) {
+        Ok(cli) => vaxcert::run(cli),
+        Err(code) => code,
+    }
 }

@@ -258,38 +258,84 @@ impl std::fmt::Debug for Node {
     }
 }
 
-/// Opens the keystore, unlocks the current DSC and the trust-list key, publishes our trust list, and
-/// builds the issuer whose self-check trusts exactly what that list says.
-pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Result<Node> {
-    let keystore = open(&args.keys_dir())?;
-    let passphrase = args.passphrase()?;
-    let loaded_value_sets = args.value_sets()?;
-    let value_sets = Arc::clone(&loaded_value_sets.sets);
-    let dsc_key = keystore
-        .current_signer(&passphrase)
-        .context("cannot unlock the current DSC key")?;
-    let list_key = keystore
-        .trust_list_signer(&passphrase)
-        .context("cannot unlock the trust-list signing key")?;
-    let dsc = keystore.current_dsc().certificate().clone();
-    let now = clock();
-    if now > dsc.not_after() {
-        bail!("the current DSC has expired: rotate it with `vaxcert keys rotate`");
+/// The publishing half of an installation: the keystore's public parts and its trust-list signing key,
+/// with revocations from the ledger. All `vaxcert serve trust-list` needs; the DSC key stays locked.
+pub struct Publication {
+    /// The trust-list and revocation-list publisher.
+    pub publisher: Arc<Publisher>,
+    /// The trust-list signing key's pin, for verifiers.
+    pub trust_list_pin: String,
+    /// The trust-list signing key as a `PUBLIC KEY` PEM, what verifiers pass to `--trust-list-key`.
+    pub trust_list_key_pem: String,
+}
+
+impl std::fmt::Debug for Publication {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publication")
+            .field("trust_list_pin", &self.trust_list_pin)
+            .finish_non_exhaustive()
     }
+}
+
+/// Unlocks `keystore`'s trust-list signing key and signs the key documents at `now`: the publisher of
+/// its trust list, and of the ledger's revocations.
+pub fn open_publication(
+    keystore: Keystore,
+    passphrase: &Passphrase,
+    ledger: Arc<Ledger>,
+    now: i64,
+) -> Result<Publication> {
+    let list_key = keystore
+        .trust_list_signer(passphrase)
+        .context("cannot unlock the trust-list signing key")?;
     let trust_list_pin = keystore.trust_list_signer_pin();
     let trust_list_key_pem = pem::encode(&pem::Pem::new(
         "PUBLIC KEY",
         keystore.trust_list_signer_spki().to_vec(),
     ));
-    let backend = keystore.backend();
     let publisher = Publisher::new(
         keystore,
         Arc::new(list_key),
-        Arc::clone(&ledger),
+        ledger,
         PublicationConfig::default(),
         now,
     )?;
-    let published = publisher.key_documents(now)?;
+    Ok(Publication {
+        publisher: Arc::new(publisher),
+        trust_list_pin,
+        trust_list_key_pem,
+    })
+}
+
+/// Opens the keystore, unlocks the current DSC and the trust-list key, publishes our trust list, and
+/// builds the issuer whose self-check trusts exactly what that list says. The passphrase is
+/// [`NodeArgs::passphrase`] (the development file `vaxcert up` wrote as the last resort).
+pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Result<Node> {
+    let keystore = open(&args.keys_dir())?;
+    open_node_with(args, keystore, &args.passphrase()?, ledger, clock).await
+}
+
+/// As [`open_node`], over `keystore` unlocked with `passphrase`.
+pub async fn open_node_with(
+    args: &NodeArgs,
+    keystore: Keystore,
+    passphrase: &Passphrase,
+    ledger: Arc<Ledger>,
+    clock: Clock,
+) -> Result<Node> {
+    let loaded_value_sets = args.value_sets()?;
+    let value_sets = Arc::clone(&loaded_value_sets.sets);
+    let dsc_key = keystore
+        .current_signer(passphrase)
+        .context("cannot unlock the current DSC key")?;
+    let dsc = keystore.current_dsc().certificate().clone();
+    let now = clock();
+    if now > dsc.not_after() {
+        bail!("the current DSC has expired: rotate it with `vaxcert keys rotate`");
+    }
+    let backend = keystore.backend();
+    let publication = open_publication(keystore, passphrase, Arc::clone(&ledger), now)?;
+    let published = publication.publisher.key_documents(now)?;
     let store: TrustStore = published.verified.store(backend);
     let verifier = Verifier::new(Arc::new(store), Some(Arc::clone(&value_sets)));
     let signer: Arc<dyn Signer> = Arc::new(dsc_key);
@@ -297,11 +343,41 @@ pub async fn open_node(args: &NodeArgs, ledger: Arc<Ledger>, clock: Clock) -> Re
     let service = IssuanceService::new(Arc::new(issuer), ledger, value_sets, clock);
     Ok(Node {
         value_sets: loaded_value_sets,
-        trust_list_pin,
-        trust_list_key_pem,
+        trust_list_pin: publication.trust_list_pin,
+        trust_list_key_pem: publication.trust_list_key_pem,
         service: Arc::new(service),
-        publisher: Arc::new(publisher),
+        publisher: publication.publisher,
     })
+}
+
+/// What a production service (`vaxcert serve issuer`, `serve trust-list`) needs before it opens
+/// anything, checked without creating any of it: the keystore, an explicit passphrase
+/// (`$VAXCERT_KEYSTORE_PASSPHRASE` or `--passphrase-file`, never the development file) and, for the
+/// default SQLite ledger, its file. Each missing piece is an error naming the command that makes it.
+pub fn production_prerequisites(args: &NodeArgs) -> Result<(Keystore, Passphrase)> {
+    let keys = args.keys_dir();
+    if !keys.join(INDEX_FILE).exists() {
+        bail!(
+            "no keystore in {}: create one with `vaxcert keys init --dir {} --country VN` (with {PASSPHRASE_ENV} set)",
+            keys.display(),
+            keys.display()
+        );
+    }
+    let keystore = open(&keys)?;
+    let passphrase = read_passphrase(&args.passphrase)?;
+    let no_database_url = args
+        .database_url
+        .as_deref()
+        .is_none_or(|url| url.is_empty());
+    let ledger_file = args.data.join(LEDGER_FILE);
+    if no_database_url && !ledger_file.exists() {
+        bail!(
+            "no ledger at {}: set DATABASE_URL (or --database-url), or create the SQLite ledger and the registry's token with `vaxcert tokens create national-registry --data {}`",
+            ledger_file.display(),
+            args.data.display()
+        );
+    }
+    Ok((keystore, passphrase))
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
-use support::{command, http, ok, temp_dir, value_sets};
+use support::{command, http, ok, percent_encode, temp_dir, value_sets};
 
 /// A running `vaxcert up`, killed when dropped.
 struct Up {
@@ -421,18 +421,6 @@ fn tokens_create_prints_a_token_once_that_the_service_accepts() {
     assert!(!listed.contains(&token));
     drop(up);
     let _ = std::fs::remove_dir_all(&data);
-}
-
-fn percent_encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

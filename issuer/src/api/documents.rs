@@ -7,39 +7,50 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::App;
+use super::Published;
 use super::problem::Problem;
 use crate::publication::{Document, KeyDocuments, PublishError};
 
 /// How long caches may keep a document before revalidating, seconds.
 const MAX_AGE: &str = "public, max-age=300";
 
-pub(super) async fn trust_list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub(super) async fn trust_list(State(app): State<Arc<Published>>, headers: HeaderMap) -> Response {
     serve_key_document(&app, &headers, |docs| &docs.trust_list)
 }
 
-pub(super) async fn gateway(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub(super) async fn gateway(State(app): State<Arc<Published>>, headers: HeaderMap) -> Response {
     serve_key_document(&app, &headers, |docs| &docs.gateway)
 }
 
-pub(super) async fn anchors(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+pub(super) async fn anchors(State(app): State<Arc<Published>>, headers: HeaderMap) -> Response {
     serve_key_document(&app, &headers, |docs| &docs.anchors)
 }
 
-pub(super) async fn revocation_list(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    match app.publisher.revocation_list(app.service.now()).await {
+pub(super) async fn revocation_list(
+    State(app): State<Arc<Published>>,
+    headers: HeaderMap,
+) -> Response {
+    match app.publisher.revocation_list((app.clock)()).await {
         Ok(document) => serve(&document, &headers),
         Err(error) => publish_failed(&error),
     }
 }
 
 fn serve_key_document(
-    app: &App,
+    app: &Published,
     headers: &HeaderMap,
     pick: impl Fn(&KeyDocuments) -> &Document,
 ) -> Response {
-    match app.publisher.key_documents(app.service.now()) {
+    match app.publisher.key_documents((app.clock)()) {
         Ok(documents) => serve(pick(&documents), headers),
+        Err(error) => publish_failed(&error),
+    }
+}
+
+/// `GET /healthz` of the documents alone: 200 while the revocation list can be published.
+pub(super) async fn health(State(app): State<Arc<Published>>) -> Response {
+    match app.publisher.revocation_list((app.clock)()).await {
+        Ok(_) => axum::Json(serde_json::json!({"status": "ok"})).into_response(),
         Err(error) => publish_failed(&error),
     }
 }

@@ -43,7 +43,7 @@ use crate::error::{FieldError, FieldReason};
 use crate::ledger::{CertificateRecord, CorrectionRights, Scope};
 use crate::parse::parse_confirmation;
 use crate::publication::Publisher;
-use crate::service::{Confirmed, IssuanceService, RevocationReason};
+use crate::service::{Clock, Confirmed, IssuanceService, RevocationReason};
 
 use auth::Authenticator;
 pub use auth::{RateLimit, rate_key};
@@ -86,14 +86,19 @@ impl Default for ApiConfig {
     }
 }
 
-/// What every handler shares.
+/// What the internal API's handlers share.
 struct App {
     service: Arc<IssuanceService>,
-    publisher: Arc<Publisher>,
     auth: Authenticator,
     max_body_bytes: usize,
     body_timeout: Duration,
     metrics: Arc<metrics::Metrics>,
+}
+
+/// What the public documents' handlers share.
+struct Published {
+    publisher: Arc<Publisher>,
+    clock: Clock,
 }
 
 /// The router of the issuer: internal API, trust-list documents, health, and [`OPENAPI`] at
@@ -125,7 +130,8 @@ pub fn router_with_openapi(
 
 /// As [`router_with_openapi`], counting in `metrics` and showing them at `/metrics`: a process mounting
 /// more routes next to the issuer's counts them in the same registry
-/// ([`metrics::count_requests`]).
+/// ([`metrics::count_requests`]). The union of [`internal_router`], [`documents_router`] and
+/// [`openapi_router`].
 pub fn router_sharing_metrics(
     service: Arc<IssuanceService>,
     publisher: Arc<Publisher>,
@@ -133,36 +139,70 @@ pub fn router_sharing_metrics(
     openapi: impl Into<Arc<str>>,
     metrics: Arc<metrics::Metrics>,
 ) -> Router {
-    let openapi: Arc<str> = openapi.into();
+    let clock = service.clock();
+    let routes = internal_router(service, config, &metrics)
+        .merge(documents_router(publisher, clock, &config))
+        .merge(openapi_router(openapi));
+    metrics::count_requests(routes, &metrics).merge(metrics::metrics_router(metrics))
+}
+
+/// The internal API alone — dose confirmations, certificate status, revocation — and `GET /healthz`
+/// (200 while the ledger answers), certificates issued counted in `metrics`. Requests are not counted
+/// here: the caller wraps the routes it serves in [`metrics::count_requests`].
+pub fn internal_router(
+    service: Arc<IssuanceService>,
+    config: ApiConfig,
+    metrics: &Arc<metrics::Metrics>,
+) -> Router {
     metrics.enable_certificates_issued();
     let auth = Authenticator::new(Arc::clone(service.ledger()), config.rate_limit);
     let app = Arc::new(App {
         service,
-        publisher,
         auth,
         max_body_bytes: config.max_body_bytes,
         body_timeout: config.body_timeout,
-        metrics: Arc::clone(&metrics),
+        metrics: Arc::clone(metrics),
     });
-    let routes = Router::new()
+    Router::new()
         .route("/internal/v1/dose-confirmations", post(confirm))
         .route("/internal/v1/certificates/{uvci}", get(certificate_status))
         .route("/internal/v1/certificates/{uvci}/revocation", post(revoke))
+        .route("/healthz", get(health))
+        .layer(request_timeout(&config))
+        .with_state(app)
+}
+
+/// The public documents alone — `GET /trust-list`, `/trust-list/dsc`, `/trust-list/anchors`,
+/// `/revocation-list` with strong ETags and `If-None-Match` — published by `publisher` at `clock`.
+pub fn documents_router(publisher: Arc<Publisher>, clock: Clock, config: &ApiConfig) -> Router {
+    Router::new()
         .route("/trust-list", get(documents::trust_list))
         .route("/trust-list/dsc", get(documents::gateway))
         .route("/trust-list/anchors", get(documents::anchors))
         .route("/revocation-list", get(documents::revocation_list))
-        .route("/healthz", get(health))
-        .route(
-            "/openapi.json",
-            get(move || std::future::ready(openapi_response(&openapi))),
-        )
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
-        .with_state(app);
-    metrics::count_requests(routes, &metrics).merge(metrics::metrics_router(metrics))
+        .layer(request_timeout(config))
+        .with_state(Arc::new(Published { publisher, clock }))
+}
+
+/// `GET /healthz` of a process serving the documents alone: 200 while the revocation list can be
+/// published (the ledger answers), 503 otherwise.
+pub fn documents_health_router(publisher: Arc<Publisher>, clock: Clock) -> Router {
+    Router::new()
+        .route("/healthz", get(documents::health))
+        .with_state(Arc::new(Published { publisher, clock }))
+}
+
+/// `GET /openapi.json` answering `openapi`.
+pub fn openapi_router(openapi: impl Into<Arc<str>>) -> Router {
+    let openapi: Arc<str> = openapi.into();
+    Router::new().route(
+        "/openapi.json",
+        get(move || std::future::ready(openapi_response(&openapi))),
+    )
+}
+
+fn request_timeout(config: &ApiConfig) -> TimeoutLayer {
+    TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout)
 }
 
 /// `POST /internal/v1/dose-confirmations`.

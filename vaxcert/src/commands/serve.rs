@@ -1,6 +1,12 @@
 //! `vaxcert serve <service>`: one service of the system alone, for production, each scaling on its own.
-//! Only the verifier for now: `POST /v1/verify` on a trust list and a revocation list kept fresh from
-//! their URLs, `/healthz` reporting their versions and ages, `/metrics`, `/openapi.json`.
+//! `serve verifier`: `POST /v1/verify` on a trust list, a revocation list and imported DSC lists kept
+//! fresh from their URLs, `/healthz` reporting their versions and ages, `/metrics`, `/openapi.json`;
+//! `serve issuer` ([`issuer_api`]): the internal API; `serve trust-list` ([`documents`]): the published
+//! documents.
+
+pub mod documents;
+pub mod issuer_api;
+mod node_service;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,8 +23,9 @@ use tokio::net::TcpListener;
 use trust_list::PinnedKey;
 
 use crate::commands::up::shutdown_signal;
+use crate::config::ConfigArgs;
 use crate::logging::LogArgs;
-use crate::trust::{DEFAULT_TRUST_LIST_MAX_AGE_HOURS, dscs_from_gateway_list};
+use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::value_sets::LoadedValueSets;
 use crate::verifier_service::refreshed::{
     HEALTH_OPENAPI, RefreshedTrust, TrustSources, health_router, keep_fresh,
@@ -39,6 +46,12 @@ enum Service {
     /// The verifier alone: `POST /v1/verify` on a trust list and a revocation list kept fresh from their
     /// URLs; `/healthz` answers 503 while the trust list is stale or not loaded.
     Verifier(VerifierArgs),
+    /// The issuer alone: the internal API the registry calls (dose confirmations, certificate status,
+    /// revocation) on an existing keystore and ledger; creates no key and no token.
+    Issuer(node_service::NodeServiceArgs),
+    /// The published documents alone: the signed trust list, its gateway and anchor views and the
+    /// revocation list, re-signed as the ledger's revocations change; stateless, run as many as needed.
+    TrustList(node_service::NodeServiceArgs),
 }
 
 /// Arguments of `vaxcert serve verifier`.
@@ -54,7 +67,7 @@ pub struct VerifierArgs {
     #[arg(long, value_name = "URL|FILE")]
     revocation_list: Option<String>,
     /// Also trust the DSCs of this list in the EU gateway shape, as `vaxcert trust-list import` writes it
-    /// (a file or an http(s) URL, read once at start); repeatable.
+    /// (a file or an http(s) URL, re-read every `--refresh-every`); repeatable.
     #[arg(long = "dsc-list", value_name = "FILE|URL")]
     dsc_lists: Vec<String>,
     /// The address to listen on.
@@ -80,12 +93,16 @@ pub struct VerifierArgs {
     /// snapshot built into this binary).
     #[arg(long, value_name = "DIR")]
     value_sets: Option<PathBuf>,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Runs `vaxcert serve`.
 pub fn run(args: ServeArgs) -> Result<ExitCode> {
     match args.service {
         Service::Verifier(args) => run_verifier(args),
+        Service::Issuer(args) => issuer_api::run(args),
+        Service::TrustList(args) => documents::run(args),
     }
 }
 
@@ -108,18 +125,11 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
     };
     let value_sets = LoadedValueSets::load(args.value_sets.as_deref())?;
     let max_age_s = args.trust_list_max_age_hours.saturating_mul(3600);
-    let mut foreign = Vec::new();
-    for source in &args.dsc_lists {
-        foreign.extend(dscs_from_gateway_list(
-            &crate::fetch::read_document(source)?,
-            source,
-        )?);
-    }
     let mut trust = RefreshedTrust::new(TrustSources {
         trust_list: args.trust_list.clone(),
         revocation_list: args.revocation_list.clone(),
         pinned: vec![pinned],
-        foreign,
+        dsc_lists: args.dsc_lists.clone(),
         max_age_s,
         value_sets: Some(std::sync::Arc::clone(&value_sets.sets)),
         value_sets_version: value_sets.version().to_owned(),
@@ -170,6 +180,9 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
         if let Some(revocation) = &args.revocation_list {
             println!("  revocation list      {revocation}");
         }
+        for list in &args.dsc_lists {
+            println!("  DSC list             {list}");
+        }
         println!(
             "  refreshed every      {} s (trust list stale after {} h)",
             args.refresh_every.as_secs(),
@@ -186,7 +199,7 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
 }
 
 /// `90`, `90s`, `5m` or `2h`: a positive interval.
-fn parse_interval(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     let (number, unit) = match text.char_indices().last() {
         Some((at, 's')) => (text.get(..at).unwrap_or_default(), 1),
         Some((at, 'm')) => (text.get(..at).unwrap_or_default(), 60),

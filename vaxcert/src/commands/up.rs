@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
@@ -11,16 +12,19 @@ use issuer::api::metrics::Metrics;
 use issuer::api::{ApiConfig, OPENAPI, router_sharing_metrics, serve};
 use issuer::service::system_clock;
 use keys::Backend;
-use tokio::net::TcpListener;
 use trust_list::PinnedKey;
 
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
+use crate::commands::serve::parse_interval;
+use crate::config::ConfigArgs;
 use crate::logging::LogArgs;
 use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
     bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,
 };
+use crate::serving::{bind, runtime};
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
+use crate::verifier_service::dsc_lists::{DscLists, ForeignDscs, keep_dsc_lists_fresh};
 use crate::verifier_service::published::{PublishedTrust, REFRESH_INTERVAL, follow_publisher};
 use crate::verifier_service::{
     self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierHandle, VerifierService,
@@ -42,16 +46,21 @@ pub struct UpArgs {
     listen: SocketAddr,
     #[command(flatten)]
     log: LogArgs,
+    /// Also trust the DSCs of this list in the EU gateway shape, as `vaxcert trust-list import` writes it
+    /// (a file or an http(s) URL, re-read every `--refresh-every`); repeatable.
+    #[arg(long = "dsc-list", value_name = "FILE|URL")]
+    dsc_lists: Vec<String>,
+    /// How often the `--dsc-list` sources are read again: seconds, or a number with `s`, `m` or `h`.
+    #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
+    refresh_every: Duration,
+    #[command(flatten)]
+    config: ConfigArgs,
 }
 
 /// Runs `vaxcert up` until interrupted (Ctrl-C or SIGTERM), then drains requests and closes the ledger.
 pub fn run(args: UpArgs) -> Result<ExitCode> {
     crate::logging::init(args.log.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(up(args))
+    runtime()?.block_on(up(args))
 }
 
 async fn up(args: UpArgs) -> Result<ExitCode> {
@@ -74,12 +83,23 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let (operator_token, created_operator_token) = bootstrap_operator_token(&args.node)?;
     let pinned = PinnedKey::from_pem(Backend::default(), &node.trust_list_key_pem)
         .context("the trust-list key is not a public key")?;
+    // Imported foreign DSCs, read now and kept fresh by a task; the verifier follows them.
+    let mut dsc_lists = DscLists::new(&args.dsc_lists);
+    dsc_lists.refresh(clock());
+    let foreign = ForeignDscs::new(&dsc_lists);
+    let dsc_refresher = tokio::spawn(keep_dsc_lists_fresh(
+        dsc_lists,
+        foreign.clone(),
+        clock.clone(),
+        args.refresh_every,
+    ));
     let published = PublishedTrust::new(
         std::sync::Arc::clone(&node.publisher),
         pinned,
         Some(std::sync::Arc::clone(&node.value_sets.sets)),
         DEFAULT_TRUST_LIST_MAX_AGE_HOURS * 3600,
-    );
+    )
+    .with_foreign(foreign);
     let (verifier, versions) = published
         .verifier(clock())
         .await
@@ -103,11 +123,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     .with_operator_token(OperatorToken::new(&operator_token))
     .with_metrics(std::sync::Arc::clone(&metrics));
 
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    let address = listener.local_addr()?;
-    let base = format!("http://{address}");
+    let (listener, base) = bind(args.listen).await?;
     let data = args.node.data.display();
     println!("vaxcert up: listening on {base}");
     println!("  issuer internal API  {base}/internal/v1/dose-confirmations");
@@ -135,6 +151,12 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         "  trust-list key       {data}/{TRUST_LIST_KEY_FILE} (pin {})",
         node.trust_list_pin
     );
+    for list in &args.dsc_lists {
+        println!(
+            "  DSC list             {list} (re-read every {} s)",
+            args.refresh_every.as_secs()
+        );
+    }
     if created_keys {
         println!(
             "  created development keys; their passphrase is in {data}/{DEV_PASSPHRASE_FILE} (development only: production sets VAXCERT_KEYSTORE_PASSPHRASE or --passphrase-file)"
@@ -156,6 +178,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         .merge(verifier_service::router(verifier_service));
     serve(listener, app, &config, shutdown_signal()).await;
     follower.abort();
+    dsc_refresher.abort();
     ledger.close().await;
     println!("vaxcert up: stopped");
     Ok(ExitCode::SUCCESS)

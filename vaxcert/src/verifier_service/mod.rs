@@ -23,6 +23,7 @@
 //! Run it with [`issuer::api::serve`], which adds the header timeout, the connection limit and the
 //! client's address.
 
+pub mod dsc_lists;
 pub mod published;
 pub mod refreshed;
 pub mod scanner;

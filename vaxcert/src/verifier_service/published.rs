@@ -2,7 +2,8 @@
 //! [`Publisher`] serves, read in-process and checked under the pinned trust-list key exactly as an
 //! outside verifier checks them ([`crate::trust::verifier_from_documents`]). [`follow_publisher`]
 //! re-reads them every few seconds and puts a new verifier in use when the publisher re-signed either
-//! (a re-signed key list, a new revocation).
+//! (a re-signed key list, a new revocation), or when the imported foreign DSC lists (`--dsc-list`,
+//! [`ForeignDscs`]) changed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use trust_list::PinnedKey;
 use verifier::Verifier;
 
 use super::VerifierHandle;
+use super::dsc_lists::ForeignDscs;
 use crate::trust::{SignedDocument, TrustDocuments, verifier_from_documents};
 
 /// How often [`follow_publisher`] re-reads the published lists.
@@ -29,6 +31,7 @@ pub struct PublishedTrust {
     pinned: Vec<PinnedKey>,
     value_sets: Option<Arc<ValueSets>>,
     max_age_s: i64,
+    foreign: ForeignDscs,
 }
 
 impl std::fmt::Debug for PublishedTrust {
@@ -39,8 +42,8 @@ impl std::fmt::Debug for PublishedTrust {
     }
 }
 
-/// The ETags of the lists a verifier was built from.
-type Versions = (String, String);
+/// The ETags of the lists a verifier was built from, and the generation of the foreign DSCs.
+type Versions = (String, String, u64);
 
 impl PublishedTrust {
     /// Trust in what `publisher` publishes, checked under `pinned`; the trust list may be `max_age_s`
@@ -56,7 +59,15 @@ impl PublishedTrust {
             pinned: vec![pinned],
             value_sets,
             max_age_s,
+            foreign: ForeignDscs::default(),
         }
+    }
+
+    /// The same, also trusting the DSCs of imported foreign lists, followed as they change.
+    #[must_use]
+    pub fn with_foreign(mut self, foreign: ForeignDscs) -> PublishedTrust {
+        self.foreign = foreign;
+        self
     }
 
     /// The verifier the publisher's current lists describe at `now`, and their versions.
@@ -78,7 +89,12 @@ impl PublishedTrust {
     ) -> Result<Option<(Verifier, Versions)>> {
         let keys = self.publisher.key_documents(now)?;
         let revocation = self.publisher.revocation_list(now).await?;
-        let versions = (keys.trust_list.etag.clone(), revocation.etag.clone());
+        let (generation, foreign) = self.foreign.current();
+        let versions = (
+            keys.trust_list.etag.clone(),
+            revocation.etag.clone(),
+            generation,
+        );
         if known == Some(&versions) {
             return Ok(None);
         }
@@ -94,7 +110,7 @@ impl PublishedTrust {
                 }),
                 pinned: &self.pinned,
                 dscs: &[],
-                foreign: &[],
+                foreign: &foreign,
                 max_age_s: self.max_age_s,
                 value_sets: self.value_sets.clone(),
             },
@@ -115,9 +131,7 @@ pub async fn follow_publisher(
     clock: Clock,
     every: Duration,
 ) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    let mut ticks = crate::serving::ticks(every).await;
     loop {
         ticks.tick().await;
         match trust.verifier_unless(Some(&versions), clock()).await {

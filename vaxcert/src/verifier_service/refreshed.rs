@@ -20,12 +20,12 @@ use issuer::service::Clock;
 use keys::Backend;
 use serde_json::{Value, json};
 use trust_list::{
-    Accepted, Freshness, ListedDsc, PinnedKey, RevocationList, RevocationListState, TrustList,
-    TrustListState,
+    Accepted, Freshness, PinnedKey, RevocationList, RevocationListState, TrustList, TrustListState,
 };
 use verifier::{TrustStore, Verifier};
 
 use super::VerifierHandle;
+use super::dsc_lists::{DscListStatus, DscLists, statuses_json};
 use crate::fetch::{Refresh, Refresher};
 use crate::trust::verifier_from_trust_list;
 
@@ -41,8 +41,9 @@ pub struct TrustSources {
     pub revocation_list: Option<String>,
     /// The keys both lists must be signed with.
     pub pinned: Vec<PinnedKey>,
-    /// DSCs of imported foreign lists (`vaxcert trust-list import`), trusted besides the trust list's.
-    pub foreign: Vec<ListedDsc>,
+    /// Imported foreign DSC lists (`vaxcert trust-list import`; files or URLs), kept fresh like the
+    /// lists and trusted besides the trust list's DSCs.
+    pub dsc_lists: Vec<String>,
     /// How old a list may be, in seconds, before it is stale (nothing is then valid).
     pub max_age_s: u64,
     /// The EU value sets coded fields are checked against.
@@ -59,6 +60,7 @@ pub struct TrustHealth(Arc<RwLock<HealthState>>);
 struct HealthState {
     trust_list: TrustListState,
     revocation_list: Option<RevocationListState>,
+    dsc_lists: Vec<DscListStatus>,
     value_sets_version: String,
 }
 
@@ -67,7 +69,7 @@ struct HealthState {
 pub struct RefreshedTrust {
     trust_list: Refresher<TrustList>,
     revocation_list: Option<Refresher<RevocationList>>,
-    foreign: Vec<ListedDsc>,
+    dsc_lists: DscLists,
     max_age_s: u64,
     value_sets: Option<Arc<ValueSets>>,
     handle: VerifierHandle,
@@ -82,9 +84,11 @@ impl RefreshedTrust {
             .revocation_list
             .as_ref()
             .map(|_| RevocationListState::new(sources.pinned.clone(), sources.max_age_s));
+        let dsc_lists = DscLists::new(&sources.dsc_lists);
         let health = TrustHealth(Arc::new(RwLock::new(HealthState {
             trust_list: trust_state.clone(),
             revocation_list: revocation_state.clone(),
+            dsc_lists: dsc_lists.statuses(),
             value_sets_version: sources.value_sets_version,
         })));
         RefreshedTrust {
@@ -94,7 +98,7 @@ impl RefreshedTrust {
                 .as_deref()
                 .zip(revocation_state)
                 .map(|(source, state)| Refresher::new(source, state)),
-            foreign: sources.foreign,
+            dsc_lists,
             max_age_s: sources.max_age_s,
             handle: VerifierHandle::new(untrusting(sources.value_sets.clone())),
             value_sets: sources.value_sets,
@@ -112,8 +116,8 @@ impl RefreshedTrust {
         self.health.clone()
     }
 
-    /// Fetches both lists once at `now` (Unix seconds; blocking I/O) and, when either changed, puts the
-    /// verifier they describe in use. A failure or a refused list keeps the last good one and is logged
+    /// Fetches the lists once at `now` (Unix seconds; blocking I/O) — the trust list, the revocation
+    /// list and the imported DSC lists — and, when any changed, puts the verifier they describe in use. A failure or a refused list keeps the last good one and is logged
     /// (lists carry no personal data). Returns whether the verifier was replaced.
     pub fn refresh(&mut self, now: i64) -> bool {
         let trust_changed = changed("trust list", self.trust_list.refresh(now));
@@ -121,15 +125,14 @@ impl RefreshedTrust {
             .revocation_list
             .as_mut()
             .is_some_and(|refresher| changed("revocation list", refresher.refresh(now)));
-        if !(trust_changed || revocation_changed) {
-            return false;
-        }
+        let dscs_changed = self.dsc_lists.refresh(now);
         {
             let mut health = self
                 .health
                 .0
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
+            health.dsc_lists = self.dsc_lists.statuses();
             if trust_changed {
                 health.trust_list = self.trust_list.state().clone();
             }
@@ -139,6 +142,9 @@ impl RefreshedTrust {
                     .as_ref()
                     .map(|refresher| refresher.state().clone());
             }
+        }
+        if !(trust_changed || revocation_changed || dscs_changed) {
+            return false;
         }
         match self.verifier() {
             Some(verifier) => {
@@ -154,8 +160,13 @@ impl RefreshedTrust {
     fn verifier(&self) -> Option<Verifier> {
         let list = self.trust_list.state().current()?;
         let max_age_s = i64::try_from(self.max_age_s).unwrap_or(i64::MAX);
-        let verifier =
-            verifier_from_trust_list(list, &[], &self.foreign, max_age_s, self.value_sets.clone());
+        let verifier = verifier_from_trust_list(
+            list,
+            &[],
+            &self.dsc_lists.dscs(),
+            max_age_s,
+            self.value_sets.clone(),
+        );
         match &self.revocation_list {
             Some(refresher) => {
                 let revocation = refresher.state().current()?;
@@ -193,9 +204,7 @@ fn changed<E: std::fmt::Display>(list: &str, outcome: anyhow::Result<Refresh<E>>
 /// Refreshes `trust` at `clock` every `every` (the fetches off the async workers), forever: run it as a
 /// task and abort it at shutdown.
 pub async fn keep_fresh(mut trust: RefreshedTrust, clock: Clock, every: Duration) {
-    let mut ticks = tokio::time::interval(every);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    let mut ticks = crate::serving::ticks(every).await;
     loop {
         ticks.tick().await;
         let now = clock();
@@ -236,7 +245,8 @@ impl TrustHealth {
             None => true,
             Some(freshness) => freshness.is_some_and(|freshness| !freshness.expired),
         };
-        let healthy = trust_ok && revocation_ok;
+        let dscs_ok = state.dsc_lists.iter().all(|list| list.loaded);
+        let healthy = trust_ok && revocation_ok && dscs_ok;
         let mut body = json!({
             "status": if healthy { "ok" } else { "unavailable" },
             "trust_list": freshness_json(trust),
@@ -244,6 +254,12 @@ impl TrustHealth {
         });
         if let (Some(revocation), Some(object)) = (revocation, body.as_object_mut()) {
             object.insert(String::from("revocation_list"), freshness_json(revocation));
+        }
+        if let (false, Some(object)) = (state.dsc_lists.is_empty(), body.as_object_mut()) {
+            object.insert(
+                String::from("dsc_lists"),
+                statuses_json(&state.dsc_lists, now),
+            );
         }
         let status = if healthy {
             StatusCode::OK

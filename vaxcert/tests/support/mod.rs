@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod running;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -58,4 +60,17 @@ pub fn http() -> ureq::Agent {
         .http_status_as_error(false)
         .build()
         .new_agent()
+}
+
+/// `text` percent-encoded for a URL path segment (every byte but ASCII letters and digits).
+pub fn percent_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }

@@ -1,0 +1,521 @@
+//! The scanner page in a real browser: headless Chromium, driven through chromedriver (WebDriver), against
+//! one `vaxcert up`. A picture of a valid certificate turns the page green with the holder's name and date
+//! of birth; a picture of an altered one turns it red with the plain-words reason; pasted HC1 text turns it
+//! green; a fake camera (a Y4M video made here, showing the certificate's QR) turns it green. Screenshots
+//! of each state, one at a phone's size, go to `target/browser-artefacts/` (or `$VAXCERT_ARTEFACTS_DIR`).
+//!
+//! The test talks to the page only through its element ids, classes and visible texts, never through the
+//! network calls it makes, so it holds whichever way the page verifies. Without Chromium or chromedriver it
+//! is skipped, with a message; in CI (`CI` set) that is a failure (`scripts/install-browser` installs them).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use support::{command, http, temp_dir};
+
+/// How long a verdict may take to show after an upload, a paste or the camera's start.
+const VERDICT_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long chromedriver may take to answer its first `/status`.
+const DRIVER_DEADLINE: Duration = Duration::from_secs(20);
+
+/// The holder of the certificates issued here, as the dose confirmation gives them.
+const HOLDER_NAME: &str = "Trần Thị Đào";
+const HOLDER_DOB: &str = "1990-02-03";
+
+/// E_SIG_INVALID in the page's REASONS table (scanner.js), Vietnamese then English.
+const SIG_INVALID: [&str; 2] = [
+    "Chữ ký không khớp: chứng nhận đã bị sửa đổi hoặc làm giả.",
+    "The signature does not match: the certificate was altered or forged.",
+];
+
+/// A phone's screen in CSS pixels (a common 6.1-inch phone).
+const PHONE: (u32, u32) = (390, 844);
+
+/// A child process killed, with its whole process group (chromedriver's Chromium), when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        // The group was created for this child alone (`process_group(0)`): its id is the child's.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A program on `PATH`, the first of `names` found.
+fn on_path(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |name| dir.join(name)))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Chromium and chromedriver, or `None` (with a message) when either is missing; a failure in CI.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let chromium = on_path(&["chromium", "chromium-browser"]);
+    let driver = on_path(&["chromedriver"]);
+    match (chromium, driver) {
+        (Some(chromium), Some(driver)) => Some((chromium, driver)),
+        (chromium, driver) => {
+            let missing = [
+                ("chromium", chromium.is_none()),
+                ("chromedriver", driver.is_none()),
+            ]
+            .iter()
+            .filter(|(_, missing)| *missing)
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(" and ");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{missing} not found: CI must run scripts/install-browser first"
+            );
+            // Straight to stderr, past the test harness's capture: a skip must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
+                "browser tests skipped: {missing} not on PATH (scripts/install-browser installs them)"
+            );
+            None
+        }
+    }
+}
+
+/// Where screenshots go: `$VAXCERT_ARTEFACTS_DIR`, else `browser-artefacts/` in the target directory.
+fn artefacts_dir() -> PathBuf {
+    let dir = std::env::var_os("VAXCERT_ARTEFACTS_DIR").map_or_else(
+        || {
+            Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .parent()
+                .unwrap()
+                .join("browser-artefacts")
+        },
+        PathBuf::from,
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `vaxcert up` with its own data directory, on a free port.
+fn start_up(data: &Path) -> (Killed, String) {
+    let mut child = command(&[
+        "up",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .process_group(0)
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let up = Killed(child);
+    let mut base = None;
+    let mut seen = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        if let Some(url) = line.strip_prefix("vaxcert up: listening on ") {
+            base = Some(url.to_owned());
+        }
+        let ready = line.starts_with("vaxcert up: ready");
+        seen.push(line);
+        if ready {
+            break;
+        }
+    }
+    // Keep draining stdout so the server never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let base = base.unwrap_or_else(|| panic!("no address printed: {seen:?}"));
+    (up, base)
+}
+
+/// A certificate for [`HOLDER_NAME`], issued through the internal API: its `HC1:` text.
+fn issue(base: &str, data: &Path) -> String {
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+    let body = json!({
+        "dose_event_id": "dose-browser-1",
+        "person": {"fn": "Trần", "gn": "Thị Đào", "dob": HOLDER_DOB},
+        "vaccination": {"tg": "840539006", "vp": "28531000087107", "mp": "EU/1/21/1529",
+                        "ma": "ORG-100001699", "dn": 1, "sd": 2, "dt": "2021-08-01", "co": "VN",
+                        "lot_number": "AZ123"},
+        "provenance": {"site_code": "HCM-0007", "registry_record_id": "R-2021-000888",
+                       "record_hash": "sha256:00"}
+    });
+    let response = http()
+        .post(format!("{base}/internal/v1/dose-confirmations"))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Idempotency-Key", "dose-browser-1")
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
+        .unwrap();
+    let status = response.status().as_u16();
+    let issued: Value =
+        serde_json::from_str(&response.into_body().read_to_string().unwrap()).unwrap();
+    assert_eq!(status, 201, "{issued}");
+    issued["hc1"].as_str().unwrap().to_owned()
+}
+
+/// `hc1` with the date of birth changed inside the signed payload: it decodes, its signature fails.
+fn altered(hc1: &str) -> String {
+    let mut cose = hcert::decode_transport(hc1).unwrap();
+    let dob = HOLDER_DOB.as_bytes();
+    let at: Vec<usize> = cose
+        .windows(dob.len())
+        .enumerate()
+        .filter(|(_, window)| *window == dob)
+        .map(|(at, _)| at)
+        .collect();
+    assert_eq!(at.len(), 1, "the date of birth once in the payload");
+    let last = at[0] + dob.len() - 1;
+    cose[last] = if cose[last] == b'3' { b'4' } else { b'3' };
+    hcert::encode_transport(&cose)
+}
+
+/// The QR code of `hc1` as rows of modules, `true` for dark, without a quiet zone.
+fn modules(hc1: &str) -> Vec<Vec<bool>> {
+    let options = hcert::RenderOptions {
+        module_px: 1,
+        quiet_zone: 0,
+        depth: hcert::PngDepth::Eight,
+    };
+    let png = hcert::render_png(hc1, &options).unwrap();
+    let mut reader = png::Decoder::new(std::io::Cursor::new(png))
+        .read_info()
+        .unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!(frame.color_type, png::ColorType::Grayscale);
+    let side = frame.width as usize;
+    pixels[..side * frame.height as usize]
+        .chunks(side)
+        .map(|row| row.iter().map(|&value| value < 128).collect())
+        .collect()
+}
+
+/// A Y4M video (YUV4MPEG2, 4:2:0, 640×480, 10 frames a second) of `frames` identical frames: a grey
+/// desk with the QR code in the middle, dark modules black, the symbol and its 4-module quiet zone white.
+fn y4m(modules: &[Vec<bool>], frames: usize) -> Vec<u8> {
+    const WIDTH: usize = 640;
+    const HEIGHT: usize = 480;
+    // Studio-range luma: 16 black, 235 white.
+    const BLACK: u8 = 16;
+    const WHITE: u8 = 235;
+    const DESK: u8 = 150;
+    const QUIET: usize = 4;
+    let side = modules.len() + 2 * QUIET;
+    let module_px = (HEIGHT - 40) / side;
+    assert!(module_px >= 3, "{side} modules do not fit the frame");
+    let (left, top) = (
+        (WIDTH - side * module_px) / 2,
+        (HEIGHT - side * module_px) / 2,
+    );
+    let mut luma = vec![DESK; WIDTH * HEIGHT];
+    for y in 0..side * module_px {
+        for x in 0..side * module_px {
+            let (row, column) = (y / module_px, x / module_px);
+            let dark = (QUIET..QUIET + modules.len()).contains(&row)
+                && (QUIET..QUIET + modules.len()).contains(&column)
+                && modules[row - QUIET][column - QUIET];
+            luma[(top + y) * WIDTH + left + x] = if dark { BLACK } else { WHITE };
+        }
+    }
+    let chroma = vec![128u8; WIDTH / 2 * HEIGHT / 2 * 2];
+    let mut video = format!("YUV4MPEG2 W{WIDTH} H{HEIGHT} F10:1 Ip A1:1 C420jpeg\n").into_bytes();
+    for _ in 0..frames {
+        video.extend_from_slice(b"FRAME\n");
+        video.extend_from_slice(&luma);
+        video.extend_from_slice(&chroma);
+    }
+    video
+}
+
+/// chromedriver on a free loopback port, answering `/status`.
+fn start_driver(driver: &Path, log: &Path) -> (Killed, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .arg(format!("--log-path={}", log.display()))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let guard = Killed(child);
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        let ready = http()
+            .get(format!("{url}/status"))
+            .call()
+            .ok()
+            .and_then(|response| response.into_body().read_to_string().ok())
+            .and_then(|body| serde_json::from_str::<Value>(&body).ok())
+            .is_some_and(|status| status["value"]["ready"] == true);
+        if ready {
+            return (guard, url);
+        }
+        assert!(
+            started.elapsed() < DRIVER_DEADLINE,
+            "chromedriver did not start; its log: {}",
+            log.display()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// What a browser session is.
+enum Session<'a> {
+    /// A desktop window.
+    Desktop,
+    /// A phone's screen ([`PHONE`], touch, a phone's user agent) whose camera shows this Y4M video,
+    /// allowed without asking.
+    PhoneWithCamera(&'a Path),
+}
+
+/// A new headless Chromium session.
+async fn session(driver: &str, chromium: &Path, kind: Session<'_>) -> Client {
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--lang=vi".to_owned(),
+    ];
+    let mut options = json!({"binary": chromium});
+    if let Session::PhoneWithCamera(video) = kind {
+        args.push("--use-fake-ui-for-media-stream".to_owned());
+        args.push("--use-fake-device-for-media-stream".to_owned());
+        args.push(format!(
+            "--use-file-for-fake-video-capture={}",
+            video.display()
+        ));
+        options["mobileEmulation"] = json!({
+            "deviceMetrics": {"width": PHONE.0, "height": PHONE.1, "pixelRatio": 2, "touch": true, "mobile": true},
+        });
+    }
+    options["args"] = json!(args);
+    let capabilities = json!({"browserName": "chrome", "goog:chromeOptions": options});
+    let Value::Object(capabilities) = capabilities else {
+        unreachable!()
+    };
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(driver)
+        .await
+        .unwrap()
+}
+
+/// The page's state as shown: `#result`'s class, the verdict, the holder's name and date of birth, the
+/// reason; for assertion messages.
+async fn shown(client: &Client) -> String {
+    let mut parts = Vec::new();
+    for id in ["result", "verdict", "holder-name", "holder-dob", "reason"] {
+        let element = client.find(Locator::Id(id)).await.unwrap();
+        let class = element.attr("class").await.unwrap().unwrap_or_default();
+        let text = element.text().await.unwrap();
+        parts.push(format!("#{id} [{class}] {text:?}"));
+    }
+    parts.join("; ")
+}
+
+/// Waits (bounded) until `#result` has the class `result <verdict>`.
+async fn wait_for(client: &Client, verdict: &str) {
+    let expected = format!("result {verdict}");
+    let result = client.find(Locator::Id("result")).await.unwrap();
+    let started = Instant::now();
+    loop {
+        if result.attr("class").await.unwrap().as_deref() == Some(expected.as_str()) {
+            eprintln!("`{expected}` after {} ms", started.elapsed().as_millis());
+            return;
+        }
+        assert!(
+            started.elapsed() < VERDICT_DEADLINE,
+            "no `{expected}` within {VERDICT_DEADLINE:?}: {}",
+            shown(client).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn text_of(client: &Client, id: &str) -> String {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Green, with the holder's name (as written, then in the standard spelling) and date of birth.
+async fn assert_valid_holder(client: &Client) {
+    let state = shown(client).await;
+    let verdict = text_of(client, "verdict").await;
+    assert!(
+        verdict.contains("HỢP LỆ") && verdict.contains("VALID"),
+        "{state}"
+    );
+    assert!(!verdict.contains("NOT VALID"), "{state}");
+    let name = text_of(client, "holder-name").await;
+    assert_eq!(name.lines().next(), Some(HOLDER_NAME), "{state}");
+    assert!(name.contains("TRAN THI DAO"), "{state}");
+    assert_eq!(text_of(client, "holder-dob").await, HOLDER_DOB, "{state}");
+    assert_eq!(text_of(client, "reason").await, "", "{state}");
+}
+
+/// Saves a PNG screenshot of the window as `name` in the artefacts folder.
+async fn screenshot(client: &Client, dir: &Path, name: &str) {
+    let png = client.screenshot().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "{name}: not a PNG");
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+/// The page fits the window's width: no sideways scrolling.
+async fn assert_fits_width(client: &Client) {
+    let widths = client
+        .execute(
+            "return [document.documentElement.scrollWidth, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, inner) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(
+        scroll <= inner,
+        "{scroll} px of page in a {inner} px window"
+    );
+}
+
+#[test]
+fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() {
+    let Some((chromium, driver)) = browser() else {
+        return;
+    };
+    let artefacts = artefacts_dir();
+    let dir = temp_dir("browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data");
+    let (up, base) = start_up(&data);
+    let hc1 = issue(&base, &data);
+    let forged = altered(&hc1);
+
+    let valid_png = dir.join("valid.png");
+    let forged_png = dir.join("altered.png");
+    let options = hcert::RenderOptions::DEFAULT;
+    std::fs::write(&valid_png, hcert::render_png(&hc1, &options).unwrap()).unwrap();
+    std::fs::write(&forged_png, hcert::render_png(&forged, &options).unwrap()).unwrap();
+    let video = dir.join("camera.y4m");
+    std::fs::File::create(&video)
+        .unwrap()
+        .write_all(&y4m(&modules(&hc1), 10))
+        .unwrap();
+
+    let (_driver, driver_url) = start_driver(&driver, &dir.join("chromedriver.log"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = session(&driver_url, &chromium, Session::Desktop).await;
+        client.set_window_size(1024, 900).await.unwrap();
+        client.goto(&format!("{base}/")).await.unwrap();
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        assert_eq!(
+            result.attr("class").await.unwrap().as_deref(),
+            Some("result idle")
+        );
+
+        // A picture of the valid certificate.
+        let upload = client.find(Locator::Id("upload-input")).await.unwrap();
+        upload.send_keys(valid_png.to_str().unwrap()).await.unwrap();
+        wait_for(&client, "valid").await;
+        assert_valid_holder(&client).await;
+        screenshot(&client, &artefacts, "upload-valid.png").await;
+
+        // A picture of the altered certificate: red, with the signature's reason in plain words.
+        let upload = client.find(Locator::Id("upload-input")).await.unwrap();
+        upload
+            .send_keys(forged_png.to_str().unwrap())
+            .await
+            .unwrap();
+        wait_for(&client, "invalid").await;
+        let state = shown(&client).await;
+        assert!(
+            text_of(&client, "verdict").await.contains("NOT VALID"),
+            "{state}"
+        );
+        let reason = text_of(&client, "reason").await;
+        assert_eq!(
+            reason.lines().map(str::trim).collect::<Vec<_>>(),
+            SIG_INVALID,
+            "{state}"
+        );
+        screenshot(&client, &artefacts, "upload-altered-invalid.png").await;
+
+        // The valid HC1 text pasted, on a phone-sized window.
+        client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+        let input = client.find(Locator::Id("text-input")).await.unwrap();
+        input.send_keys(&hc1).await.unwrap();
+        client
+            .find(Locator::Css("#text-form [type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&client, "valid").await;
+        assert_valid_holder(&client).await;
+        assert_fits_width(&client).await;
+        screenshot(&client, &artefacts, "text-valid-phone.png").await;
+        client.close().await.unwrap();
+
+        // The camera of an (emulated) phone: a fake one showing the valid certificate's QR code.
+        let client = session(&driver_url, &chromium, Session::PhoneWithCamera(&video)).await;
+        client.goto(&format!("{base}/")).await.unwrap();
+        let result = client.find(Locator::Id("result")).await.unwrap();
+        assert_eq!(
+            result.attr("class").await.unwrap().as_deref(),
+            Some("result idle")
+        );
+        client
+            .find(Locator::Id("camera-button"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&client, "valid").await;
+        assert_valid_holder(&client).await;
+        assert_fits_width(&client).await;
+        screenshot(&client, &artefacts, "camera-valid-phone.png").await;
+        client.close().await.unwrap();
+    });
+    drop(up);
+    eprintln!("screenshots in {}", artefacts.display());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
