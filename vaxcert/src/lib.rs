@@ -3,6 +3,7 @@
 //! Thin by design: it parses arguments, reads and writes files, fetches documents, and calls the libraries
 //! (`hcert`, `keys`, `trust-list`, `verifier`) for everything else.
 
+pub mod citizen_portal;
 pub mod commands;
 pub mod config;
 pub mod fetch;

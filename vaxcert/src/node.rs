@@ -9,6 +9,8 @@
 //! <data>/internal-api.token                    0600; the development client's bearer token
 //! <data>/verifier-operator.token               0600; unlocks the verifier's full report (`vaxcert up`)
 //! <data>/trust-list-signer.pub.pem             the key verifiers pin (`--trust-list-key`)
+//! <data>/citizen-portal.secret                 0600; the citizen portal's secret (`crate::citizen_portal`)
+//! <data>/outbox/sms.jsonl                      0600; development text messages (`vaxcert up`)
 //! ```
 //!
 //! The EU value sets come built in (`crate::value_sets`) unless `--value-sets` or `DCC_SPEC_DIR` names
@@ -21,6 +23,7 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Args;
+use issuer::citizen::PortalSecret;
 use issuer::ledger::{Ledger, Scope, redacted_url};
 use issuer::publication::{PublicationConfig, Publisher};
 use issuer::service::{Clock, IssuanceService};
@@ -30,6 +33,7 @@ use keys::keystore::INDEX_FILE;
 use keys::{Backend, Keystore, Passphrase, SignatureAlgorithm, Signer};
 use verifier::{TrustStore, Verifier};
 
+use crate::citizen_portal::{PORTAL_SECRET_FILE, portal_secret};
 use crate::commands::keys::{
     DIRECTORY_MODE, PASSPHRASE_ENV, PassphraseArgs, SECRET_MODE, open, prepare_empty_directory,
     read_passphrase, write_atomically, write_files,
@@ -250,6 +254,9 @@ pub struct Node {
     pub trust_list_key_pem: String,
     /// The value sets confirmations are validated against.
     pub value_sets: LoadedValueSets,
+    /// The citizen portal's secret, when the installation has one ([`crate::citizen_portal`]): with it
+    /// the service records who may download each certificate.
+    pub portal_secret: Option<Arc<PortalSecret>>,
 }
 
 impl std::fmt::Debug for Node {
@@ -340,8 +347,16 @@ pub async fn open_node_with(
     let verifier = Verifier::new(Arc::new(store), Some(Arc::clone(&value_sets)));
     let signer: Arc<dyn Signer> = Arc::new(dsc_key);
     let issuer = Issuer::new(signer, dsc, verifier, IssuerConfig::default());
-    let service = IssuanceService::new(Arc::new(issuer), ledger, value_sets, clock);
+    let mut service = IssuanceService::new(Arc::new(issuer), ledger, value_sets, clock);
+    let portal_secret = if args.data.join(PORTAL_SECRET_FILE).exists() {
+        let (secret, _) = portal_secret(&args.data, false)?;
+        service = service.with_portal_secret(Arc::clone(&secret));
+        Some(secret)
+    } else {
+        None
+    };
     Ok(Node {
+        portal_secret,
         value_sets: loaded_value_sets,
         trust_list_pin: publication.trust_list_pin,
         trust_list_key_pem: publication.trust_list_key_pem,

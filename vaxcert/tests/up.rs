@@ -673,3 +673,91 @@ fn up_configured_by_environment_logs_json_and_serves_one_metrics() {
     std::fs::remove_dir_all(&data).unwrap();
     std::fs::remove_file(&log_path).unwrap();
 }
+
+#[test]
+fn up_lets_a_citizen_log_in_with_the_code_from_the_outbox_and_download_their_certificate() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let data = temp_dir("up-citizen");
+    let up = start(&data, &value_sets);
+    assert!(up.stdout.iter().any(|line| line.contains("citizen portal")));
+    let mode = std::fs::metadata(data.join("citizen-portal.secret"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let token = std::fs::read_to_string(data.join("internal-api.token")).unwrap();
+    let mut body = confirmation("up-citizen-dose-1");
+    body["person"]["id_number"] = json!("079190001234");
+    body["person"]["phone"] = json!("+84901234567");
+    let (status, issued) = post(&up, token.trim(), &body);
+    assert_eq!(status, 201, "{issued}");
+
+    let agent = http();
+    let identity = json!({"id_number": "079190001234", "dob": "1990-02-03"});
+    let answer = agent
+        .post(format!("{}/citizen/v1/code", up.base))
+        .header("Content-Type", "application/json")
+        .send(identity.to_string())
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 202);
+
+    // The development sender appends the message to <data>/outbox/sms.jsonl, off the request path.
+    let outbox = data.join("outbox/sms.jsonl");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let line = loop {
+        if let Some(line) = std::fs::read_to_string(&outbox)
+            .ok()
+            .and_then(|text| text.lines().last().map(str::to_owned))
+        {
+            break line;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no message in the outbox"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let message: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(message["to"], "+84901234567");
+    let code: String = message["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap()
+        .to_owned();
+
+    let mut login = identity.clone();
+    login["code"] = json!(code);
+    let answer = agent
+        .post(format!("{}/citizen/v1/session", up.base))
+        .header("Content-Type", "application/json")
+        .send(login.to_string())
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let cookie = answer.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let session = cookie.split(';').next().unwrap().to_owned();
+
+    let mut list = agent
+        .get(format!("{}/citizen/v1/certificates", up.base))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    let list: Value = serde_json::from_str(&list.body_mut().read_to_string().unwrap()).unwrap();
+    let certificates = list["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 1);
+    assert_eq!(certificates[0]["uvci"], issued["uvci"]);
+    let id = certificates[0]["id"].as_str().unwrap();
+    let mut png = agent
+        .get(format!("{}/citizen/v1/certificates/{id}/qr.png", up.base))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    let png = png.body_mut().read_to_vec().unwrap();
+    let read = hcert::read_qr(&png, &hcert::ImageLimits::default()).unwrap();
+    assert_eq!(read, issued["hc1"].as_str().unwrap());
+    // The picture verifies like any certificate.
+    assert_eq!(verify(&up, &data, &read)["valid"], true);
+}

@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use issuer::api::citizen::{self, CitizenConfig};
 use issuer::api::metrics::Metrics;
 use issuer::api::{ApiConfig, OPENAPI, router_sharing_metrics, serve};
+use issuer::citizen::{LoginPolicy, Portal};
 use issuer::service::system_clock;
 use keys::Backend;
 use trust_list::PinnedKey;
 
+use crate::citizen_portal::{JsonlOutbox, portal_secret};
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
 use crate::commands::serve::parse_interval;
 use crate::config::ConfigArgs;
@@ -69,6 +72,16 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let ledger = args.node.open_ledger().await?;
     let dev_mode = args.node.data.join(DEV_PASSPHRASE_FILE).exists();
     let created_token = dev_mode && bootstrap_token(&args.node, &ledger, clock()).await?;
+    let (portal_secret, created_portal_secret) = portal_secret(&args.node.data, true)?;
+    let outbox = JsonlOutbox::new(&args.node.data)?;
+    let outbox_path = outbox.path().display().to_string();
+    let portal = Portal::new(
+        std::sync::Arc::clone(&ledger),
+        portal_secret,
+        LoginPolicy::default(),
+        std::sync::Arc::new(outbox),
+        clock.clone(),
+    );
     let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
 
     write_atomically(
@@ -141,6 +154,14 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         }
     );
     println!("  scanner page         {base}/");
+    println!(
+        "  citizen portal       {base}/citizen/  (one-time codes to {outbox_path}{})",
+        if created_portal_secret {
+            "; portal secret created"
+        } else {
+            ""
+        }
+    );
     println!("  health               {base}/healthz");
     println!("  OpenAPI              {base}/openapi.json");
     println!("  metrics              {base}/metrics");
@@ -175,7 +196,11 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let openapi = verifier_service::merge_openapi(OPENAPI, verifier_service::OPENAPI, "vaxcert")
         .context("the OpenAPI documents do not merge")?;
     let app = router_sharing_metrics(node.service, node.publisher, config, openapi, metrics)
-        .merge(verifier_service::router(verifier_service));
+        .merge(verifier_service::router(verifier_service))
+        .merge(citizen::router(
+            std::sync::Arc::new(portal),
+            CitizenConfig::default(),
+        ));
     serve(listener, app, &config, shutdown_signal()).await;
     follower.abort();
     dsc_refresher.abort();

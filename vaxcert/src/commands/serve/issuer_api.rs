@@ -7,16 +7,25 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
+use issuer::api::citizen::{self, CitizenConfig};
 use issuer::api::{ApiConfig, OPENAPI, internal_router};
+use issuer::citizen::{LoginPolicy, Portal};
 
 use super::node_service::{NodeServiceArgs, Opened, Served, run_node_service};
+use crate::citizen_portal::{JsonlOutbox, PORTAL_SECRET_FILE};
 use crate::node::open_node_with;
 
-/// The paths `serve issuer` answers, as its OpenAPI document lists them.
-const PATHS: [&str; 6] = [
+/// The paths `serve issuer` answers, as its OpenAPI document lists them (the citizen portal's only when
+/// the installation has a portal secret, see [`crate::citizen_portal`]).
+const PATHS: [&str; 11] = [
     "/internal/v1/dose-confirmations",
     "/internal/v1/certificates/{uvci}",
     "/internal/v1/certificates/{uvci}/revocation",
+    "/citizen/v1/code",
+    "/citizen/v1/session",
+    "/citizen/v1/certificates",
+    "/citizen/v1/certificates/{id}/{file}",
+    "/citizen/",
     "/healthz",
     "/metrics",
     "/openapi.json",
@@ -45,15 +54,36 @@ pub fn run(args: NodeServiceArgs) -> Result<ExitCode> {
                 opened.keystore,
                 &opened.passphrase,
                 Arc::clone(&opened.ledger),
-                opened.clock,
+                opened.clock.clone(),
             )
             .await?;
+            let mut routes =
+                internal_router(issuing.service, ApiConfig::default(), &opened.metrics);
+            let mut endpoints = vec![
+                ("issuer internal API", "/internal/v1/dose-confirmations"),
+                ("certificate status", "/internal/v1/certificates/{uvci}"),
+            ];
+            match issuing.portal_secret {
+                Some(secret) => {
+                    let portal = Portal::new(
+                        Arc::clone(&opened.ledger),
+                        secret,
+                        LoginPolicy::default(),
+                        Arc::new(JsonlOutbox::new(&node.data)?),
+                        opened.clock.clone(),
+                    );
+                    routes =
+                        routes.merge(citizen::router(Arc::new(portal), CitizenConfig::default()));
+                    endpoints.push(("citizen portal", "/citizen/"));
+                }
+                None => eprintln!(
+                    "vaxcert serve issuer: no {} under the data directory: the citizen portal is off and no contact details are recorded",
+                    PORTAL_SECRET_FILE
+                ),
+            }
             Ok(Served {
-                routes: internal_router(issuing.service, ApiConfig::default(), &opened.metrics),
-                endpoints: vec![
-                    ("issuer internal API", "/internal/v1/dose-confirmations"),
-                    ("certificate status", "/internal/v1/certificates/{uvci}"),
-                ],
+                routes,
+                endpoints,
                 facts: vec![
                     ("EU value sets", issuing.value_sets.to_string()),
                     ("keystore", node.keys_dir().display().to_string()),

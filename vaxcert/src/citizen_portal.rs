@@ -1,0 +1,185 @@
+//! The citizen portal of an installation: its secret (`<data>/citizen-portal.secret`, 0600, 32 random
+//! bytes, created by `vaxcert up` on first run) and the development text-message sender, which appends
+//! one JSON line per message to `<data>/outbox/sms.jsonl` (0600, in a 0700 folder) instead of sending it.
+//!
+//! ```text
+//! <data>/citizen-portal.secret   0600; keys the ledger's hashes of identities and phone numbers
+//! <data>/outbox/sms.jsonl        0600; {"at", "kind", "to", "text"} per line (development only)
+//! ```
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use issuer::citizen::{PortalSecret, SECRET_BYTES, SmsMessage, SmsSender};
+use serde_json::json;
+
+use crate::commands::keys::{DIRECTORY_MODE, SECRET_MODE, write_atomically};
+use crate::node::create_data_directory;
+
+/// The portal secret's file under the data directory.
+pub const PORTAL_SECRET_FILE: &str = "citizen-portal.secret";
+
+/// The development outbox of text messages, under the data directory.
+pub const SMS_OUTBOX_FILE: &str = "outbox/sms.jsonl";
+
+/// The portal secret of the installation at `data`, created (0600, random) when `create` and missing.
+/// Returns it and whether it was created.
+pub fn portal_secret(data: &Path, create: bool) -> Result<(Arc<PortalSecret>, bool)> {
+    let path = data.join(PORTAL_SECRET_FILE);
+    if path.exists() {
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        let secret = PortalSecret::from_bytes(&bytes)
+            .map_err(|_| anyhow!("{} must hold exactly {SECRET_BYTES} bytes", path.display()))?;
+        return Ok((Arc::new(secret), false));
+    }
+    if !create {
+        bail!(
+            "no citizen portal secret at {}: create {SECRET_BYTES} random bytes there (0600), e.g. `head -c {SECRET_BYTES} /dev/urandom > {}` — keep it with the keystore's backups: without it no citizen can log in",
+            path.display(),
+            path.display()
+        );
+    }
+    let bytes = PortalSecret::generate().map_err(|_| anyhow!("no randomness"))?;
+    create_data_directory(data)?;
+    write_atomically(data, PORTAL_SECRET_FILE, bytes.as_ref(), SECRET_MODE)
+        .context("cannot write the citizen portal secret")?;
+    let secret = PortalSecret::from_bytes(bytes.as_ref()).map_err(|_| anyhow!("bad secret"))?;
+    Ok((Arc::new(secret), true))
+}
+
+/// The development sender: each message appended as one JSON line to [`SMS_OUTBOX_FILE`].
+pub struct JsonlOutbox {
+    path: PathBuf,
+    lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for JsonlOutbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JsonlOutbox")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JsonlOutbox {
+    /// The outbox of the installation at `data` (its folder is created, 0700, when missing).
+    pub fn new(data: &Path) -> Result<JsonlOutbox> {
+        let path = data.join(SMS_OUTBOX_FILE);
+        if let Some(folder) = path.parent() {
+            DirBuilder::new()
+                .recursive(true)
+                .mode(DIRECTORY_MODE)
+                .create(folder)
+                .with_context(|| format!("cannot create {}", folder.display()))?;
+        }
+        Ok(JsonlOutbox {
+            path,
+            lock: Mutex::new(()),
+        })
+    }
+
+    /// Where the messages go.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl SmsSender for JsonlOutbox {
+    fn send(&self, message: SmsMessage) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let at = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)?;
+        let mut line = json!({
+            "at": at,
+            "kind": "one_time_code",
+            "to": message.to.as_str(),
+            "text": message.text.as_str(),
+        })
+        .to_string();
+        line.push('\n');
+        // One writer at a time, one write per line: lines never interleave.
+        let _guard = self.lock.lock().map_err(|_| "outbox lock poisoned")?;
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(SECRET_MODE)
+            .open(&self.path)?;
+        file.write_all(line.as_bytes())?;
+        file.sync_data()?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use issuer::citizen::{SmsMessage, SmsSender as _};
+    use zeroize::Zeroizing;
+
+    use super::{JsonlOutbox, portal_secret};
+
+    fn temp_dir(label: &str) -> std::path::PathBuf {
+        let mut bytes = [0u8; 8];
+        getrandom::fill(&mut bytes).unwrap();
+        let dir = std::env::temp_dir().join(format!("vaxcert-{label}-{}", hex::encode(bytes)));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[test]
+    fn the_secret_is_created_once_private_and_then_read_back() {
+        let data = temp_dir("portal-secret");
+        assert!(
+            portal_secret(&data, false).is_err(),
+            "production never creates it"
+        );
+        let (first, created) = portal_secret(&data, true).unwrap();
+        assert!(created);
+        let mode = std::fs::metadata(data.join(super::PORTAL_SECRET_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (second, created) = portal_secret(&data, true).unwrap();
+        assert!(!created);
+        assert_eq!(
+            first.account_key("+84900000001"),
+            second.account_key("+84900000001")
+        );
+    }
+
+    #[test]
+    fn messages_are_appended_as_json_lines_to_a_private_file() {
+        let data = temp_dir("outbox");
+        let outbox = JsonlOutbox::new(&data).unwrap();
+        for code in ["111111", "222222"] {
+            outbox
+                .send(SmsMessage {
+                    to: Zeroizing::new("+84900000001".to_owned()),
+                    text: Zeroizing::new(format!("code {code}")),
+                })
+                .unwrap();
+        }
+        let text = std::fs::read_to_string(outbox.path()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[1]["to"], "+84900000001");
+        assert_eq!(lines[1]["text"], "code 222222");
+        assert_eq!(lines[0]["kind"], "one_time_code");
+        let mode = std::fs::metadata(outbox.path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
