@@ -10,7 +10,7 @@
 
 use std::fmt::Write as _;
 
-use hcert::{DccEntry, DccPayload, QrError, QrMatrix, ValueSetId, ValueSets, VaccinationEntry};
+use hcert::{DccEntry, DccPayload, QrError, QrMatrix, VaccinationEntry, ValueSetId, ValueSets};
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
 use subsetter::GlyphRemapper;
@@ -150,15 +150,20 @@ pub fn render_pdf(printable: &Printable<'_>) -> Result<Vec<u8>, PrintableError> 
     page.rule(y, 0.8, 0.0);
 
     // The QR code, centred, its quiet zone kept clear.
-    let module = QR_SIDE_MM * PT_PER_MM / qr.side().max(1) as f32;
-    let quiet = QUIET_ZONE_MODULES * module;
-    let symbol = module * qr.side() as f32;
-    let outer = symbol + 2.0 * quiet;
-    let left = (PAGE_WIDTH - outer) / 2.0;
-    let top = y - 8.0;
-    page.qr(&qr, left + quiet, top - quiet, module);
-    page.frame(left, top - outer, outer, outer);
-    y = top - outer - 13.0;
+    let place = QrPlace::new(qr.side(), QR_TOP);
+    page.qr(
+        &qr,
+        place.left + place.quiet,
+        place.top - place.quiet,
+        place.module,
+    );
+    page.frame(
+        place.left,
+        place.top - place.outer,
+        place.outer,
+        place.outer,
+    );
+    y = place.top - place.outer - 13.0;
     page.centered(
         Face::Regular,
         8.5,
@@ -182,10 +187,17 @@ pub fn render_pdf(printable: &Printable<'_>) -> Result<Vec<u8>, PrintableError> 
         page.text(Face::Regular, 8.0, MARGIN, first - 11.0, row.english, 0.4);
         let mut line_y = first;
         for line in &value_lines {
-            page.text(Face::Regular, VALUE_SIZE, MARGIN + LABEL_WIDTH, line_y, line, 0.0);
+            page.text(
+                Face::Regular,
+                VALUE_SIZE,
+                MARGIN + LABEL_WIDTH,
+                line_y,
+                line,
+                0.0,
+            );
             line_y -= VALUE_LEADING;
         }
-        let height = (14.0 + 11.0).max(VALUE_LEADING * value_lines.len() as f32) + 7.0;
+        let height = 25.0_f32.max(VALUE_LEADING * value_lines.len() as f32) + 7.0;
         y -= height;
         page.rule(y, 0.4, 0.8);
     }
@@ -210,6 +222,40 @@ pub fn render_pdf(printable: &Printable<'_>) -> Result<Vec<u8>, PrintableError> 
 
     page.finish(printable)
 }
+
+/// Where the QR code sits on the page, in points from the bottom left corner.
+#[derive(Debug, Clone, Copy)]
+struct QrPlace {
+    /// Left edge of the quiet zone.
+    left: f32,
+    /// Top edge of the quiet zone.
+    top: f32,
+    /// Side of the symbol with its quiet zone.
+    outer: f32,
+    /// Width of the quiet zone.
+    quiet: f32,
+    /// Side of one module.
+    module: f32,
+}
+
+impl QrPlace {
+    /// A symbol of `side` modules, [`QR_SIDE_MM`] wide, centred, its quiet zone's top at `top`.
+    fn new(side: usize, top: f32) -> Self {
+        let module = QR_SIDE_MM * PT_PER_MM / side.max(1) as f32;
+        let quiet = QUIET_ZONE_MODULES * module;
+        let outer = module * side as f32 + 2.0 * quiet;
+        Self {
+            left: (PAGE_WIDTH - outer) / 2.0,
+            top,
+            outer,
+            quiet,
+            module,
+        }
+    }
+}
+
+/// The top of the QR code's quiet zone: below the title block.
+const QR_TOP: f32 = PAGE_HEIGHT - MARGIN - 16.0 - 18.0 - 15.0 - 12.0 - 8.0;
 
 /// One line of the table: a label in both languages and the value.
 struct Row {
@@ -240,8 +286,16 @@ fn table_rows(
     };
     Ok(vec![
         row("Họ và tên", "Name", written),
-        row("Họ và tên (chuẩn ICAO)", "Name (ICAO transliteration)", transliterated),
-        row("Ngày sinh", "Date of birth", printable.payload.dob.to_string()),
+        row(
+            "Họ và tên (chuẩn ICAO)",
+            "Name (ICAO transliteration)",
+            transliterated,
+        ),
+        row(
+            "Ngày sinh",
+            "Date of birth",
+            printable.payload.dob.to_string(),
+        ),
         row(
             "Bệnh phòng ngừa",
             "Disease targeted",
@@ -262,7 +316,7 @@ fn table_rows(
             "Manufacturer",
             printable.named(ValueSetId::VaccineMahManf, &entry.ma),
         ),
-        row("Mũi tiêm", "Dose", format!("{} / {}", entry.dn, entry.sd)),
+        row("Mũi tiêm", "Dose", format!("{}/{}", entry.dn, entry.sd)),
         row("Ngày tiêm", "Date of vaccination", entry.dt.to_string()),
         row(
             "Quốc gia tiêm",
@@ -270,7 +324,11 @@ fn table_rows(
             printable.named(ValueSetId::Country, &entry.co),
         ),
         row("Đơn vị cấp", "Certificate issuer", entry.is.to_string()),
-        row("Mã chứng nhận", "Certificate identifier", entry.ci.to_string()),
+        row(
+            "Mã chứng nhận",
+            "Certificate identifier",
+            entry.ci.to_string(),
+        ),
         row(
             "Hiệu lực",
             "Valid",
@@ -564,14 +622,17 @@ impl PageWriter {
             .parent(tree)
             .media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
             .contents(contents);
-        let mut fonts = page_writer.resources().fonts();
-        fonts.pair(REGULAR, regular).pair(BOLD, bold);
-        fonts.finish();
+        page_writer
+            .resources()
+            .fonts()
+            .pair(REGULAR, regular)
+            .pair(BOLD, bold);
         page_writer.finish();
 
         let stream = self.content.finish();
         let compressed = hcert::deflate(&stream);
-        pdf.stream(contents, &compressed).filter(Filter::FlateDecode);
+        pdf.stream(contents, &compressed)
+            .filter(Filter::FlateDecode);
 
         let mut title = String::from("COVID-19 vaccination certificate ");
         if let DccEntry::Vaccination([entry]) = &printable.payload.entry {
@@ -582,5 +643,275 @@ impl PageWriter {
             .producer(TextStr("vaxcert"));
         pdf.set_file_id((title.clone().into_bytes(), Vec::new()));
         Ok(pdf.finish())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use hcert::ImageLimits;
+
+    use super::*;
+
+    /// 150 dpi: an office scanner's or a phone photo's resolution of a printed page.
+    const DPI: f32 = 150.0;
+
+    const PAYLOAD: &str = r#"{"ver": "1.3.0",
+        "nam": {"fn": "Nguyễn", "fnt": "NGUYEN", "gn": "Thị Ánh Tuyết", "gnt": "THI<ANH<TUYET"},
+        "dob": "1983-10-10",
+        "v": [{"tg": "840539006", "vp": "1119349007", "mp": "EU/1/20/1528", "ma": "ORG-100030215",
+               "dn": 2, "sd": 2, "dt": "2021-09-14", "co": "VN",
+               "is": "Bộ Y tế Việt Nam (Ministry of Health of Viet Nam)",
+               "ci": "URN:UVCI:01:VN:7B3Q9K2M4X8H6T1R#W"}]}"#;
+
+    /// 2021-10-01 and 2022-10-01, 00:00 UTC.
+    const IAT: i64 = 1_633_046_400;
+    const EXP: i64 = 1_664_582_400;
+
+    /// An `HC1:` text of a typical certificate's length (≈ 630 characters, version 20).
+    fn hc1() -> String {
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let bytes: Vec<u8> = (0..420)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        format!("HC1:{}", hcert::base45_encode(&bytes))
+    }
+
+    fn value_sets() -> ValueSets {
+        let set = |id: &str, code: &str, display: &str| {
+            serde_json::json!({"valueSetId": id,
+                "valueSetValues": {code: {"display": display, "active": true}}})
+            .to_string()
+        };
+        let docs = [
+            set("disease-agent-targeted", "840539006", "COVID-19"),
+            set(
+                "sct-vaccines-covid-19",
+                "1119349007",
+                "SARS-CoV-2 mRNA vaccine",
+            ),
+            set("vaccines-covid-19-names", "EU/1/20/1528", "Comirnaty"),
+            set(
+                "vaccines-covid-19-auth-holders",
+                "ORG-100030215",
+                "Biontech Manufacturing GmbH",
+            ),
+            set("country-2-codes", "VN", "Viet Nam"),
+        ];
+        ValueSets::from_documents(docs.iter().map(String::as_str)).unwrap()
+    }
+
+    fn pdf(hc1: &str, value_sets: Option<&ValueSets>) -> Vec<u8> {
+        let payload: DccPayload<'_> = serde_json::from_str(PAYLOAD).unwrap();
+        let mut printable = Printable::new(hc1, &payload, IAT, EXP);
+        if let Some(sets) = value_sets {
+            printable = printable.with_value_sets(sets);
+        }
+        render_pdf(&printable).unwrap()
+    }
+
+    /// Where the test leaves its PDF and page picture: the workspace's `target/`, for people to look at.
+    fn artefacts() -> PathBuf {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-artefacts/printable");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Whether the poppler tool `name` runs; without it the test is skipped, unless in CI.
+    fn have(name: &str) -> bool {
+        let found = Command::new(name).arg("-v").output().is_ok();
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{name} (poppler-utils) is required in CI: scripts/install-pdf-tools"
+            );
+            eprintln!("skipped: {name} not installed (scripts/install-pdf-tools)");
+        }
+        found
+    }
+
+    #[test]
+    fn the_printed_qr_code_scans_back_and_is_35_to_60_mm() {
+        if !have("pdftoppm") {
+            return;
+        }
+        let text = hc1();
+        let dir = artefacts();
+        let pdf_path = dir.join("certificate.pdf");
+        std::fs::write(&pdf_path, pdf(&text, Some(&value_sets()))).unwrap();
+        let status = Command::new("pdftoppm")
+            .args(["-r", "150", "-gray", "-png", "-singlefile"])
+            .arg(&pdf_path)
+            .arg(dir.join("certificate"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let picture = std::fs::read(dir.join("certificate.png")).unwrap();
+        assert_eq!(
+            hcert::read_qr(&picture, &ImageLimits::DEFAULT).as_deref(),
+            Ok(text.as_str())
+        );
+
+        // The printed size, from the pixels: the dark extent inside the frame around the quiet zone.
+        let page = image::load_from_memory(&picture).unwrap().into_luma8();
+        let side = QrMatrix::encode(&text).unwrap().side();
+        let place = QrPlace::new(side, QR_TOP);
+        let px = |pt: f32| (pt * DPI / 72.0).round() as u32;
+        let (x0, y0) = (px(place.left) + 2, px(PAGE_HEIGHT - place.top) + 2);
+        let span = px(place.outer) - 4;
+        let dark: Vec<(u32, u32)> = (y0..y0 + span)
+            .flat_map(|y| (x0..x0 + span).map(move |x| (x, y)))
+            .filter(|&(x, y)| page.get_pixel(x, y).0[0] < 128)
+            .collect();
+        let extent = |axis: fn(&(u32, u32)) -> u32| {
+            let (min, max) = (dark.iter().map(axis).min(), dark.iter().map(axis).max());
+            (max.unwrap() - min.unwrap() + 1) as f32 * 25.4 / DPI
+        };
+        let (width_mm, height_mm) = (extent(|p| p.0), extent(|p| p.1));
+        for mm in [width_mm, height_mm] {
+            assert!((35.0..=60.0).contains(&mm), "side {mm} mm");
+            assert!((mm - QR_SIDE_MM).abs() < 1.0, "side {mm} mm");
+        }
+        let diagonal = width_mm.hypot(height_mm);
+        assert!((35.0..=60.0).contains(&diagonal), "diagonal {diagonal} mm");
+        // The quiet zone is white: nothing dark between the frame and the symbol.
+        let quiet_px = px(place.quiet) - 3;
+        assert!(
+            dark.iter()
+                .all(|&(x, y)| x >= x0 + quiet_px && y >= y0 + quiet_px),
+            "a dark pixel in the quiet zone"
+        );
+    }
+
+    #[test]
+    fn the_text_holds_every_field_in_both_languages() {
+        if !have("pdftotext") {
+            return;
+        }
+        let dir = artefacts();
+        let pdf_path = dir.join("fields.pdf");
+        std::fs::write(&pdf_path, pdf(&hc1(), Some(&value_sets()))).unwrap();
+        let out = Command::new("pdftotext")
+            .args(["-layout", "-enc", "UTF-8"])
+            .arg(&pdf_path)
+            .arg("-")
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        for expected in [
+            "GIẤY CHỨNG NHẬN TIÊM CHỦNG COVID-19",
+            "COVID-19 VACCINATION CERTIFICATE",
+            "Họ và tên",
+            "Name",
+            "Nguyễn Thị Ánh Tuyết",
+            "NGUYEN<<THI<ANH<TUYET",
+            "Ngày sinh",
+            "Date of birth",
+            "1983-10-10",
+            "COVID-19 (840539006)",
+            "Comirnaty (EU/1/20/1528)",
+            "SARS-CoV-2 mRNA vaccine (1119349007)",
+            "Biontech Manufacturing GmbH (ORG-100030215)",
+            "Mũi tiêm",
+            "2/2",
+            "Ngày tiêm",
+            "2021-09-14",
+            "Quốc gia tiêm",
+            "Viet Nam (VN)",
+            "Đơn vị cấp",
+            "Bộ Y tế Việt Nam",
+            "Mã chứng nhận",
+            "URN:UVCI:01:VN:7B3Q9K2M4X8H6T1R#W",
+            "Hiệu lực",
+            "2021-10-01",
+            "2022-10-01",
+        ] {
+            assert!(
+                text.contains(expected),
+                "{expected:?} missing from:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn codes_stand_alone_without_value_sets() {
+        let payload: DccPayload<'_> = serde_json::from_str(PAYLOAD).unwrap();
+        let printable = Printable::new("HC1:X", &payload, IAT, EXP);
+        let rows = match &payload.entry {
+            DccEntry::Vaccination([entry]) => table_rows(&printable, entry).unwrap(),
+            _ => unreachable!(),
+        };
+        let vaccine = rows.iter().find(|row| row.english == "Vaccine").unwrap();
+        assert_eq!(vaccine.value, "EU/1/20/1528");
+    }
+
+    #[test]
+    fn the_font_has_every_vietnamese_letter() {
+        let letters = "aàáảãạăằắẳẵặâầấẩẫậeèéẻẽẹêềếểễệiìíỉĩịoòóỏõọôồốổỗộơờớởỡợuùúủũụưừứửữựyỳýỷỹỵđ";
+        let upper = letters.to_uppercase();
+        for font in [notosans::REGULAR_TTF, notosans::BOLD_TTF] {
+            let face = ttf_parser::Face::parse(font, 0).unwrap();
+            for c in letters.chars().chain(upper.chars()) {
+                assert!(face.glyph_index(c).is_some(), "no glyph for {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_test_certificate_has_no_printable_form() {
+        let json = r#"{"ver": "1.3.0", "nam": {"fnt": "A"}, "dob": "1990",
+            "t": [{"tg": "840539006", "tt": "LP6464-4", "sc": "2021-09-14T10:00:00Z", "tr": "260415000",
+                   "tc": "X", "co": "VN", "is": "X", "ci": "URN:UVCI:01:VN:X"}]}"#;
+        let payload: DccPayload<'_> = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            render_pdf(&Printable::new("HC1:X", &payload, IAT, EXP)),
+            Err(PrintableError::NotVaccination)
+        );
+    }
+
+    #[test]
+    fn the_pdf_is_one_page_with_subset_fonts() {
+        let bytes = pdf(&hc1(), None);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(bytes.starts_with(b"%PDF-"));
+        assert_eq!(
+            text.matches("/Type /Page\n").count() + text.matches("/Type /Page ").count(),
+            1
+        );
+        assert_eq!(
+            text.matches("+NotoSans-Regular").count(),
+            3,
+            "font, CID font, descriptor"
+        );
+        assert!(text.contains("+NotoSans-Bold"));
+        // Subsets, not the 200 KB fonts.
+        assert!(bytes.len() < 120_000, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn long_values_wrap_within_the_value_column() {
+        let mut page = PageWriter::new().unwrap();
+        let width = PAGE_WIDTH - 2.0 * MARGIN - LABEL_WIDTH;
+        let long = "Trung tâm Kiểm soát Bệnh tật Thành phố Hồ Chí Minh (Ho Chi Minh City Center for Disease Control)";
+        let lines = page.wrap(Face::Regular, VALUE_SIZE, width, long);
+        assert!(lines.len() >= 2);
+        assert_eq!(lines.join(" "), long);
+        let unbroken = "URN:UVCI:01:VN:".repeat(8);
+        let lines = page.wrap(Face::Regular, VALUE_SIZE, width, &unbroken);
+        assert!(lines.len() >= 2);
+        assert_eq!(lines.concat(), unbroken);
+        for line in &lines {
+            assert!(page.regular.width(line, VALUE_SIZE) <= width);
+        }
     }
 }

@@ -208,7 +208,11 @@ impl ValueSets {
                 let entry = RawEntry::deserialize(entry).map_err(|_| shape_error(index))?;
                 let member = Member {
                     active: entry.active.unwrap_or(true),
-                    display: entry.display.as_ref().and_then(Value::as_str).map(Box::from),
+                    display: entry
+                        .display
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .map(Box::from),
                 };
                 codes.insert(code.into_boxed_str(), member);
             }
@@ -431,7 +435,10 @@ mod tests {
         assert_eq!(sets.display(ValueSetId::Country, "YY"), None);
         assert!(sets.contains(ValueSetId::Country, "XX"));
         assert_eq!(sets.display(ValueSetId::Country, "ZZ"), None);
-        assert_eq!(sets.display(ValueSetId::VaccineMedicinalProduct, "EU/1/20/1528"), None);
+        assert_eq!(
+            sets.display(ValueSetId::VaccineMedicinalProduct, "EU/1/20/1528"),
+            None
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ mod read;
 mod render;
 
 pub use read::{ImageLimits, read_qr};
-pub use render::{MAX_ALPHANUMERIC_CHARS, PngDepth, QrMatrix, RenderOptions, render_png, render_svg};
+pub use render::{
+    MAX_ALPHANUMERIC_CHARS, PngDepth, QrMatrix, RenderOptions, render_png, render_svg,
+};
 
 /// Which bound of [`ImageLimits`] a picture exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
