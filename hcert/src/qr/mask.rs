@@ -22,14 +22,14 @@ const FORMAT_ECL_Q: u32 = 0b11;
 /// Whether mask `mask` inverts the module at column `x`, row `y` (ISO/IEC 18004 table 10).
 pub(super) fn inverts(mask: u8, x: usize, y: usize) -> bool {
     match mask {
-        0 => (x + y) % 2 == 0,
-        1 => y % 2 == 0,
-        2 => x % 3 == 0,
-        3 => (x + y) % 3 == 0,
-        4 => (x / 3 + y / 2) % 2 == 0,
+        0 => (x + y).is_multiple_of(2),
+        1 => y.is_multiple_of(2),
+        2 => x.is_multiple_of(3),
+        3 => (x + y).is_multiple_of(3),
+        4 => (x / 3 + y / 2).is_multiple_of(2),
         5 => x * y % 2 + x * y % 3 == 0,
-        6 => (x * y % 2 + x * y % 3) % 2 == 0,
-        _ => ((x + y) % 2 + x * y % 3) % 2 == 0,
+        6 => (x * y % 2 + x * y % 3).is_multiple_of(2),
+        _ => ((x + y) % 2 + x * y % 3).is_multiple_of(2),
     }
 }
 
@@ -62,7 +62,8 @@ pub(super) fn function_modules(side: usize) -> Vec<bool> {
     let last = positions.len().saturating_sub(1);
     for (i, &cy) in positions.iter().enumerate() {
         for (j, &cx) in positions.iter().enumerate() {
-            if (i == 0 && j == 0) || (i == 0 && j == last) || (i == last && j == 0) {
+            let corner = |a: usize, b: usize| a == 0 && (b == 0 || b == last);
+            if corner(i, j) || corner(j, i) {
                 continue;
             }
             for y in cy - 2..=cy + 2 {
@@ -257,7 +258,10 @@ fn penalty(rows: &[u128; MAX_PACKED_SIDE], columns: &[u128; MAX_PACKED_SIDE], si
     // N4: balance of dark and light.
     let dark: u32 = rows.iter().take(side).map(|row| row.count_ones()).sum();
     let total = u32::try_from(side * side).unwrap_or(u32::MAX).max(1);
-    let k = (((dark * 20).abs_diff(total * 10) + total - 1) / total).saturating_sub(1);
+    let k = (dark * 20)
+        .abs_diff(total * 10)
+        .div_ceil(total)
+        .saturating_sub(1);
     score + k * N4
 }
 
@@ -274,7 +278,8 @@ fn runs_and_finders(line: u128, side: usize) -> u32 {
     let padded = line << 4;
     let width = side + 8;
     let starts = ones(width.saturating_sub(10));
-    for pattern in [0b1011101_0000u128, 0b0000_1011101] {
+    // Bit j of a pattern is module i + j of a window starting at i.
+    for pattern in [0b101_1101_0000_u128, 0b000_0101_1101] {
         let mut matches = starts;
         for j in 0..11 {
             let shifted = padded >> j;
@@ -339,7 +344,7 @@ mod tests {
         }
         let dark = modules.iter().filter(|m| **m).count() as u32;
         let total = (side * side) as u32;
-        let k = ((dark * 20).abs_diff(total * 10) + total - 1) / total - 1;
+        let k = (dark * 20).abs_diff(total * 10).div_ceil(total) - 1;
         score + k * N4
     }
 
