@@ -113,46 +113,43 @@ fn format_bits(mask: u8) -> u32 {
     ((data << 10) | remainder) ^ 0x5412
 }
 
-/// Writes the format information of `mask` into both of its places in `modules`.
-fn draw_format(modules: &mut [bool], side: usize, mask: u8) {
+/// The modules of the format information of `mask` in both of its places, and the dark module, as
+/// `(x, y, dark)`.
+fn format_modules(side: usize, mask: u8) -> impl Iterator<Item = (usize, usize, bool)> {
     let bits = format_bits(mask);
-    let bit = |i: u32| (bits >> i) & 1 == 1;
-    let mut set = |x: usize, y: usize, dark: bool| {
-        if let Some(module) = modules.get_mut(y * side + x) {
-            *module = dark;
+    let bit = move |i: usize| (bits >> i) & 1 == 1;
+    (0..6)
+        .map(move |i| (8, i, bit(i)))
+        .chain([(8, 7, bit(6)), (8, 8, bit(7)), (7, 8, bit(8))])
+        .chain((9..15).map(move |i| (14 - i, 8, bit(i))))
+        .chain((0..8).map(move |i| (side - 1 - i, 8, bit(i))))
+        .chain((8..15).map(move |i| (8, side - 15 + i, bit(i))))
+        .chain([(8, side - 8, true)])
+}
+
+/// Inverts the data modules (those not in `function`) that `mask` inverts.
+fn apply(modules: &mut [bool], function: &[bool], side: usize, mask: u8) {
+    let rows = modules
+        .chunks_exact_mut(side)
+        .zip(function.chunks_exact(side));
+    for (y, (row, function)) in rows.enumerate() {
+        for (x, (module, function)) in row.iter_mut().zip(function).enumerate() {
+            if !function && inverts(mask, x, y) {
+                *module = !*module;
+            }
         }
-    };
-    for i in 0..6 {
-        set(8, i, bit(i as u32));
     }
-    set(8, 7, bit(6));
-    set(8, 8, bit(7));
-    set(7, 8, bit(8));
-    for i in 9..15 {
-        set(14 - i, 8, bit(i as u32));
-    }
-    for i in 0..8 {
-        set(side - 1 - i, 8, bit(i as u32));
-    }
-    for i in 8..15 {
-        set(8, side - 15 + i, bit(i as u32));
-    }
-    set(8, side - 8, true);
 }
 
 /// Turns a symbol built with mask 0 into the same symbol under the mask of least penalty; returns
 /// the mask chosen.
 pub(super) fn choose_mask(modules: &mut [bool], side: usize) -> u8 {
-    if side > MAX_PACKED_SIDE || modules.len() != side * side {
+    if side > MAX_PACKED_SIDE || side < 21 || modules.len() != side * side {
         return 0;
     }
     let function = function_modules(side);
-    // Unmask: the data modules as they were before mask 0.
-    for (index, (module, function)) in modules.iter_mut().zip(&function).enumerate() {
-        if !function && inverts(0, index % side, index / side) {
-            *module = !*module;
-        }
-    }
+    // The data modules as they were before mask 0.
+    apply(modules, &function, side, 0);
     let rows = pack(modules, side, false);
     let columns = pack(modules, side, true);
     let data_rows = pack(&function, side, false).map(|row| !row);
@@ -160,52 +157,57 @@ pub(super) fn choose_mask(modules: &mut [bool], side: usize) -> u8 {
 
     let mut best = (u32::MAX, 0);
     for mask in 0..8 {
-        let mut scratch = modules.to_vec();
-        draw_format(&mut scratch, side, mask);
-        let format_rows = pack(&scratch, side, false);
-        let format_columns = pack(&scratch, side, true);
-        let masked = |lines: &[u128; MAX_PACKED_SIDE],
-                      formatted: &[u128; MAX_PACKED_SIDE],
-                      data: &[u128; MAX_PACKED_SIDE],
-                      transposed: bool| {
-            let mut out = [0u128; MAX_PACKED_SIDE];
-            for (i, slot) in out.iter_mut().enumerate().take(side) {
-                let line = lines.get(i).copied().unwrap_or(0);
-                let formatted = formatted.get(i).copied().unwrap_or(0);
-                let data = data.get(i).copied().unwrap_or(0);
-                let pattern = pattern_line(mask, i, side, transposed);
-                // Data modules from the unmasked symbol under the mask, the rest as formatted.
-                *slot = ((line ^ pattern) & data) | (formatted & !data);
+        let mut masked_rows = [0u128; MAX_PACKED_SIDE];
+        let mut masked_columns = [0u128; MAX_PACKED_SIDE];
+        for (out, lines, data, transposed) in [
+            (&mut masked_rows, &rows, &data_rows, false),
+            (&mut masked_columns, &columns, &data_columns, true),
+        ] {
+            // A mask repeats every 12 lines too.
+            let patterns: [u128; 12] =
+                core::array::from_fn(|i| pattern_line(mask, i, side, transposed));
+            let repeated = patterns.iter().cycle();
+            for (((slot, line), data), pattern) in
+                out.iter_mut().zip(lines).zip(data).zip(repeated).take(side)
+            {
+                *slot = ((line ^ pattern) & data) | (line & !data);
             }
-            out
-        };
-        let mrows = masked(&rows, &format_rows, &data_rows, false);
-        let mcolumns = masked(&columns, &format_columns, &data_columns, true);
-        let score = penalty(&mrows, &mcolumns, side);
+        }
+        for (x, y, dark) in format_modules(side, mask) {
+            for (line, bit, lines) in [(y, x, &mut masked_rows), (x, y, &mut masked_columns)] {
+                if let Some(slot) = lines.get_mut(line) {
+                    if dark {
+                        *slot |= 1 << bit;
+                    } else {
+                        *slot &= !(1 << bit);
+                    }
+                }
+            }
+        }
+        let score = penalty(&masked_rows, &masked_columns, side);
         if score < best.0 {
             best = (score, mask);
         }
     }
     let mask = best.1;
-    for (index, (module, function)) in modules.iter_mut().zip(&function).enumerate() {
-        if !function && inverts(mask, index % side, index / side) {
-            *module = !*module;
+    apply(modules, &function, side, mask);
+    for (x, y, dark) in format_modules(side, mask) {
+        if let Some(module) = modules.get_mut(y * side + x) {
+            *module = dark;
         }
     }
-    draw_format(modules, side, mask);
     mask
 }
 
 /// The modules as one `u128` per row (or per column when `transposed`), module 0 in bit 0.
 fn pack(modules: &[bool], side: usize, transposed: bool) -> [u128; MAX_PACKED_SIDE] {
     let mut lines = [0u128; MAX_PACKED_SIDE];
-    for (index, &dark) in modules.iter().enumerate() {
-        let (x, y) = (index % side, index / side);
-        let (line, bit) = if transposed { (x, y) } else { (y, x) };
-        if let Some(slot) = lines.get_mut(line)
-            && dark
-        {
-            *slot |= 1 << bit;
+    for (y, row) in modules.chunks_exact(side).enumerate() {
+        for (x, _) in row.iter().enumerate().filter(|(_, dark)| **dark) {
+            let (line, bit) = if transposed { (x, y) } else { (y, x) };
+            if let Some(slot) = lines.get_mut(line) {
+                *slot |= 1 << bit;
+            }
         }
     }
     lines
