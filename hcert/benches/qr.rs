@@ -15,7 +15,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fast_qr::{ECL, Mode, QRBuilder};
-use hcert::{ImageLimits, RenderOptions, read_qr, render_png, render_svg};
+use hcert::{ImageLimits, QrMatrix, RenderOptions, read_qr, render_png, render_svg};
 use image::imageops::{FilterType, resize};
 use image::{GrayImage, ImageFormat, Luma};
 use qrcodegen::{QrCode, QrCodeEcc, QrSegment, Version};
@@ -100,6 +100,9 @@ fn render(c: &mut Criterion) {
             bits.push_terminator(qrcode::EcLevel::Q).unwrap();
             qrcode::QrCode::with_bits(bits, qrcode::EcLevel::Q).unwrap()
         })
+    });
+    group.bench_function("matrix_ours_qrcodegen_mask_0_then_packed_selection", |b| {
+        b.iter(|| QrMatrix::encode(black_box(&text)).unwrap())
     });
     group.bench_function("png_4px_1bit", |b| {
         b.iter(|| render_png(black_box(&text), &RenderOptions::DEFAULT).unwrap())

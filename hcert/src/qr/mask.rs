@@ -127,20 +127,6 @@ fn format_modules(side: usize, mask: u8) -> impl Iterator<Item = (usize, usize, 
         .chain([(8, side - 8, true)])
 }
 
-/// Inverts the data modules (those not in `function`) that `mask` inverts.
-fn apply(modules: &mut [bool], function: &[bool], side: usize, mask: u8) {
-    let rows = modules
-        .chunks_exact_mut(side)
-        .zip(function.chunks_exact(side));
-    for (y, (row, function)) in rows.enumerate() {
-        for (x, (module, function)) in row.iter_mut().zip(function).enumerate() {
-            if !function && inverts(mask, x, y) {
-                *module = !*module;
-            }
-        }
-    }
-}
-
 /// Turns a symbol built with mask 0 into the same symbol under the mask of least penalty; returns
 /// the mask chosen.
 pub(super) fn choose_mask(modules: &mut [bool], side: usize) -> u8 {
@@ -148,29 +134,32 @@ pub(super) fn choose_mask(modules: &mut [bool], side: usize) -> u8 {
         return 0;
     }
     let function = function_modules(side);
-    // The data modules as they were before mask 0.
-    apply(modules, &function, side, 0);
-    let rows = pack(modules, side, false);
-    let columns = pack(modules, side, true);
-    let data_rows = pack(&function, side, false).map(|row| !row);
-    let data_columns = pack(&function, side, true).map(|row| !row);
+    let data_rows = pack(&function, side, false).map(|row| !row & ones(side));
+    let data_columns = pack(&function, side, true).map(|row| !row & ones(side));
+    // The data modules as they were before mask 0, as rows and as columns.
+    let mut rows = pack(modules, side, false);
+    let mut columns = pack(modules, side, true);
+    for (lines, data, transposed) in [
+        (&mut rows, &data_rows, false),
+        (&mut columns, &data_columns, true),
+    ] {
+        let patterns = patterns(0, side, transposed);
+        for ((line, data), pattern) in lines.iter_mut().zip(data).zip(patterns.iter().cycle()) {
+            *line ^= pattern & data;
+        }
+    }
 
-    let mut best = (u32::MAX, 0);
+    let mut best = (u32::MAX, 0, [0u128; MAX_PACKED_SIDE]);
     for mask in 0..8 {
-        let mut masked_rows = [0u128; MAX_PACKED_SIDE];
-        let mut masked_columns = [0u128; MAX_PACKED_SIDE];
-        for (out, lines, data, transposed) in [
-            (&mut masked_rows, &rows, &data_rows, false),
-            (&mut masked_columns, &columns, &data_columns, true),
+        let mut masked_rows = rows;
+        let mut masked_columns = columns;
+        for (lines, data, transposed) in [
+            (&mut masked_rows, &data_rows, false),
+            (&mut masked_columns, &data_columns, true),
         ] {
-            // A mask repeats every 12 lines too.
-            let patterns: [u128; 12] =
-                core::array::from_fn(|i| pattern_line(mask, i, side, transposed));
-            let repeated = patterns.iter().cycle();
-            for (((slot, line), data), pattern) in
-                out.iter_mut().zip(lines).zip(data).zip(repeated).take(side)
-            {
-                *slot = ((line ^ pattern) & data) | (line & !data);
+            let patterns = patterns(mask, side, transposed);
+            for ((line, data), pattern) in lines.iter_mut().zip(data).zip(patterns.iter().cycle()) {
+                *line ^= pattern & data;
             }
         }
         for (x, y, dark) in format_modules(side, mask) {
@@ -186,17 +175,22 @@ pub(super) fn choose_mask(modules: &mut [bool], side: usize) -> u8 {
         }
         let score = penalty(&masked_rows, &masked_columns, side);
         if score < best.0 {
-            best = (score, mask);
+            best = (score, mask, masked_rows);
         }
     }
-    let mask = best.1;
-    apply(modules, &function, side, mask);
-    for (x, y, dark) in format_modules(side, mask) {
-        if let Some(module) = modules.get_mut(y * side + x) {
-            *module = dark;
+    let (_, mask, masked_rows) = best;
+    for (row, line) in modules.chunks_exact_mut(side).zip(masked_rows) {
+        for (x, module) in row.iter_mut().enumerate() {
+            *module = (line >> x) & 1 == 1;
         }
     }
     mask
+}
+
+/// The modules `mask` inverts along lines 0 to 11 (rows, or columns when `transposed`): every mask
+/// repeats every 12 lines.
+fn patterns(mask: u8, side: usize, transposed: bool) -> [u128; 12] {
+    core::array::from_fn(|i| pattern_line(mask, i, side, transposed))
 }
 
 /// The modules as one `u128` per row (or per column when `transposed`), module 0 in bit 0.
@@ -274,26 +268,19 @@ fn runs_and_finders(line: u128, side: usize) -> u32 {
     let equal = !(line ^ (line >> 1)) & pairs;
     let five = equal & (equal >> 1) & (equal >> 2) & (equal >> 3);
     let runs = five & !(five << 1);
-    let mut score = five.count_ones() + (N1 - 1) * runs.count_ones();
+    let score = five.count_ones() + (N1 - 1) * runs.count_ones();
 
     // Four light modules beyond each end, as the quiet zone is.
-    let padded = line << 4;
-    let width = side + 8;
-    let starts = ones(width.saturating_sub(10));
-    // Bit j of a pattern is module i + j of a window starting at i.
-    for pattern in [0b101_1101_0000_u128, 0b000_0101_1101] {
-        let mut matches = starts;
-        for j in 0..11 {
-            let shifted = padded >> j;
-            matches &= if (pattern >> j) & 1 == 1 {
-                shifted
-            } else {
-                !shifted
-            };
-        }
-        score += N3 * matches.count_ones();
-    }
-    score
+    let dark = line << 4;
+    let light = !dark & ones(side + 8);
+    // Bit i: modules i to i + 6 are dark, light, dark, dark, dark, light, dark.
+    let core =
+        dark & (light >> 1) & (dark >> 2) & (dark >> 3) & (dark >> 4) & (light >> 5) & (dark >> 6);
+    // Bit i: modules i to i + 3 are light.
+    let four_light = light & (light >> 1) & (light >> 2) & (light >> 3);
+    let before = four_light & (core >> 4);
+    let after = core & (four_light >> 7);
+    score + N3 * (before.count_ones() + after.count_ones())
 }
 
 #[cfg(test)]
