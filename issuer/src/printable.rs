@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use hcert::{DccEntry, DccPayload, QrError, QrMatrix, VaccinationEntry, ValueSetId, ValueSets};
 use pdf_writer::types::{CidFontType, FontFlags, SystemInfo, UnicodeCmap};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, Str, TextStr};
+use sha2::Digest as _;
 use subsetter::GlyphRemapper;
 use time::OffsetDateTime;
 use unicode_normalization::UnicodeNormalization as _;
@@ -641,7 +642,9 @@ impl PageWriter {
         pdf.document_info(info)
             .title(TextStr(&title))
             .producer(TextStr("vaxcert"));
-        pdf.set_file_id((title.clone().into_bytes(), Vec::new()));
+        // The same certificate gives the same file: its identifier is a digest of the `HC1:` text.
+        let id = sha2::Sha256::digest(printable.hc1.as_bytes()).to_vec();
+        pdf.set_file_id((id.clone(), id));
         Ok(pdf.finish())
     }
 }
@@ -896,6 +899,13 @@ mod tests {
         assert!(text.contains("+NotoSans-Bold"));
         // Subsets, not the 200 KB fonts.
         assert!(bytes.len() < 120_000, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn the_same_certificate_gives_the_same_bytes() {
+        let text = hc1();
+        assert_eq!(pdf(&text, None), pdf(&text, None));
+        assert_ne!(pdf(&text, None), pdf(&format!("{text}A"), None));
     }
 
     #[test]
