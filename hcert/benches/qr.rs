@@ -15,9 +15,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use fast_qr::{ECL, Mode, QRBuilder};
-use hcert::{ImageLimits, RenderOptions, read_qr, render_png, render_svg};
+use hcert::{ImageLimits, QrMatrix, RenderOptions, read_qr, render_png, render_svg};
 use image::imageops::{FilterType, resize};
 use image::{GrayImage, ImageFormat, Luma};
+use qrcodegen::{QrCode, QrCodeEcc, QrSegment, Version};
 
 /// A 600-character `HC1:`-like string, the size of a typical vaccination certificate (QR version 19 at
 /// error correction Q).
@@ -43,7 +44,8 @@ fn png(image: &GrayImage) -> Vec<u8> {
 fn render(c: &mut Criterion) {
     let text = hc1_like();
     let mut group = c.benchmark_group("render");
-    group.bench_function("fast_qr_matrix", |b| {
+    // A/B of module-matrix builders, all at error correction Q in alphanumeric mode (issue 10).
+    group.bench_function("matrix_fast_qr", |b| {
         b.iter(|| {
             QRBuilder::new(black_box(text.as_str()))
                 .ecl(ECL::Q)
@@ -51,6 +53,56 @@ fn render(c: &mut Criterion) {
                 .build()
                 .unwrap()
         })
+    });
+    group.bench_function("matrix_fast_qr_mask_forced", |b| {
+        b.iter(|| {
+            QRBuilder::new(black_box(text.as_str()))
+                .ecl(ECL::Q)
+                .mode(Mode::Alphanumeric)
+                .mask(fast_qr::Mask::Checkerboard)
+                .build()
+                .unwrap()
+        })
+    });
+    group.bench_function("matrix_qrcodegen", |b| {
+        b.iter(|| {
+            let segments = [QrSegment::make_alphanumeric(black_box(text.as_str()))];
+            QrCode::encode_segments_advanced(
+                &segments,
+                QrCodeEcc::Quartile,
+                Version::MIN,
+                Version::MAX,
+                None,
+                false,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("matrix_qrcodegen_mask_forced", |b| {
+        b.iter(|| {
+            let segments = [QrSegment::make_alphanumeric(black_box(text.as_str()))];
+            QrCode::encode_segments_advanced(
+                &segments,
+                QrCodeEcc::Quartile,
+                Version::MIN,
+                Version::MAX,
+                Some(qrcodegen::Mask::new(0)),
+                false,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("matrix_qrcode", |b| {
+        b.iter(|| {
+            let mut bits = qrcode::bits::Bits::new(qrcode::Version::Normal(19));
+            bits.push_alphanumeric_data(black_box(text.as_bytes()))
+                .unwrap();
+            bits.push_terminator(qrcode::EcLevel::Q).unwrap();
+            qrcode::QrCode::with_bits(bits, qrcode::EcLevel::Q).unwrap()
+        })
+    });
+    group.bench_function("matrix_ours_qrcodegen_mask_0_then_packed_selection", |b| {
+        b.iter(|| QrMatrix::encode(black_box(&text)).unwrap())
     });
     group.bench_function("png_4px_1bit", |b| {
         b.iter(|| render_png(black_box(&text), &RenderOptions::DEFAULT).unwrap())

@@ -11,6 +11,8 @@
 //! out before the ledger has it), [`correction`] (who may supersede a dose event), [`bulk`] (the same rules
 //! over a batch, for back-filling), [`api`] (the axum router: internal API and published documents),
 //! [`publication`] (the signed trust and revocation lists) and [`tokens`] (the API's bearer tokens).
+//!
+//! [`render_pdf`] draws a certificate as a printable bilingual A4 page (pure, no I/O).
 
 pub mod api;
 pub mod bulk;
@@ -21,6 +23,7 @@ mod error;
 mod issue;
 pub mod ledger;
 mod parse;
+mod printable;
 pub mod publication;
 pub mod service;
 pub mod tokens;
@@ -36,6 +39,7 @@ pub use error::{
 };
 pub use issue::{DCC_VERSION, IssuedCertificate, Issuer, IssuerConfig, UncheckedCertificate};
 pub use parse::{ParseError, parse_confirmation};
+pub use printable::{Printable, PrintableError, QR_SIDE_MM, render_pdf};
 pub use transliterate::{
     MAX_COMBINING_MARKS_PER_LETTER, MAX_MRZ_NAME_CHARS, check_name_characters, is_valid_mrz_name,
     transliterate,

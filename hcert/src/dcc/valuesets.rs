@@ -86,7 +86,7 @@ impl fmt::Display for ValueSetId {
 /// reject valid certificates. Loaded sets are enforced, deprecated (inactive) codes included as members.
 #[derive(Debug, Clone, Default)]
 pub struct ValueSets {
-    sets: [Option<HashMap<Box<str>, bool>>; ValueSetId::ALL.len()],
+    sets: [Option<HashMap<Box<str>, Member>>; ValueSetId::ALL.len()],
     encoding: Option<EncodingInstructions>,
     version: Option<Box<str>>,
 }
@@ -135,6 +135,15 @@ struct RawDocument {
 #[derive(Deserialize)]
 struct RawEntry {
     active: Option<bool>,
+    /// Any JSON: only a string is kept, so that an odd display never rejects a document.
+    display: Option<Value>,
+}
+
+/// One code of a loaded set: whether it is active, and its display name.
+#[derive(Debug, Clone)]
+struct Member {
+    active: bool,
+    display: Option<Box<str>>,
 }
 
 #[derive(Deserialize)]
@@ -197,7 +206,15 @@ impl ValueSets {
             let mut codes = HashMap::with_capacity(raw.values.len());
             for (code, entry) in raw.values {
                 let entry = RawEntry::deserialize(entry).map_err(|_| shape_error(index))?;
-                codes.insert(code.into_boxed_str(), entry.active.unwrap_or(true));
+                let member = Member {
+                    active: entry.active.unwrap_or(true),
+                    display: entry
+                        .display
+                        .as_ref()
+                        .and_then(Value::as_str)
+                        .map(Box::from),
+                };
+                codes.insert(code.into_boxed_str(), member);
             }
             *slot = Some(codes);
         }
@@ -214,7 +231,13 @@ impl ValueSets {
     ///
     /// Verification accepts inactive codes; an issuer should write only active ones.
     pub fn is_active(&self, set: ValueSetId, code: &str) -> Option<bool> {
-        self.codes(set)?.get(code).copied()
+        self.codes(set)?.get(code).map(|member| member.active)
+    }
+
+    /// The display name the value-set document gives `code` in `set` (`"Comirnaty"` for
+    /// `EU/1/20/1528`), for people to read: `None` when there is none or `set` was not loaded.
+    pub fn display(&self, set: ValueSetId, code: &str) -> Option<&str> {
+        self.codes(set)?.get(code)?.display.as_deref()
     }
 
     /// The release the documents belong to: the newest `valueSetDate` among them (`YYYY-MM-DD`), since
@@ -234,7 +257,7 @@ impl ValueSets {
         self.encoding.as_ref()
     }
 
-    fn codes(&self, set: ValueSetId) -> Option<&HashMap<Box<str>, bool>> {
+    fn codes(&self, set: ValueSetId) -> Option<&HashMap<Box<str>, Member>> {
         self.sets.get(set.index())?.as_ref()
     }
 }
@@ -396,6 +419,26 @@ mod tests {
         assert!(!sets.is_loaded(ValueSetId::Country));
         assert!(!sets.contains(ValueSetId::Country, "VN"));
         assert!(sets.encoding_instructions().is_none());
+    }
+
+    #[test]
+    fn display_names_are_kept() {
+        const ODD: &str = r#"{"valueSetId": "country-2-codes", "valueSetValues": {
+            "VN": {"display": "Viet Nam", "active": true}, "XX": {"display": 7}, "YY": {}}}"#;
+        let sets = ValueSets::from_documents([VP, ODD]).unwrap();
+        assert_eq!(
+            sets.display(ValueSetId::VaccineProphylaxis, "1119349007"),
+            Some("SARS-CoV-2 mRNA vaccine")
+        );
+        assert_eq!(sets.display(ValueSetId::Country, "VN"), Some("Viet Nam"));
+        assert_eq!(sets.display(ValueSetId::Country, "XX"), None);
+        assert_eq!(sets.display(ValueSetId::Country, "YY"), None);
+        assert!(sets.contains(ValueSetId::Country, "XX"));
+        assert_eq!(sets.display(ValueSetId::Country, "ZZ"), None);
+        assert_eq!(
+            sets.display(ValueSetId::VaccineMedicinalProduct, "EU/1/20/1528"),
+            None
+        );
     }
 
     #[test]

@@ -5,11 +5,14 @@
 //! Reading accepts PNG and JPEG, sniffed from their magic numbers, and refuses a picture that exceeds its
 //! [`ImageLimits`] before decoding any pixel.
 
+mod mask;
 mod read;
 mod render;
 
 pub use read::{ImageLimits, read_qr};
-pub use render::{MAX_ALPHANUMERIC_CHARS, PngDepth, RenderOptions, render_png, render_svg};
+pub use render::{
+    MAX_ALPHANUMERIC_CHARS, PngDepth, QrMatrix, RenderOptions, render_png, render_svg,
+};
 
 /// Which bound of [`ImageLimits`] a picture exceeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

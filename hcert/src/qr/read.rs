@@ -537,6 +537,23 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Render then read gives back the text, for HC1-like Base45 strings of the lengths real
+        /// certificates have (one dose ≈ 550-650 characters; up to a long name and issuer).
+        #[test]
+        fn renders_read_back_to_the_same_hc1_text(
+            body in proptest::string::string_regex("[0-9A-Z $%*+./:-]{300,1100}").unwrap(),
+            module_px in 2u32..5,
+            wide_quiet_zone in any::<bool>(),
+        ) {
+            let text = format!("HC1:{body}");
+            let picture = render(&text, module_px, if wide_quiet_zone { 6 } else { 4 });
+            prop_assert_eq!(read(&png(&picture)), Ok(text));
+        }
+    }
+
+    proptest! {
         #![proptest_config(ProptestConfig::with_cases(96))]
 
         #[test]

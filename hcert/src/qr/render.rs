@@ -1,8 +1,9 @@
-//! Drawing: text → module matrix (`fast_qr`) → PNG (`png`, written directly) or SVG (written by hand).
+//! Drawing: text → module matrix (`qrcodegen`, our own mask selection) → PNG (`png`, written directly) or
+//! SVG (written by hand).
 
 use core::fmt::Write as _;
 
-use fast_qr::{ECL, Mode, Module, QRBuilder, QRCode};
+use qrcodegen::{QrCode, QrCodeEcc, QrSegment, Version};
 
 use super::QrError;
 
@@ -15,6 +16,63 @@ const MAX_MODULE_PX: u32 = 32;
 
 /// Largest accepted [`RenderOptions::quiet_zone`].
 const MAX_QUIET_ZONE: u32 = 16;
+
+/// The modules of one QR symbol (error correction Q, alphanumeric mode), without its quiet zone: for a
+/// page layout that draws the symbol itself (the printable PDF draws each run of dark modules as a
+/// rectangle).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QrMatrix {
+    side: usize,
+    dark: Vec<bool>,
+}
+
+impl QrMatrix {
+    /// Encodes `text` at error correction Q in alphanumeric mode.
+    ///
+    /// # Errors
+    /// As [`render_png`], less the options.
+    pub fn encode(text: &str) -> Result<QrMatrix, QrError> {
+        encode(text)
+    }
+
+    /// Modules a side (21 for version 1, 4 more per version).
+    pub fn side(&self) -> usize {
+        self.side
+    }
+
+    /// Whether the module at column `x`, row `y` is dark; false outside the symbol.
+    pub fn is_dark(&self, x: usize, y: usize) -> bool {
+        x < self.side && self.dark.get(y * self.side + x).copied().unwrap_or(false)
+    }
+
+    /// The rows, top to bottom, each `side` modules, `true` for dark.
+    pub fn rows(&self) -> impl Iterator<Item = &[bool]> {
+        self.dark.chunks_exact(self.side.max(1))
+    }
+
+    /// Every horizontal run of dark modules as `(x, y, length)`, row by row, left to right.
+    pub fn dark_runs(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        self.rows().enumerate().flat_map(|(y, row)| {
+            let mut x = 0;
+            core::iter::from_fn(move || {
+                while x < row.len() {
+                    let run = row
+                        .get(x..)
+                        .unwrap_or_default()
+                        .iter()
+                        .take_while(|dark| **dark)
+                        .count();
+                    let start = x;
+                    x += run.max(1);
+                    if run > 0 {
+                        return Some((start, y, run));
+                    }
+                }
+                None
+            })
+        })
+    }
+}
 
 /// Sample depth of a rendered PNG.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -83,7 +141,7 @@ pub fn render_png(text: &str, options: &RenderOptions) -> Result<Vec<u8>, QrErro
     let qr = encode(text)?;
     let module_px = usize::try_from(options.module_px).map_err(|_| QrError::Render)?;
     let quiet = usize::try_from(options.quiet_zone).map_err(|_| QrError::Render)?;
-    let side_px = (qr.size + 2 * quiet) * module_px;
+    let side_px = (qr.side + 2 * quiet) * module_px;
     let row_bytes = match options.depth {
         PngDepth::One => side_px.div_ceil(8),
         PngDepth::Eight => side_px,
@@ -95,9 +153,9 @@ pub fn render_png(text: &str, options: &RenderOptions) -> Result<Vec<u8>, QrErro
         pixels.extend_from_slice(&white_row);
     }
     let mut row = white_row.clone();
-    for modules in rows(&qr) {
+    for modules in qr.rows() {
         row.fill(0xFF);
-        for (x, _) in modules.iter().enumerate().filter(|(_, m)| m.value()) {
+        for (x, _) in modules.iter().enumerate().filter(|(_, dark)| **dark) {
             paint_black(&mut row, (quiet + x) * module_px, module_px, options.depth);
         }
         for _ in 0..module_px {
@@ -139,38 +197,24 @@ pub fn render_svg(text: &str, options: &RenderOptions) -> Result<String, QrError
     options.check()?;
     let qr = encode(text)?;
     let quiet = usize::try_from(options.quiet_zone).map_err(|_| QrError::Render)?;
-    let side = qr.size + 2 * quiet;
+    let side = qr.side + 2 * quiet;
 
-    let mut svg = String::with_capacity(qr.size * qr.size * 4 + 256);
+    let mut svg = String::with_capacity(qr.side * qr.side * 4 + 256);
     write!(
         svg,
         r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" shape-rendering="crispEdges"><rect width="{side}" height="{side}" fill="#fff"/><path fill="#000" d=""##
     )
     .map_err(|_| QrError::Render)?;
-    for (y, modules) in rows(&qr).enumerate() {
-        let mut x = 0;
-        while x < modules.len() {
-            let run = modules
-                .get(x..)
-                .unwrap_or_default()
-                .iter()
-                .take_while(|m| m.value())
-                .count();
-            if run == 0 {
-                x += 1;
-                continue;
-            }
-            svg.push('M');
-            push_number(&mut svg, x + quiet);
-            svg.push(' ');
-            push_number(&mut svg, y + quiet);
-            svg.push('h');
-            push_number(&mut svg, run);
-            svg.push_str("v1h-");
-            push_number(&mut svg, run);
-            svg.push('z');
-            x += run;
-        }
+    for (x, y, run) in qr.dark_runs() {
+        svg.push('M');
+        push_number(&mut svg, x + quiet);
+        svg.push(' ');
+        push_number(&mut svg, y + quiet);
+        svg.push('h');
+        push_number(&mut svg, run);
+        svg.push_str("v1h-");
+        push_number(&mut svg, run);
+        svg.push('z');
     }
     svg.push_str("\"/></svg>");
     Ok(svg)
@@ -185,7 +229,7 @@ fn push_number(out: &mut String, n: usize) {
 }
 
 /// Builds the module matrix: error correction Q, alphanumeric mode forced.
-fn encode(text: &str) -> Result<QRCode, QrError> {
+fn encode(text: &str) -> Result<QrMatrix, QrError> {
     if let Some(position) = text.bytes().position(|b| !is_alphanumeric(b)) {
         return Err(QrError::NotAlphanumeric { position });
     }
@@ -195,27 +239,35 @@ fn encode(text: &str) -> Result<QRCode, QrError> {
             max: MAX_ALPHANUMERIC_CHARS,
         });
     }
-    QRBuilder::new(text)
-        .ecl(ECL::Q)
-        .mode(Mode::Alphanumeric)
-        .build()
-        .map_err(|_| QrError::TooLong {
-            chars: text.len(),
-            max: MAX_ALPHANUMERIC_CHARS,
-        })
+    // Mask 0 forced: `qrcodegen`'s own mask selection is what costs; `mask::choose_mask` does it faster.
+    let segments = [QrSegment::make_alphanumeric(text)];
+    let qr = QrCode::encode_segments_advanced(
+        &segments,
+        QrCodeEcc::Quartile,
+        Version::MIN,
+        Version::MAX,
+        Some(qrcodegen::Mask::new(0)),
+        false,
+    )
+    .map_err(|_| QrError::TooLong {
+        chars: text.len(),
+        max: MAX_ALPHANUMERIC_CHARS,
+    })?;
+    let side = usize::try_from(qr.size()).map_err(|_| QrError::Render)?;
+    let size = qr.size();
+    let mut dark = Vec::with_capacity(side * side);
+    for y in 0..size {
+        for x in 0..size {
+            dark.push(qr.get_module(x, y));
+        }
+    }
+    super::mask::choose_mask(&mut dark, side);
+    Ok(QrMatrix { side, dark })
 }
 
 /// The QR alphanumeric set, ISO/IEC 18004 table 5.
 fn is_alphanumeric(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'A'..=b'Z' | b' ' | b'$' | b'%' | b'*' | b'+' | b'-' | b'.' | b'/' | b':')
-}
-
-/// The matrix row by row, without quiet zone.
-fn rows(qr: &QRCode) -> core::slice::ChunksExact<'_, Module> {
-    qr.data
-        .get(..qr.size * qr.size)
-        .unwrap_or_default()
-        .chunks_exact(qr.size.max(1))
 }
 
 /// Blackens pixels `start..start + len` of one packed PNG row.
@@ -254,7 +306,7 @@ mod tests {
                 let png = render_png(&text, &options).unwrap();
                 let decoded = image::load_from_memory(&png).unwrap().into_luma8();
                 let qr = encode(&text).unwrap();
-                assert_eq!(decoded.width(), (qr.size as u32 + 8) * module_px);
+                assert_eq!(decoded.width(), (qr.side as u32 + 8) * module_px);
                 // The top left pixel of the finder pattern is black, the quiet zone white.
                 assert_eq!(decoded.get_pixel(4 * module_px, 4 * module_px).0, [0]);
                 assert_eq!(decoded.get_pixel(4 * module_px - 1, 4 * module_px).0, [255]);
@@ -266,7 +318,7 @@ mod tests {
     fn svg_is_compact_and_framed() {
         let text = hc1_like(600);
         let svg = render_svg(&text, &RenderOptions::DEFAULT).unwrap();
-        let side = encode(&text).unwrap().size + 8;
+        let side = encode(&text).unwrap().side + 8;
         assert!(svg.starts_with("<svg "));
         assert!(svg.contains(&format!(r#"viewBox="0 0 {side} {side}""#)));
         assert!(svg.contains(r#"shape-rendering="crispEdges""#));
