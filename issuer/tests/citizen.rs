@@ -319,6 +319,18 @@ async fn a_citizen_logs_in_with_a_code_sees_their_certificates_and_downloads_the
         assert_eq!(svg.status, StatusCode::OK);
         assert!(String::from_utf8(svg.bytes).unwrap().starts_with("<svg"));
 
+        let pdf = send(
+            &citizens.router,
+            get(
+                &format!("/citizen/v1/certificates/{id}/certificate.pdf"),
+                Some(&session),
+            ),
+        )
+        .await;
+        assert_eq!(pdf.status, StatusCode::OK);
+        assert_eq!(pdf.headers[header::CONTENT_TYPE], "application/pdf");
+        assert!(pdf.bytes.starts_with(b"%PDF-"));
+
         // Logging out ends the session.
         let out = send(
             &citizens.router,
@@ -365,7 +377,7 @@ async fn relatives_under_one_phone_share_an_account_and_nobody_else_sees_it() {
         assert_eq!(theirs.len(), 1);
         assert_eq!(theirs[0]["uvci"], strangers.as_str());
         let id = theirs[0]["id"].as_str().unwrap();
-        for file in ["qr.png", "qr.svg", "hc1.txt"] {
+        for file in ["qr.png", "qr.svg", "hc1.txt", "certificate.pdf"] {
             let answer = send(
                 &citizens.router,
                 get(

@@ -758,6 +758,15 @@ fn up_lets_a_citizen_log_in_with_the_code_from_the_outbox_and_download_their_cer
     let png = png.body_mut().read_to_vec().unwrap();
     let read = hcert::read_qr(&png, &hcert::ImageLimits::default()).unwrap();
     assert_eq!(read, issued["hc1"].as_str().unwrap());
+    let mut pdf = agent
+        .get(format!(
+            "{}/citizen/v1/certificates/{id}/certificate.pdf",
+            up.base
+        ))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    assert!(pdf.body_mut().read_to_vec().unwrap().starts_with(b"%PDF-"));
     // The picture verifies like any certificate.
     assert_eq!(verify(&up, &data, &read)["valid"], true);
 }

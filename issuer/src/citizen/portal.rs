@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hcert::ValueSets;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -178,6 +179,7 @@ pub struct Portal {
     policy: LoginPolicy,
     sender: Arc<dyn SmsSender>,
     clock: Clock,
+    value_sets: Option<Arc<ValueSets>>,
 }
 
 impl std::fmt::Debug for Portal {
@@ -203,7 +205,19 @@ impl Portal {
             policy,
             sender,
             clock,
+            value_sets: None,
         }
+    }
+
+    /// Names vaccines, manufacturers and countries on the printable certificate by these value sets.
+    pub fn with_value_sets(mut self, value_sets: Arc<ValueSets>) -> Portal {
+        self.value_sets = Some(value_sets);
+        self
+    }
+
+    /// The value sets the printable certificate names codes by, if any.
+    pub fn value_sets(&self) -> Option<&ValueSets> {
+        self.value_sets.as_deref()
     }
 
     /// The login rules in force.

@@ -75,14 +75,15 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let (portal_secret, created_portal_secret) = portal_secret(&args.node.data, true)?;
     let outbox = JsonlOutbox::new(&args.node.data)?;
     let outbox_path = outbox.path().display().to_string();
+    let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
     let portal = Portal::new(
         std::sync::Arc::clone(&ledger),
         portal_secret,
         LoginPolicy::default(),
         std::sync::Arc::new(outbox),
         clock.clone(),
-    );
-    let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
+    )
+    .with_value_sets(std::sync::Arc::clone(&node.value_sets.sets));
 
     write_atomically(
         &args.node.data,

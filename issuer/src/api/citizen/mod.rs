@@ -7,7 +7,7 @@
 //! | `POST /citizen/v1/session` `{"id_number", "dob", "code"}` | 200 `{expires_at}` + `Set-Cookie`; 401 wrong or expired code; 429 locked or too many requests |
 //! | `DELETE /citizen/v1/session` | 204, the cookie cleared |
 //! | `GET /citizen/v1/certificates` | 200 the session's certificates, newest dose first; 401 |
-//! | `GET /citizen/v1/certificates/{id}/qr.png`, `qr.svg`, `hc1.txt` | 200; 401; 404 for an id the session does not hold |
+//! | `GET /citizen/v1/certificates/{id}/qr.png`, `qr.svg`, `hc1.txt`, `certificate.pdf` | 200; 401; 404 for an id the session does not hold |
 //! | `GET /citizen/` (with `portal.js`, `portal.css`) | the portal's page ([`page`]) |
 //!
 //! The cookie is `Secure; HttpOnly; SameSite=Strict`, scoped to `/citizen/`; every answer is
@@ -36,6 +36,7 @@ pub mod page;
 use super::auth::{RateLimit, rate_key};
 use super::{BodyError, read_limited_body};
 use crate::citizen::{CitizenCertificate, LoginError, Portal, PortalError};
+use crate::printable::{Printable, PrintableError, render_pdf};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "vaxcert_session";
@@ -311,6 +312,16 @@ async fn download(
                     .into(),
             ),
             "hc1.txt" => ("text/plain; charset=utf-8", Bytes::from(hc1.into_bytes())),
+            "certificate.pdf" => (
+                "application/pdf",
+                printable_pdf(
+                    &hc1,
+                    certificate.record.iat,
+                    certificate.record.exp,
+                    app.portal.value_sets(),
+                )?
+                .into(),
+            ),
             _ => return Err(Refusal::NotFound),
         };
         let mut response = Body::from(body).into_response();
@@ -324,6 +335,38 @@ async fn download(
     }
     .await;
     finish("/citizen/v1/certificates/{id}/{file}", answer)
+}
+
+/// The printable A4 page of one of our certificates ([`crate::printable`]), its payload read back from
+/// the `HC1:` text the ledger holds.
+fn printable_pdf(
+    hc1: &str,
+    iat: i64,
+    exp: i64,
+    value_sets: Option<&hcert::ValueSets>,
+) -> Result<Vec<u8>, Refusal> {
+    fn broken<E>(what: &'static str) -> impl FnOnce(E) -> Refusal {
+        move |_| {
+            tracing::error!(what, "a stored certificate does not decode");
+            Refusal::Internal
+        }
+    }
+    let cose = hcert::decode_transport(hc1).map_err(broken("transport"))?;
+    let sign1 = hcert::CoseSign1::parse(&cose).map_err(broken("COSE"))?;
+    let claims = hcert::Claims::decode(sign1.payload()).map_err(broken("claims"))?;
+    let payload =
+        hcert::DccPayload::deserialize(claims.dcc.as_json()).map_err(broken("payload"))?;
+    let mut printable = Printable::new(hc1, &payload, iat, exp);
+    if let Some(sets) = value_sets {
+        printable = printable.with_value_sets(sets);
+    }
+    render_pdf(&printable).map_err(|error| match error {
+        PrintableError::NotVaccination => Refusal::NotFound,
+        other => {
+            tracing::error!(error = %other, "printable certificate failed");
+            Refusal::Internal
+        }
+    })
 }
 
 /// The QR as printed: 8 px modules and a 4-module quiet zone.

@@ -71,7 +71,8 @@ pub fn run(args: NodeServiceArgs) -> Result<ExitCode> {
                         LoginPolicy::default(),
                         Arc::new(JsonlOutbox::new(&node.data)?),
                         opened.clock.clone(),
-                    );
+                    )
+                    .with_value_sets(Arc::clone(&issuing.value_sets.sets));
                     routes =
                         routes.merge(citizen::router(Arc::new(portal), CitizenConfig::default()));
                     endpoints.push(("citizen portal", "/citizen/"));
