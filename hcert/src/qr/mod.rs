@@ -8,7 +8,7 @@
 mod read;
 mod render;
 
-pub use read::{ImageLimits, read_qr};
+pub use read::{ImageLimits, read_qr, read_qr_rgba};
 pub use render::{MAX_ALPHANUMERIC_CHARS, PngDepth, RenderOptions, render_png, render_svg};
 
 /// Which bound of [`ImageLimits`] a picture exceeded.
