@@ -42,6 +42,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// `path` as a Rust string literal.
 fn literal(path: &Path) -> Result<String, Box<dyn std::error::Error>> {
-    let text = path.to_str().ok_or("the WebAssembly folder's path is not UTF-8")?;
+    let text = path
+        .to_str()
+        .ok_or("the WebAssembly folder's path is not UTF-8")?;
     Ok(format!("{text:?}"))
 }
