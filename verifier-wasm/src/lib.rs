@@ -14,6 +14,8 @@
 //! # WebAssembly specifics
 //! - The clock is the caller's: every call takes `now` (seconds since the epoch). The library never
 //!   reads the system clock (`time`'s `now_utc` has no source on `wasm32-unknown-unknown`).
+//! - rxing (the QR reader) stamps each code it decodes with `chrono::Utc::now()`; chrono's `wasmbind`
+//!   feature (a target-specific dependency here) makes that read JavaScript's `Date` instead of panicking.
 //! - Randomness: verification needs none, but `keys` links `getrandom` (key generation); on
 //!   `wasm32-unknown-unknown` it is wired to the browser's `crypto.getRandomValues` (this crate's
 //!   target-specific dependencies), never reached by a verification.
