@@ -10,7 +10,11 @@ use keys::{Backend, SignatureAlgorithm, Signer, SigningKey};
 use trust_list::{RevocationListBuilder, TrustListBuilder};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let out = PathBuf::from(std::env::args().nth(1).ok_or("usage: bench_fixture OUT_DIR")?);
+    let out = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: bench_fixture OUT_DIR")?,
+    );
     std::fs::create_dir_all(&out)?;
     let key = SigningKey::generate(Backend::default(), SignatureAlgorithm::Es256)?;
     let spki = key.public_key_spki_der();
