@@ -179,7 +179,7 @@ pub struct Scanner {
 #[wasm_bindgen]
 impl Scanner {
     /// [`OfflineVerifier::load`]: `trust_list` and `revocation_list` as fetched (bytes), the pinned key's
-    /// PEM text, `now` in seconds since the epoch. Throws an `Error` naming the refused list.
+    /// PEM text, `now` in seconds since the epoch. Throws a message (a string) naming the refused list.
     #[wasm_bindgen(constructor)]
     pub fn new(
         trust_list: &[u8],
