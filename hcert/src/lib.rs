@@ -28,7 +28,7 @@ pub use dcc::{
 pub use error::Error;
 pub use qr::{
     ImageLimit, ImageLimits, MAX_ALPHANUMERIC_CHARS, PngDepth, QrError, QrMatrix, RenderOptions,
-    read_qr, render_png, render_svg,
+    read_qr, read_qr_rgba, render_png, render_svg,
 };
 pub use transport::{HC1_PREFIX, MAX_INPUT_CHARS, decode_transport, encode_transport};
 pub use zlib::{MAX_INFLATED_BYTES, deflate, inflate};

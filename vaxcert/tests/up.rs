@@ -156,6 +156,19 @@ fn up_runs_from_an_empty_directory_with_the_built_in_value_sets() {
     assert!(page.headers().contains_key("content-security-policy"));
     let page = page.into_body().read_to_string().unwrap();
     assert!(page.contains("/scanner.js"), "{page}");
+    // What the page verifies on the device with: the published lists and the key they are pinned to, on
+    // the same origin.
+    let key = http()
+        .get(format!("{}/trust-list-signer.pub.pem", up.base))
+        .call()
+        .unwrap()
+        .into_body()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(
+        key,
+        std::fs::read_to_string(data.join("trust-list-signer.pub.pem")).unwrap()
+    );
 
     // A code outside the value sets is refused by the built-in sets too.
     let mut unknown = confirmation("dose-fresh-2");

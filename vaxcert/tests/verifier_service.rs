@@ -120,6 +120,7 @@ async fn check_input(
     let make = |token: Option<&str>| match input {
         Input::Text(text) => text_request(text, token),
         Input::Image(bytes) => request(Some("image/png"), token, bytes.to_vec()),
+        Input::Rgba { .. } => panic!("the service takes no raw pixels"),
     };
     let full_report = library.verify(
         input,
@@ -716,7 +717,12 @@ async fn the_scanner_page_is_served_at_the_root_under_a_strict_policy() {
     ] {
         assert!(policy.contains(directive), "{directive} not in {policy}");
     }
-    assert!(!policy.contains("unsafe"), "{policy}");
+    // WebAssembly may be compiled, and nothing else is relaxed: no `eval`, no inline code.
+    assert!(
+        policy.contains("script-src 'self' 'wasm-unsafe-eval';"),
+        "{policy}"
+    );
+    assert_eq!(policy.matches("unsafe").count(), 1, "{policy}");
     assert!(!policy.contains("http"), "{policy}");
     assert_eq!(
         header_of(&headers, header::X_CONTENT_TYPE_OPTIONS),
@@ -813,4 +819,126 @@ async fn the_scanner_page_offers_camera_upload_and_text_with_bilingual_labels() 
     assert!(page.contains(r#"<label for="upload-input""#));
     assert!(page.contains(r#"<label for="text-input""#));
     assert!(page.contains(r#"name="viewport""#));
+}
+
+#[tokio::test]
+async fn the_webassembly_verifier_is_served_with_its_types_when_built() {
+    use vaxcert::verifier_service::scanner::{WASM_ASSETS, WASM_MODULE_PATH, WASM_SCRIPT_PATH};
+    let router = empty_service(VerifierConfig::default());
+    let get = |path: &str, etag: Option<&str>| {
+        let mut request = Request::get(path);
+        if let Some(etag) = etag {
+            request = request.header(header::IF_NONE_MATCH, etag);
+        }
+        router.clone().oneshot(request.body(Body::empty()).unwrap())
+    };
+    let Some(assets) = WASM_ASSETS else {
+        // Built without `scripts/build-wasm`: nothing under /wasm/, and the page verifies on the server.
+        for path in [WASM_SCRIPT_PATH, WASM_MODULE_PATH] {
+            assert_eq!(
+                get(path, None).await.unwrap().status(),
+                StatusCode::NOT_FOUND
+            );
+        }
+        println!("skipped: the WebAssembly verifier is not built in (run scripts/build-wasm)");
+        return;
+    };
+    for (path, media_type, body) in [
+        (
+            WASM_SCRIPT_PATH,
+            "text/javascript",
+            assets.script.as_bytes(),
+        ),
+        (WASM_MODULE_PATH, "application/wasm", assets.module),
+    ] {
+        let response = get(path, None).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        assert!(
+            header_of(&headers, header::CONTENT_TYPE).starts_with(media_type),
+            "{path}"
+        );
+        assert_eq!(
+            header_of(&headers, header::X_CONTENT_TYPE_OPTIONS),
+            "nosniff"
+        );
+        assert_eq!(header_of(&headers, header::CACHE_CONTROL), "no-cache");
+        assert!(
+            header_of(&headers, header::CONTENT_SECURITY_POLICY).contains("'wasm-unsafe-eval'")
+        );
+        let etag = header_of(&headers, header::ETAG).to_owned();
+        let served = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(served.as_ref(), body, "{path}");
+        // The client that holds this version revalidates for nothing; another version gets the file.
+        let again = get(path, Some(&etag)).await.unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        assert_eq!(
+            get(path, Some("\"other\"")).await.unwrap().status(),
+            StatusCode::OK
+        );
+    }
+    assert!(assets.module.starts_with(b"\0asm"));
+    assert!(assets.script.contains("class Scanner") && assets.script.contains("verifyImage"));
+}
+
+#[tokio::test]
+async fn the_scanner_page_verifies_on_the_device_unless_told_to_use_the_server() {
+    let (_, _, page) = get_text("/").await;
+    assert!(page.contains(r#"<input type="checkbox" id="mode-server">"#));
+    assert!(page.contains(r#"id="mode-status""#));
+    assert!(page.contains("Kiểm tra trên máy chủ") && page.contains("Check on the server"));
+    let (_, _, script) = get_text("/scanner.js").await;
+    for needle in [
+        r#""/wasm/verifier_wasm.js""#,
+        r#""/trust-list""#,
+        r#""/revocation-list""#,
+        r#""/trust-list-signer.pub.pem""#,
+        "localStorage",
+        "scanner.verifyImage(",
+        "serviceWorker.register(",
+    ] {
+        assert!(script.contains(needle), "{needle} not in scanner.js");
+    }
+    let (status, headers, worker) = get_text("/scanner-sw.js").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(header_of(&headers, header::CONTENT_TYPE).starts_with("text/javascript"));
+    assert!(worker.contains("/wasm/verifier_wasm_bg.wasm") && !worker.contains("/v1/verify\""));
+}
+
+#[tokio::test]
+async fn the_pinned_key_is_served_only_when_given() {
+    use vaxcert::verifier_service::TRUST_LIST_KEY_PATH;
+    let pem = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----\n";
+    let verifier = || Verifier::new(Arc::new(TrustStore::new(Backend::default())), None);
+    let service = |with_key: bool| {
+        let service = VerifierService::new(
+            VerifierHandle::new(verifier()),
+            Arc::new(OffsetDateTime::now_utc),
+            VerifierConfig::default(),
+        );
+        verifier_service::router(if with_key {
+            service.with_trust_list_key(pem)
+        } else {
+            service
+        })
+    };
+    let request = || {
+        Request::get(TRUST_LIST_KEY_PATH)
+            .body(Body::empty())
+            .unwrap()
+    };
+    let response = service(true).oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(response.headers(), header::CONTENT_TYPE),
+        "application/x-pem-file"
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(body.as_ref(), pem.as_bytes());
+    let response = service(false).oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }

@@ -415,6 +415,20 @@ pub struct Report {
 }
 
 impl Report {
+    /// The privacy-minimal report: the verdict (`valid`, `code`, `message`), the `type` and the holder's
+    /// names and date of birth — what a checkpoint needs to compare with an ID card, nothing more (no
+    /// UVCI, no kid, no payload). The verifier service answers it to callers without the operator token,
+    /// and the scanner page's in-browser verifier shows it.
+    pub fn minimal(&self) -> Value {
+        serde_json::json!({
+            "valid": self.valid,
+            "code": self.code,
+            "message": self.message,
+            "type": self.cert_type,
+            "holder": self.holder,
+        })
+    }
+
     /// The report as one line of JSON.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self)

@@ -20,6 +20,15 @@ pub enum Input<'a> {
     Text(&'a str),
     /// A PNG or JPEG picture (format sniffed from the bytes).
     Image(&'a [u8]),
+    /// Raw RGBA pixels (4 bytes a pixel, rows top to bottom), such as a camera frame read from a canvas.
+    Rgba {
+        /// The pixels, exactly `width × height × 4` bytes.
+        pixels: &'a [u8],
+        /// Pixels a row.
+        width: u32,
+        /// Rows.
+        height: u32,
+    },
 }
 
 /// What the report carries beyond the verdict.
@@ -53,6 +62,19 @@ impl VerifiedCertificate {
     /// The kid of the DSC that signed it.
     pub fn kid(&self) -> &[u8] {
         &self.kid
+    }
+}
+
+/// The text of the QR code in a picture input (`Input::Text` has none to read).
+fn read_picture(input: Input<'_>, limits: &ImageLimits) -> Result<String, hcert::QrError> {
+    match input {
+        Input::Image(bytes) => hcert::read_qr(bytes, limits),
+        Input::Rgba {
+            pixels,
+            width,
+            height,
+        } => hcert::read_qr_rgba(pixels, width, height, limits),
+        Input::Text(_) => Err(hcert::QrError::NotFound),
     }
 }
 
@@ -275,7 +297,7 @@ impl Verifier {
                 b.not_applicable(Check::Image);
                 text
             }
-            Input::Image(bytes) => match hcert::read_qr(bytes, &self.image_limits) {
+            Input::Image(_) | Input::Rgba { .. } => match read_picture(input, &self.image_limits) {
                 Ok(text) => {
                     b.pass(Check::Image);
                     picture_text = text;

@@ -9,7 +9,7 @@ mod mask;
 mod read;
 mod render;
 
-pub use read::{ImageLimits, read_qr};
+pub use read::{ImageLimits, read_qr, read_qr_rgba};
 pub use render::{
     MAX_ALPHANUMERIC_CHARS, PngDepth, QrMatrix, RenderOptions, render_png, render_svg,
 };

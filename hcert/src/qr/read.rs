@@ -1,4 +1,4 @@
-//! Reading: PNG or JPEG bytes → luma pixels (`image`) → QR text (`rxing`).
+//! Reading: PNG or JPEG bytes (or raw RGBA pixels) → luma pixels (`image`) → QR text (`rxing`).
 
 use std::io::Cursor;
 
@@ -65,6 +65,47 @@ pub fn read_qr(picture: &[u8], limits: &ImageLimits) -> Result<String, QrError> 
     }
     let format = sniff(picture).ok_or(QrError::UnsupportedFormat)?;
     let luma = decode(picture, format, limits)?;
+    scan(&luma).ok_or(QrError::NotFound)
+}
+
+/// Reads the text of the QR code in raw RGBA pixels (4 bytes a pixel, rows top to bottom, as a canvas's
+/// `getImageData` gives them): a camera frame, with no picture format to decode. Searched as
+/// [`read_qr`] searches; transparent pixels are read as white.
+///
+/// # Errors
+/// [`QrError::TooLarge`] when `width × height` exceeds `limits.max_pixels` (nothing is read),
+/// [`QrError::Undecodable`] when `rgba` is not exactly `width × height × 4` bytes, [`QrError::NotFound`]
+/// when no QR code can be read.
+pub fn read_qr_rgba(
+    rgba: &[u8],
+    width: u32,
+    height: u32,
+    limits: &ImageLimits,
+) -> Result<String, QrError> {
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > limits.max_pixels {
+        return Err(QrError::TooLarge {
+            limit: ImageLimit::Pixels,
+            actual: pixels,
+            max: limits.max_pixels,
+        });
+    }
+    if u64::try_from(rgba.len()).ok() != pixels.checked_mul(4) {
+        return Err(QrError::Undecodable);
+    }
+    let luma = rgba
+        .chunks_exact(4)
+        .map(|pixel| match pixel {
+            [r, g, b, a] => {
+                // ITU-R BT.601 luma in 1/256ths, then composited over white.
+                let l = (77 * u32::from(*r) + 150 * u32::from(*g) + 29 * u32::from(*b) + 128) >> 8;
+                let a = u32::from(*a);
+                u8::try_from((l * a + 255 * (255 - a) + 127) / 255).unwrap_or(u8::MAX)
+            }
+            _ => u8::MAX,
+        })
+        .collect();
+    let luma = GrayImage::from_raw(width, height, luma).ok_or(QrError::Undecodable)?;
     scan(&luma).ok_or(QrError::NotFound)
 }
 
@@ -295,6 +336,41 @@ mod tests {
                 "{module_px} px a module"
             );
         }
+    }
+
+    #[test]
+    fn reads_raw_rgba_frames_and_refuses_wrong_sizes() {
+        let text = hc1_like(600);
+        let picture = render(&text, 3, 4);
+        let (width, height) = picture.dimensions();
+        // Dark modules drawn in colour on an opaque canvas, as a camera frame arrives.
+        let rgba: Vec<u8> = picture
+            .as_raw()
+            .iter()
+            .flat_map(|&l| [l, l / 2, l, 255])
+            .collect();
+        let limits = ImageLimits::DEFAULT;
+        assert_eq!(read_qr_rgba(&rgba, width, height, &limits), Ok(text));
+        assert_eq!(
+            read_qr_rgba(&rgba[4..], width, height, &limits),
+            Err(QrError::Undecodable)
+        );
+        let blank = vec![255u8; rgba.len()];
+        assert_eq!(
+            read_qr_rgba(&blank, width, height, &limits),
+            Err(QrError::NotFound)
+        );
+        let small = ImageLimits {
+            max_bytes: limits.max_bytes,
+            max_pixels: u64::from(width) * u64::from(height) - 1,
+        };
+        assert!(matches!(
+            read_qr_rgba(&rgba, width, height, &small),
+            Err(QrError::TooLarge {
+                limit: ImageLimit::Pixels,
+                ..
+            })
+        ));
     }
 
     #[test]

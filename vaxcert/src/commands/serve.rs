@@ -154,7 +154,10 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
             trust.handle(),
             system_validation_clock(),
             VerifierConfig::default(),
-        );
+        )
+        // The scanner page checks the lists it caches under this key (it verifies on the device when
+        // a proxy serves `/trust-list` and `/revocation-list` on this origin too).
+        .with_trust_list_key(&key);
         if let Some(operator) = operator {
             service = service.with_operator_token(operator);
         }

@@ -135,6 +135,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         VerifierConfig::default(),
     )
     .with_operator_token(OperatorToken::new(&operator_token))
+    .with_trust_list_key(&node.trust_list_key_pem)
     .with_metrics(std::sync::Arc::clone(&metrics));
 
     let (listener, base) = bind(args.listen).await?;

@@ -176,7 +176,7 @@ fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
         .as_deref()
         .map(|source| Ok::<_, anyhow::Error>((fetch::read_document(source)?, source)))
         .transpose()?;
-    verifier_from_documents(
+    Ok(verifier_from_documents(
         TrustDocuments {
             trust_list: signed(&trust_list),
             revocation_list: signed(&revocation_list),
@@ -187,7 +187,7 @@ fn build_verifier(args: &VerifyArgs, at: OffsetDateTime) -> Result<Verifier> {
             value_sets,
         },
         at.unix_timestamp(),
-    )
+    )?)
 }
 
 /// A document read from `source`, as [`verifier_from_documents`] takes it.

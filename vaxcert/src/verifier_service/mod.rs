@@ -12,7 +12,9 @@
 //! | 429 `rate_limited` | over [`VerifierConfig::rate_limit`] for the client's address (IPv6: its /64) |
 //! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running and none freed within [`VerifierConfig::queue_timeout`] |
 //!
-//! The scanner page for staff is at `/` ([`scanner`]).
+//! The scanner page for staff is at `/` ([`scanner`]); built with the WebAssembly verifier, it verifies
+//! on the device from the published lists and the key at [`TRUST_LIST_KEY_PATH`], and posts here only
+//! when told to.
 //!
 //! Every answer of `POST /v1/verify` is `Cache-Control: no-store`. The service holds its trust in memory ([`VerifierHandle`],
 //! replaced whole by whoever refreshes it — see [`published`] and
@@ -57,6 +59,10 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The route of the verification endpoint.
 pub const VERIFY_PATH: &str = "/v1/verify";
+
+/// The route of the pinned trust-list key (`PUBLIC KEY` PEM) the scanner page checks the lists under,
+/// when the service was given it ([`VerifierService::with_trust_list_key`]).
+pub const TRUST_LIST_KEY_PATH: &str = "/trust-list-signer.pub.pem";
 
 /// Seconds a client should wait after a 429 or 503.
 const RETRY_AFTER_S: &str = "1";
@@ -171,6 +177,7 @@ pub struct VerifierService {
     operator: Option<OperatorToken>,
     config: VerifierConfig,
     metrics: Arc<Metrics>,
+    trust_list_key: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for VerifierService {
@@ -195,6 +202,7 @@ impl VerifierService {
             operator: None,
             config,
             metrics: Metrics::shared(),
+            trust_list_key: None,
         }
     }
 
@@ -202,6 +210,13 @@ impl VerifierService {
     /// default in a registry of its own, shown nowhere: mount [`issuer::api::metrics::metrics_router`]).
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> VerifierService {
         self.metrics = metrics;
+        self
+    }
+
+    /// The same service serving `pem`, the trust-list key it pins, at [`TRUST_LIST_KEY_PATH`]: the key
+    /// the scanner page checks the lists it caches under when it verifies on the device.
+    pub fn with_trust_list_key(mut self, pem: &str) -> VerifierService {
+        self.trust_list_key = Some(Arc::from(pem));
         self
     }
 
@@ -235,7 +250,8 @@ pub fn router(service: VerifierService) -> Router {
         service,
     });
     let request_timeout = app.service.config.request_timeout;
-    let routes = Router::new()
+    let trust_list_key = app.service.trust_list_key.clone();
+    let mut routes = Router::new()
         .route(VERIFY_PATH, post(verify))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -244,6 +260,20 @@ pub fn router(service: VerifierService) -> Router {
         .layer(axum::middleware::map_response(no_store))
         .with_state(app)
         .merge(scanner::scanner_router());
+    if let Some(pem) = trust_list_key {
+        routes = routes.route(
+            TRUST_LIST_KEY_PATH,
+            get(move || async move {
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/x-pem-file"),
+                        (header::CACHE_CONTROL, "no-cache"),
+                    ],
+                    pem.to_string(),
+                )
+            }),
+        );
+    }
     count_requests(routes, &metrics)
 }
 
@@ -458,7 +488,7 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
             if full {
                 axum::Json(report).into_response()
             } else {
-                axum::Json(minimal(&report)).into_response()
+                axum::Json(report.minimal()).into_response()
             }
         }
         Err(refusal) => {
@@ -568,15 +598,6 @@ fn media_type(headers: &HeaderMap) -> Option<MediaType> {
     }
 }
 
-/// The privacy-minimal answer: the verdict, the type, and the holder's names and date of birth.
-pub fn minimal(report: &Report) -> Value {
-    json!({
-        "valid": report.valid,
-        "code": report.code,
-        "message": report.message,
-        "type": report.cert_type,
-        "holder": report.holder,
-    })
 }
 
 #[cfg(test)]

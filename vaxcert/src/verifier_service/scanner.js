@@ -1,10 +1,26 @@
-// The scanner page of the verifier: camera frames, an uploaded picture or pasted HC1: text are posted
-// to /v1/verify; the answer is shown green or red with the holder and, on red, the reason in plain words.
+// The scanner page of the verifier: camera frames, an uploaded picture or pasted HC1: text are verified
+// on this device by the WebAssembly verifier (crate verifier-wasm) when the server has it, from the
+// signed trust and revocation lists kept in localStorage (so it works offline); otherwise, or when
+// "check on the server" is ticked, they are posted to /v1/verify. The answer is shown green or red with
+// the holder and, on red, the reason in plain words.
 "use strict";
 
 (function () {
   var VERIFY_PATH = "/v1/verify";
   var FRAME_INTERVAL_MS = 300;
+
+  // The WebAssembly verifier and what it verifies from: the signed lists and the key they are signed
+  // with. The page trusts its own origin for the key, as it does for the code it runs.
+  var WASM_SCRIPT = "/wasm/verifier_wasm.js";
+  var WASM_MODULE = "/wasm/verifier_wasm_bg.wasm";
+  var LIST_PATHS = ["/trust-list", "/revocation-list", "/trust-list-signer.pub.pem"];
+  var WORKER = "/scanner-sw.js";
+  var LISTS_KEY = "vaxcert.scanner.lists";
+  var MODE_KEY = "vaxcert.scanner.mode";
+  var REFRESH_MS = 5 * 60 * 1000;
+  // Pictures and frames are scaled down to at most this many pixels before the code is searched for.
+  var MAX_PICTURE_PIXELS = 8000000;
+  var MAX_FRAME_PIXELS = 1000000;
 
   // Every report code of the verifier (verifier::Code), in Vietnamese and English.
   var REASONS = {
@@ -44,6 +60,7 @@
     503: ["Máy chủ đang bận; hãy thử lại.", "The server is busy; try again."]
   };
   var UNREACHABLE = ["Không kiểm tra được (lỗi kết nối hoặc máy chủ). Hãy thử lại.", "Could not check (connection or server error). Try again."];
+  var DEVICE_FAILED = ["Không kiểm tra được trên thiết bị. Hãy thử kiểm tra trên máy chủ.", "Could not check on this device. Try checking on the server."];
 
   var TYPES = {
     "v": ["Tiêm chủng", "Vaccination"],
@@ -53,9 +70,17 @@
 
   var result, verdict, holder, holderName, holderDob, holderType, reason;
   var cameraButton, video, canvas, cameraStatus;
+  var modeServer, modeStatus;
   var stream = null;
   var frameTimer = null;
   var frameInFlight = false;
+
+  // The on-device verifier: the module once loaded, a Scanner over the lists in use, and their origin.
+  var wasm = null;
+  var scanner = null;
+  var lists = null;
+  var listsOffline = false;
+  var deviceProblem = null;
 
   function bilingual(element, pair) {
     element.textContent = pair[0];
@@ -156,6 +181,180 @@
     });
   }
 
+  // ---- On the device --------------------------------------------------------------------------------
+
+  function onDevice() {
+    return scanner !== null && !modeServer.checked;
+  }
+
+  function now() {
+    return Date.now() / 1000;
+  }
+
+  function bytes(text) {
+    return new TextEncoder().encode(text);
+  }
+
+  // Runs one verification of the WebAssembly verifier and shows its report.
+  function verifyOnDevice(run) {
+    stopCamera();
+    showPending();
+    try {
+      showReport(JSON.parse(run()));
+    } catch (error) {
+      showRefusal(DEVICE_FAILED);
+    }
+  }
+
+  // The pixels of `source` (an image, a bitmap, the video) drawn at most `maxPixels` large.
+  function pixels(source, width, height, maxPixels) {
+    var scale = Math.min(1, Math.sqrt(maxPixels / Math.max(1, width * height)));
+    canvas.width = Math.max(1, Math.round(width * scale));
+    canvas.height = Math.max(1, Math.round(height * scale));
+    var context = canvas.getContext("2d", { willReadFrequently: true });
+    context.drawImage(source, 0, 0, canvas.width, canvas.height);
+    var image = context.getImageData(0, 0, canvas.width, canvas.height);
+    return { rgba: new Uint8Array(image.data.buffer, image.data.byteOffset, image.data.length), width: image.width, height: image.height };
+  }
+
+  function verifyPictureOnDevice(file) {
+    stopCamera();
+    showPending();
+    createImageBitmap(file).then(function (bitmap) {
+      var frame = pixels(bitmap, bitmap.width, bitmap.height, MAX_PICTURE_PIXELS);
+      if (bitmap.close) {
+        bitmap.close();
+      }
+      verifyOnDevice(function () { return scanner.verifyImage(frame.rgba, frame.width, frame.height, now()); });
+    }, function () {
+      // Not a picture the browser can open: the server's answer for an unreadable picture.
+      showReport({ valid: false, code: "E_IMAGE" });
+    });
+  }
+
+  function setMode(mode, pair) {
+    modeStatus.dataset.mode = mode;
+    bilingual(modeStatus, pair);
+  }
+
+  function when(milliseconds) {
+    return new Date(milliseconds).toLocaleString();
+  }
+
+  // Says where certificates are checked now, quietly.
+  function showMode() {
+    if (modeServer.checked) {
+      setMode("server", ["Kiểm tra trên máy chủ: nội dung chứng nhận được gửi đến máy chủ.", "Checking on the server: the certificate's content is sent to the server."]);
+    } else if (scanner) {
+      var at = when(lists.fetchedAt);
+      setMode("device", listsOffline
+        ? ["Ngoại tuyến: kiểm tra trên thiết bị này bằng danh sách tin cậy đã lưu lúc " + at + ".", "Offline: checking on this device with the trust lists saved at " + at + "."]
+        : ["Kiểm tra trên thiết bị này; danh sách tin cậy tải lúc " + at + ".", "Checking on this device; trust lists fetched at " + at + "."]);
+    } else if (deviceProblem) {
+      setMode("server", deviceProblem);
+    } else {
+      setMode("loading", ["Đang tải bộ kiểm tra trên thiết bị…", "Loading the on-device verifier…"]);
+    }
+  }
+
+  function readLists() {
+    try {
+      var stored = JSON.parse(window.localStorage.getItem(LISTS_KEY));
+      return stored && stored.trustList && stored.key ? stored : null;
+    } catch (error) {
+      return null;
+    }
+  }
+
+  function saveLists(fetched) {
+    try {
+      window.localStorage.setItem(LISTS_KEY, JSON.stringify(fetched));
+    } catch (error) {
+      // Storage full or disabled: the lists still serve until the page is closed.
+    }
+  }
+
+  function fetchText(path) {
+    return fetch(path, { cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" }).then(function (response) {
+      if (!response.ok) {
+        throw new Error(path);
+      }
+      return response.text();
+    });
+  }
+
+  // A Scanner over `candidate`; throws when the lists are refused (wrong key, expired).
+  function useLists(candidate, offline) {
+    var built = new wasm.Scanner(bytes(candidate.trustList), candidate.revocationList ? bytes(candidate.revocationList) : undefined, candidate.key, now());
+    if (scanner) {
+      scanner.free();
+    }
+    scanner = built;
+    lists = candidate;
+    listsOffline = offline;
+  }
+
+  // Fetches the lists and puts them in use; offline (or refused), keeps those in use, else the saved ones.
+  function refreshLists() {
+    return Promise.all(LIST_PATHS.map(fetchText)).then(function (texts) {
+      var fetched = { trustList: texts[0], revocationList: texts[1], key: texts[2], fetchedAt: Date.now() };
+      useLists(fetched, false);
+      saveLists(fetched);
+    }).catch(function () {
+      var saved = readLists();
+      if (saved && (!scanner || saved.fetchedAt > lists.fetchedAt)) {
+        try {
+          useLists(saved, true);
+        } catch (error) {
+          // The saved lists have expired: nothing can be verified on the device any more.
+        }
+      } else if (scanner) {
+        listsOffline = true;
+      }
+      if (!scanner) {
+        deviceProblem = ["Kiểm tra trên máy chủ (chưa tải được danh sách tin cậy để kiểm tra trên thiết bị).", "Checking on the server (the trust lists for checking on this device could not be loaded)."];
+      }
+    }).then(showMode);
+  }
+
+  function startDevice() {
+    import(WASM_SCRIPT).then(function (module) {
+      return module.default({ module_or_path: WASM_MODULE }).then(function () {
+        wasm = module;
+        return refreshLists();
+      });
+    }).catch(function () {
+      deviceProblem = ["Kiểm tra trên máy chủ (trang này chưa có bộ kiểm tra trên thiết bị).", "Checking on the server (this page has no on-device verifier)."];
+      showMode();
+    });
+    window.setInterval(function () {
+      if (wasm && navigator.onLine !== false) {
+        refreshLists();
+      }
+    }, REFRESH_MS);
+    window.addEventListener("online", function () {
+      if (wasm) {
+        refreshLists();
+      }
+    });
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register(WORKER).catch(function () {
+        // No service worker (plain HTTP on another host): the page still works while online.
+      });
+    }
+  }
+
+  function onMode() {
+    try {
+      window.localStorage.setItem(MODE_KEY, modeServer.checked ? "server" : "device");
+    } catch (error) {
+      // The choice holds for this visit only.
+    }
+    showMode();
+  }
+
+  // ---- The three inputs -----------------------------------------------------------------------------
+
   function imageType(file) {
     return file.type === "image/png" || file.type === "image/jpeg" ? file.type : "application/octet-stream";
   }
@@ -163,7 +362,11 @@
   function onUpload(event) {
     var file = event.target.files && event.target.files[0];
     if (file) {
-      verify(file, imageType(file));
+      if (onDevice()) {
+        verifyPictureOnDevice(file);
+      } else {
+        verify(file, imageType(file));
+      }
       event.target.value = "";
     }
   }
@@ -172,7 +375,11 @@
     event.preventDefault();
     var text = document.getElementById("text-input").value.trim();
     if (text) {
-      verify(JSON.stringify({ hc1: text }), "application/json");
+      if (onDevice()) {
+        verifyOnDevice(function () { return scanner.verify(text, now()); });
+      } else {
+        verify(JSON.stringify({ hc1: text }), "application/json");
+      }
     }
   }
 
@@ -198,8 +405,27 @@
     setCameraButton(false);
   }
 
+  // A frame read on the device: shown once it holds a code.
+  function scanFrameOnDevice() {
+    var frame = pixels(video, video.videoWidth, video.videoHeight, MAX_FRAME_PIXELS);
+    var report;
+    try {
+      report = JSON.parse(scanner.verifyImage(frame.rgba, frame.width, frame.height, now()));
+    } catch (error) {
+      return;
+    }
+    if (report.code !== "E_IMAGE") {
+      stopCamera();
+      showReport(report);
+    }
+  }
+
   function sendFrame() {
     if (frameInFlight || !stream || video.readyState < 2 || !video.videoWidth) {
+      return;
+    }
+    if (onDevice()) {
+      scanFrameOnDevice();
       return;
     }
     canvas.width = video.videoWidth;
@@ -268,6 +494,16 @@
     video = document.getElementById("camera-video");
     canvas = document.getElementById("camera-canvas");
     cameraStatus = document.getElementById("camera-status");
+    modeServer = document.getElementById("mode-server");
+    modeStatus = document.getElementById("mode-status");
+    try {
+      modeServer.checked = window.localStorage.getItem(MODE_KEY) === "server";
+    } catch (error) {
+      modeServer.checked = false;
+    }
+    modeServer.addEventListener("change", onMode);
+    showMode();
+    startDevice();
     cameraButton.setAttribute("aria-pressed", "false");
     cameraButton.addEventListener("click", onCamera);
     document.getElementById("upload-input").addEventListener("change", onUpload);
