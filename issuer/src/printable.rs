@@ -897,8 +897,8 @@ mod tests {
             "font, CID font, descriptor"
         );
         assert!(text.contains("+NotoSans-Bold"));
-        // Subsets, not the 200 KB fonts.
-        assert!(bytes.len() < 120_000, "{} bytes", bytes.len());
+        // Subsets: the two whole fonts alone are 407 KB (the page's drawing is ≈ 60 KB, uncompressed).
+        assert!(bytes.len() < 200_000, "{} bytes", bytes.len());
     }
 
     #[test]
