@@ -130,7 +130,7 @@ fn format_modules(side: usize, mask: u8) -> impl Iterator<Item = (usize, usize, 
 /// Turns a symbol built with mask 0 into the same symbol under the mask of least penalty; returns
 /// the mask chosen.
 pub(super) fn choose_mask(modules: &mut [bool], side: usize) -> u8 {
-    if side > MAX_PACKED_SIDE || side < 21 || modules.len() != side * side {
+    if !(21..=MAX_PACKED_SIDE).contains(&side) || modules.len() != side * side {
         return 0;
     }
     let function = function_modules(side);
