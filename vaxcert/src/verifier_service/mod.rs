@@ -598,8 +598,6 @@ fn media_type(headers: &HeaderMap) -> Option<MediaType> {
     }
 }
 
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
