@@ -21,10 +21,10 @@ use crate::node::{
     bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,
 };
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
+use crate::verifier_service::limits::VerifierLimitArgs;
 use crate::verifier_service::published::{PublishedTrust, REFRESH_INTERVAL, follow_publisher};
 use crate::verifier_service::{
-    self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierHandle, VerifierService,
-    system_validation_clock,
+    self, OperatorToken, VERIFY_PATH, VerifierHandle, VerifierService, system_validation_clock,
 };
 
 /// Arguments of `vaxcert up`.
@@ -42,6 +42,8 @@ pub struct UpArgs {
     listen: SocketAddr,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    limits: VerifierLimitArgs,
 }
 
 /// Runs `vaxcert up` until interrupted (Ctrl-C or SIGTERM), then drains requests and closes the ledger.
@@ -95,13 +97,10 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         clock.clone(),
         REFRESH_INTERVAL,
     ));
-    let verifier_service = VerifierService::new(
-        verifier,
-        system_validation_clock(),
-        VerifierConfig::default(),
-    )
-    .with_operator_token(OperatorToken::new(&operator_token))
-    .with_metrics(std::sync::Arc::clone(&metrics));
+    let verifier_service =
+        VerifierService::new(verifier, system_validation_clock(), args.limits.config())
+            .with_operator_token(OperatorToken::new(&operator_token))
+            .with_metrics(std::sync::Arc::clone(&metrics));
 
     let listener = TcpListener::bind(args.listen)
         .await

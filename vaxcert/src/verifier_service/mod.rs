@@ -23,6 +23,7 @@
 //! Run it with [`issuer::api::serve`], which adds the header timeout, the connection limit and the
 //! client's address.
 
+pub mod limits;
 pub mod published;
 pub mod refreshed;
 pub mod scanner;
@@ -82,7 +83,8 @@ pub struct VerifierConfig {
     pub max_concurrent_verifications: usize,
     /// How long a request waits for a verification slot before 503.
     pub queue_timeout: Duration,
-    /// Requests per client address (IPv6: per /64).
+    /// Requests per client address (IPv6: per /64); `per_second` 0 turns the limit off (a `burst` of 0
+    /// means `per_second`).
     pub rate_limit: RateLimit,
     /// A request taking longer is answered 408.
     pub request_timeout: Duration,
@@ -214,7 +216,8 @@ impl VerifierService {
 /// What every request shares.
 struct App {
     service: VerifierService,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// `None` when the rate limit is off.
+    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     permits: Semaphore,
     requests: AtomicU64,
 }
@@ -225,10 +228,12 @@ struct App {
 pub fn router(service: VerifierService) -> Router {
     let metrics = Arc::clone(&service.metrics);
     let rate = service.config.rate_limit;
-    let per_second = NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(rate.burst).unwrap_or(per_second);
+    let limiter = NonZeroU32::new(rate.per_second).map(|per_second| {
+        let burst = NonZeroU32::new(rate.burst).unwrap_or(per_second);
+        RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
+    });
     let app = Arc::new(App {
-        limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        limiter,
         permits: Semaphore::new(service.config.max_concurrent_verifications),
         requests: AtomicU64::new(0),
         service,
@@ -478,15 +483,17 @@ async fn answer(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Report, bool), Refusal> {
-    if app
-        .requests
-        .fetch_add(1, Ordering::Relaxed)
-        .is_multiple_of(LIMITER_SWEEP_EVERY)
-    {
-        app.limiter.retain_recent();
-    }
-    if app.limiter.check_key(&rate_key(peer)).is_err() {
-        return Err(Refusal::RateLimited);
+    if let Some(limiter) = &app.limiter {
+        if app
+            .requests
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(LIMITER_SWEEP_EVERY)
+        {
+            limiter.retain_recent();
+        }
+        if limiter.check_key(&rate_key(peer)).is_err() {
+            return Err(Refusal::RateLimited);
+        }
     }
     let full = operator(&app.service, headers)?;
     let config = &app.service.config;
