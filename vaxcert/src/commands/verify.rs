@@ -3,7 +3,7 @@
 //! Exit codes: one input → 0 valid, 1 invalid; batch (`-`) → 0 once every line has its report; 2 on a
 //! usage or I/O error.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
