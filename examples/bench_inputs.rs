@@ -8,7 +8,8 @@
 //! - `good.json`: `{"hc1": "<the certificate>"}`;
 //! - `bomb.json`: `HC1:` + Base45 of one zlib stream of as many zeros as fit the QR capacity (4,296
 //!   characters): ≈ 2.9 MB once inflated, refused at the verifier's cap (`E_DECOMPRESSED_TOO_LARGE`);
-//! - `garbage.json`: `HC1:` + 1,500 random Base45 characters (a valid alphabet, not a zlib stream);
+//! - `garbage.json`: `HC1:` + 1,500 random characters of the Base45 alphabet (refused as `E_BASE45`: random
+//!   triplets overflow);
 //! - `qr.png`: the certificate's QR code as `hcert::render_png` draws it (4 px a module);
 //! - `photo.jpg`: the QR code as a phone would photograph a printout: 1280×960, the code at 6 px a
 //!   module off-centre on a lit, noisy background, lower contrast, slightly blurred, JPEG quality 85.
