@@ -219,6 +219,9 @@ struct App {
     /// `None` when the rate limit is off.
     limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     permits: Semaphore,
+    /// Pictures decoded at once, at most one a core: decoding is CPU-bound, and each picture in flight
+    /// holds its decoded pixels (a photo: tens of MB).
+    picture_permits: Semaphore,
     requests: AtomicU64,
 }
 
@@ -235,6 +238,11 @@ pub fn router(service: VerifierService) -> Router {
     let app = Arc::new(App {
         limiter,
         permits: Semaphore::new(service.config.max_concurrent_verifications),
+        picture_permits: Semaphore::new(
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(service.config.max_concurrent_verifications),
+        ),
         requests: AtomicU64::new(0),
         service,
     });
@@ -527,9 +535,18 @@ async fn answer(
         Posted::Text(text) => verifier.verify(Input::Text(&text), at, detail),
         // Decoding a picture takes milliseconds: off the async workers.
         Posted::Image(bytes) => {
-            tokio::task::spawn_blocking(move || verifier.verify(Input::Image(&bytes), at, detail))
-                .await
-                .map_err(|_| Refusal::Internal)?
+            let picture_permit =
+                tokio::time::timeout(config.queue_timeout, app.picture_permits.acquire())
+                    .await
+                    .map_err(|_| Refusal::Busy)?
+                    .map_err(|_| Refusal::Busy)?;
+            let report = tokio::task::spawn_blocking(move || {
+                verifier.verify(Input::Image(&bytes), at, detail)
+            })
+            .await
+            .map_err(|_| Refusal::Internal)?;
+            drop(picture_permit);
+            report
         }
     };
     drop(permit);
