@@ -10,7 +10,7 @@
 //! | 401 `unauthenticated` | an `Authorization` header that is not the operator token (never downgraded to minimal) |
 //! | 408 / 413 / 415 / 400 / 422 | body too slow / over [`VerifierConfig::max_json_bytes`] or [`VerifierConfig::max_image_bytes`] / another content type / broken body / not `{"hc1": string}` |
 //! | 429 `rate_limited` | over [`VerifierConfig::rate_limit`] for the client's address (IPv6: its /64) |
-//! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running and none freed within [`VerifierConfig::queue_timeout`] |
+//! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running (pictures: one a core) and none freed within [`VerifierConfig::queue_timeout`] |
 //!
 //! The scanner page for staff is at `/` ([`scanner`]).
 //!
