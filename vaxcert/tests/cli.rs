@@ -183,6 +183,55 @@ fn batch_mode_gives_one_report_per_line_in_order() {
     );
 }
 
+/// A batch line may name a picture, as the single input may; each report line is byte for byte the
+/// report `verify --json` prints for the same input.
+#[test]
+fn batch_lines_may_be_picture_paths() {
+    let (valid, dsc) = certificate(EXP);
+    let (expired, _) = certificate(IAT + 10);
+    let png = hcert::render_png(&valid, &hcert::RenderOptions::default()).unwrap();
+    let picture = dsc.with_extension("png");
+    std::fs::write(&picture, png).unwrap();
+    let dsc = dsc.to_str().unwrap();
+    // The DSC's PEM file exists but is no picture.
+    let inputs = [
+        valid.as_str(),
+        picture.to_str().unwrap(),
+        expired.as_str(),
+        dsc,
+    ];
+    let output = vaxcert(
+        &["verify", "--at", AT, "--dsc", dsc, "-"],
+        Some(&format!("{}\n", inputs.join("\n"))),
+    );
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    let reports: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let field = |report: &Value, pointer: &str| report.pointer(pointer).unwrap().clone();
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| field(r, "/code"))
+            .collect::<Vec<_>>(),
+        ["OK", "OK", "E_EXPIRED", "E_IMAGE"]
+    );
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| field(r, "/checks/image"))
+            .collect::<Vec<_>>(),
+        ["n/a", "pass", "n/a", "fail"]
+    );
+    for (line, input) in lines.iter().zip(inputs) {
+        let single = vaxcert(&["verify", "--json", "--at", AT, "--dsc", dsc, input], None);
+        assert_eq!(String::from_utf8(single.stdout).unwrap().trim_end(), *line);
+    }
+}
+
 #[test]
 fn library_and_cli_agree_on_codes() {
     let (valid, dsc) = certificate(EXP);

@@ -335,6 +335,19 @@ async fn saturation_is_503_and_a_flood_is_429() {
     }
     let answer = call(&limited, text_request("HC1:6BF", None)).await;
     assert_refused(&answer, StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+
+    // `per_second` 0 turns the limit off (`--verifier-rate-limit 0`), whatever the burst.
+    let unlimited = empty_service(VerifierConfig {
+        rate_limit: RateLimit {
+            per_second: 0,
+            burst: 1,
+        },
+        ..VerifierConfig::default()
+    });
+    for _ in 0..50 {
+        let answer = call(&unlimited, text_request("HC1:6BF", None)).await;
+        assert_eq!(answer.status, StatusCode::OK);
+    }
 }
 
 #[tokio::test]

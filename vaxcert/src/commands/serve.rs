@@ -27,11 +27,12 @@ use crate::config::ConfigArgs;
 use crate::logging::LogArgs;
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::value_sets::LoadedValueSets;
+use crate::verifier_service::limits::VerifierLimitArgs;
 use crate::verifier_service::refreshed::{
     HEALTH_OPENAPI, RefreshedTrust, TrustSources, health_router, keep_fresh,
 };
 use crate::verifier_service::{
-    self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierService, system_validation_clock,
+    self, OperatorToken, VERIFY_PATH, VerifierService, system_validation_clock,
 };
 
 /// Arguments of `vaxcert serve`.
@@ -80,6 +81,8 @@ pub struct VerifierArgs {
     listen: SocketAddr,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    limits: VerifierLimitArgs,
     /// How often the lists are fetched again: seconds, or a number with `s`, `m` or `h`.
     #[arg(long, value_name = "INTERVAL", default_value = "5m", value_parser = parse_interval)]
     refresh_every: Duration,
@@ -153,7 +156,7 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
         let mut service = VerifierService::new(
             trust.handle(),
             system_validation_clock(),
-            VerifierConfig::default(),
+            args.limits.config(),
         )
         // The scanner page checks the lists it caches under this key (it verifies on the device when
         // a proxy serves `/trust-list` and `/revocation-list` on this origin too).

@@ -28,10 +28,10 @@ use crate::node::{
 use crate::serving::{bind, runtime};
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::verifier_service::dsc_lists::{DscLists, ForeignDscs, keep_dsc_lists_fresh};
+use crate::verifier_service::limits::VerifierLimitArgs;
 use crate::verifier_service::published::{PublishedTrust, REFRESH_INTERVAL, follow_publisher};
 use crate::verifier_service::{
-    self, OperatorToken, VERIFY_PATH, VerifierConfig, VerifierHandle, VerifierService,
-    system_validation_clock,
+    self, OperatorToken, VERIFY_PATH, VerifierHandle, VerifierService, system_validation_clock,
 };
 
 /// Arguments of `vaxcert up`.
@@ -58,6 +58,8 @@ pub struct UpArgs {
     refresh_every: Duration,
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(flatten)]
+    limits: VerifierLimitArgs,
 }
 
 /// Runs `vaxcert up` until interrupted (Ctrl-C or SIGTERM), then drains requests and closes the ledger.
@@ -129,14 +131,11 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         clock.clone(),
         REFRESH_INTERVAL,
     ));
-    let verifier_service = VerifierService::new(
-        verifier,
-        system_validation_clock(),
-        VerifierConfig::default(),
-    )
-    .with_operator_token(OperatorToken::new(&operator_token))
-    .with_trust_list_key(&node.trust_list_key_pem)
-    .with_metrics(std::sync::Arc::clone(&metrics));
+    let verifier_service =
+        VerifierService::new(verifier, system_validation_clock(), args.limits.config())
+            .with_operator_token(OperatorToken::new(&operator_token))
+            .with_trust_list_key(&node.trust_list_key_pem)
+            .with_metrics(std::sync::Arc::clone(&metrics));
 
     let (listener, base) = bind(args.listen).await?;
     let data = args.node.data.display();

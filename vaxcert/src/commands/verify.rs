@@ -3,7 +3,7 @@
 //! Exit codes: one input → 0 valid, 1 invalid; batch (`-`) → 0 once every line has its report; 2 on a
 //! usage or I/O error.
 
-use std::io::{BufRead, BufWriter, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,6 +25,12 @@ use crate::value_sets::LoadedValueSets;
 
 /// Lines verified together in batch mode, in parallel, before their reports are written in order.
 const BATCH_LINES: usize = 4096;
+
+/// Lines one task of a batch verifies in a row, into one output buffer.
+const TASK_LINES: usize = 64;
+
+/// The usual length of one report line with its payload, to size the output buffers.
+const REPORT_BYTES: usize = 1024;
 
 /// Arguments of `vaxcert verify`.
 #[derive(Debug, Args)]
@@ -93,7 +99,8 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
     })
 }
 
-/// Verifies one argument: a path to a picture when such a file exists, else the text itself.
+/// Verifies one input: a path to a picture when such a file exists (and the text does not start with
+/// `HC1:`), else the text itself.
 fn verify_one(
     verifier: &Verifier,
     input: &str,
@@ -109,36 +116,83 @@ fn verify_one(
     Ok(verifier.verify(Input::Text(input), at, detail))
 }
 
-/// Batch mode: one input per stdin line, one JSON report per stdout line, in input order, using every core.
+/// Batch mode: one input per stdin line (an `HC1:` string or a path to a picture, as for one input),
+/// one JSON report per stdout line, in input order, using every core.
+///
+/// Lines are read [`BATCH_LINES`] at a time into buffers kept from one batch to the next; each rayon task
+/// verifies [`TASK_LINES`] lines in a row and writes their reports into one buffer of its own, and the
+/// buffers are written to stdout in order.
 fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Result<()> {
-    let stdin = std::io::stdin().lock();
-    let mut out = BufWriter::new(std::io::stdout().lock());
-    // Lines are read as bytes: a line that is not UTF-8 still gets its report (E_BASE45), not an I/O error.
-    let mut lines = stdin
-        .split(b'\n')
-        .map(|line| line.map(|bytes| String::from_utf8_lossy(&bytes).into_owned()));
+    let mut stdin = std::io::stdin().lock();
+    let mut out = std::io::stdout().lock();
+    let mut lines: Vec<Vec<u8>> = Vec::new();
     loop {
-        let chunk: Vec<String> = lines
-            .by_ref()
-            .take(BATCH_LINES)
-            .collect::<std::io::Result<_>>()?;
-        if chunk.is_empty() {
+        let count = read_lines(&mut stdin, &mut lines)?;
+        let Some(batch) = lines.get(..count).filter(|batch| !batch.is_empty()) else {
             break;
-        }
-        let reports: Vec<String> = chunk
-            .par_iter()
-            .map(|line| {
-                let text = line.strip_suffix('\r').unwrap_or(line);
-                verifier
-                    .verify(Input::Text(text), at, detail)
-                    .to_json_line()
+        };
+        let reports = batch
+            .par_chunks(TASK_LINES)
+            .map(|task| {
+                let mut buffer = Vec::with_capacity(task.len() * REPORT_BYTES);
+                for line in task {
+                    write_report(&mut buffer, verifier, line, at, detail)?;
+                }
+                Ok(buffer)
             })
-            .collect();
-        for report in reports {
-            writeln!(out, "{report}")?;
+            .collect::<Result<Vec<Vec<u8>>>>()?;
+        for report in &reports {
+            out.write_all(report)?;
+        }
+        if count < BATCH_LINES {
+            break;
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Reads up to [`BATCH_LINES`] lines into `lines` (reusing its buffers), each without its `\n`; returns how
+/// many were read (fewer at the end of the input).
+fn read_lines(input: &mut impl BufRead, lines: &mut Vec<Vec<u8>>) -> std::io::Result<usize> {
+    for count in 0..BATCH_LINES {
+        if lines.len() == count {
+            lines.push(Vec::new());
+        }
+        let Some(line) = lines.get_mut(count) else {
+            return Ok(count);
+        };
+        line.clear();
+        if input.read_until(b'\n', line)? == 0 {
+            return Ok(count);
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+    }
+    Ok(BATCH_LINES)
+}
+
+/// Appends the report of one batch line and a newline to `out`: the bytes of [`Report::to_json_line`].
+///
+/// A line that is not UTF-8 still gets its report (`E_BASE45`, or `E_PREFIX`), not an I/O error; one
+/// final `\r` is dropped.
+fn write_report(
+    out: &mut Vec<u8>,
+    verifier: &Verifier,
+    line: &[u8],
+    at: OffsetDateTime,
+    detail: Detail,
+) -> Result<()> {
+    let text = String::from_utf8_lossy(line);
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    let report = verify_one(verifier, text, at, detail)?;
+    let start = out.len();
+    if serde_json::to_writer(&mut *out, &report).is_err() {
+        out.truncate(start);
+        out.extend_from_slice(report.to_json_line().as_bytes());
+    }
+    out.push(b'\n');
     Ok(())
 }
 

@@ -10,7 +10,7 @@
 //! | 401 `unauthenticated` | an `Authorization` header that is not the operator token (never downgraded to minimal) |
 //! | 408 / 413 / 415 / 400 / 422 | body too slow / over [`VerifierConfig::max_json_bytes`] or [`VerifierConfig::max_image_bytes`] / another content type / broken body / not `{"hc1": string}` |
 //! | 429 `rate_limited` | over [`VerifierConfig::rate_limit`] for the client's address (IPv6: its /64) |
-//! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running and none freed within [`VerifierConfig::queue_timeout`] |
+//! | 503 `busy` | [`VerifierConfig::max_concurrent_verifications`] running (pictures: one a core) and none freed within [`VerifierConfig::queue_timeout`] |
 //!
 //! The scanner page for staff is at `/` ([`scanner`]); built with the WebAssembly verifier, it verifies
 //! on the device from the published lists and the key at [`TRUST_LIST_KEY_PATH`], and posts here only
@@ -26,6 +26,7 @@
 //! client's address.
 
 pub mod dsc_lists;
+pub mod limits;
 pub mod published;
 pub mod refreshed;
 pub mod scanner;
@@ -89,7 +90,8 @@ pub struct VerifierConfig {
     pub max_concurrent_verifications: usize,
     /// How long a request waits for a verification slot before 503.
     pub queue_timeout: Duration,
-    /// Requests per client address (IPv6: per /64).
+    /// Requests per client address (IPv6: per /64); `per_second` 0 turns the limit off (a `burst` of 0
+    /// means `per_second`).
     pub rate_limit: RateLimit,
     /// A request taking longer is answered 408.
     pub request_timeout: Duration,
@@ -230,8 +232,12 @@ impl VerifierService {
 /// What every request shares.
 struct App {
     service: VerifierService,
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    /// `None` when the rate limit is off.
+    limiter: Option<DefaultKeyedRateLimiter<IpAddr>>,
     permits: Semaphore,
+    /// Pictures decoded at once, at most one a core: decoding is CPU-bound, and each picture in flight
+    /// holds its decoded pixels (a photo: tens of MB).
+    picture_permits: Semaphore,
     requests: AtomicU64,
 }
 
@@ -241,11 +247,18 @@ struct App {
 pub fn router(service: VerifierService) -> Router {
     let metrics = Arc::clone(&service.metrics);
     let rate = service.config.rate_limit;
-    let per_second = NonZeroU32::new(rate.per_second).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new(rate.burst).unwrap_or(per_second);
+    let limiter = NonZeroU32::new(rate.per_second).map(|per_second| {
+        let burst = NonZeroU32::new(rate.burst).unwrap_or(per_second);
+        RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst))
+    });
     let app = Arc::new(App {
-        limiter: RateLimiter::keyed(Quota::per_second(per_second).allow_burst(burst)),
+        limiter,
         permits: Semaphore::new(service.config.max_concurrent_verifications),
+        picture_permits: Semaphore::new(
+            std::thread::available_parallelism()
+                .map_or(1, usize::from)
+                .min(service.config.max_concurrent_verifications),
+        ),
         requests: AtomicU64::new(0),
         service,
     });
@@ -509,15 +522,17 @@ async fn answer(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<(Report, bool), Refusal> {
-    if app
-        .requests
-        .fetch_add(1, Ordering::Relaxed)
-        .is_multiple_of(LIMITER_SWEEP_EVERY)
-    {
-        app.limiter.retain_recent();
-    }
-    if app.limiter.check_key(&rate_key(peer)).is_err() {
-        return Err(Refusal::RateLimited);
+    if let Some(limiter) = &app.limiter {
+        if app
+            .requests
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(LIMITER_SWEEP_EVERY)
+        {
+            limiter.retain_recent();
+        }
+        if limiter.check_key(&rate_key(peer)).is_err() {
+            return Err(Refusal::RateLimited);
+        }
     }
     let full = operator(&app.service, headers)?;
     let config = &app.service.config;
@@ -551,9 +566,18 @@ async fn answer(
         Posted::Text(text) => verifier.verify(Input::Text(&text), at, detail),
         // Decoding a picture takes milliseconds: off the async workers.
         Posted::Image(bytes) => {
-            tokio::task::spawn_blocking(move || verifier.verify(Input::Image(&bytes), at, detail))
-                .await
-                .map_err(|_| Refusal::Internal)?
+            let picture_permit =
+                tokio::time::timeout(config.queue_timeout, app.picture_permits.acquire())
+                    .await
+                    .map_err(|_| Refusal::Busy)?
+                    .map_err(|_| Refusal::Busy)?;
+            let report = tokio::task::spawn_blocking(move || {
+                verifier.verify(Input::Image(&bytes), at, detail)
+            })
+            .await
+            .map_err(|_| Refusal::Internal)?;
+            drop(picture_permit);
+            report
         }
     };
     drop(permit);
