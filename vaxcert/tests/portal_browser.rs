@@ -138,10 +138,19 @@ async fn shown(client: &Client) -> String {
 async fn wait_shown(client: &Client, id: &str) {
     let element = &client.find(Locator::Id(id)).await.unwrap();
     let in_time = wait_until(DEADLINE, move || async move {
-        element.attr("hidden").await.unwrap().is_none().then_some(())
+        element
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
     })
     .await;
-    assert!(in_time.is_some(), "#{id} not shown: {}", shown(client).await);
+    assert!(
+        in_time.is_some(),
+        "#{id} not shown: {}",
+        shown(client).await
+    );
 }
 
 /// Types `text` into the (emptied) input `id` and clicks the submit button of the form `form`.
@@ -229,8 +238,7 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
         submit(&client, "session-form", &[("code", &wrong)]).await;
         let message = &client.find(Locator::Id("message")).await.unwrap();
         let error = wait_until(DEADLINE, move || async move {
-            (message.attr("class").await.unwrap().as_deref() == Some("message error"))
-                .then_some(())
+            (message.attr("class").await.unwrap().as_deref() == Some("message error")).then_some(())
         })
         .await;
         assert!(error.is_some(), "no error shown: {}", shown(&client).await);
@@ -283,6 +291,14 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
         assert_fits_width(&client).await;
         screenshot(&client, &artefacts, "portal-5-certificates-phone.png").await;
+        client
+            .execute(
+                "document.querySelector('#certificate-list .downloads').scrollIntoView(false);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        screenshot(&client, &artefacts, "portal-6-downloads-phone.png").await;
 
         let href = |class: &'static str| async move {
             card.find(Locator::Css(&format!("a.{class}")))
@@ -316,7 +332,7 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
     assert_eq!(status, 200);
     assert!(pdf.starts_with(b"%PDF-"));
     if on_path(&["pdftoppm"]).is_some() {
-        let page = render_pdf(&pdf, &artefacts, "portal-6-certificate-pdf");
+        let page = render_pdf(&pdf, &artefacts, "portal-7-certificate-pdf");
         let read = hcert::read_qr(&page, &hcert::ImageLimits::default()).unwrap();
         assert_eq!(read, hc1);
     } else {

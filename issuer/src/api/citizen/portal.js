@@ -157,7 +157,7 @@
       link.href = API + "/certificates/" + encodeURIComponent(certificate.id) + "/" + download[0];
       link.setAttribute("download", "");
       link.className = "download-" + download[0].replace(".", "-");
-      link.textContent = download[1] + " · " + download[2];
+      link.textContent = download[1] === download[2] ? download[1] : download[1] + " · " + download[2];
       downloads.appendChild(link);
     });
     item.appendChild(downloads);
