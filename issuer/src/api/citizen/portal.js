@@ -61,6 +61,12 @@
     message.className = isError ? "message error" : "message";
   }
 
+  function unsay() {
+    var message = $("message");
+    message.textContent = "";
+    message.className = "message";
+  }
+
   function show(step) {
     $("identity-step").hidden = step !== "identity";
     $("code-step").hidden = step !== "code";
@@ -151,7 +157,7 @@
       link.href = API + "/certificates/" + encodeURIComponent(certificate.id) + "/" + download[0];
       link.setAttribute("download", "");
       link.className = "download-" + download[0].replace(".", "-");
-      link.textContent = download[1] + " · " + download[2];
+      link.textContent = download[1] === download[2] ? download[1] : download[1] + " · " + download[2];
       downloads.appendChild(link);
     });
     item.appendChild(downloads);
@@ -169,7 +175,7 @@
       list.textContent = "";
       var certificates = answer.json.certificates || [];
       certificates.forEach(function (certificate) { list.appendChild(card(certificate)); });
-      $("message").textContent = "";
+      unsay();
       if (certificates.length === 0) { say("empty", false); }
       show("certificates");
       $("certificates-heading").focus();
@@ -180,7 +186,7 @@
     send("DELETE", "/session").then(function () {
       $("certificate-list").textContent = "";
       show("identity");
-      $("message").textContent = "";
+      unsay();
     });
   }
 
@@ -188,7 +194,7 @@
     $("certificates-heading").tabIndex = -1;
     $("code-form").addEventListener("submit", requestCode);
     $("session-form").addEventListener("submit", logIn);
-    $("back-button").addEventListener("click", function () { show("identity"); $("message").textContent = ""; });
+    $("back-button").addEventListener("click", function () { show("identity"); unsay(); });
     $("logout-button").addEventListener("click", logOut);
     // A session may still be open (a reload): show the list straight away if so.
     send("GET", "/certificates").then(function (answer) {
