@@ -98,6 +98,7 @@ async fn citizens(ledger: issuer::ledger::Ledger) -> Citizens {
         },
         ..CitizenConfig::default()
     };
+    let portal = portal.with_value_sets(Arc::new(fixtures::inline_value_sets()));
     let router = router(Arc::new(portal), config);
     Citizens {
         system,
@@ -273,6 +274,7 @@ async fn a_citizen_logs_in_with_a_code_sees_their_certificates_and_downloads_the
         assert_eq!(certificates[0]["status"], "active");
         assert_eq!(certificates[0]["holder"]["fn"], me.family_name.as_str());
         assert_eq!(certificates[0]["vaccination"]["dn"], 2);
+        assert_eq!(certificates[0]["vaccination"]["mp"], "EU/1/20/1528");
         let id = certificates[0]["id"].as_str().unwrap();
         assert_eq!(id.len(), 32, "128-bit ids");
 

@@ -762,6 +762,7 @@ fn up_lets_a_citizen_log_in_with_the_code_from_the_outbox_and_download_their_cer
     let certificates = list["certificates"].as_array().unwrap();
     assert_eq!(certificates.len(), 1);
     assert_eq!(certificates[0]["uvci"], issued["uvci"]);
+    assert_eq!(certificates[0]["vaccination"]["product"], "Vaxzevria");
     let id = certificates[0]["id"].as_str().unwrap();
     let mut png = agent
         .get(format!("{}/citizen/v1/certificates/{id}/qr.png", up.base))

@@ -272,7 +272,11 @@ async fn certificates(State(app): State<Arc<App>>, request: Request) -> Response
         let (parts, _) = request.into_parts();
         let account = account(&app, &parts).await?;
         let certificates = app.portal.certificates(&account).await?;
-        let list: Vec<serde_json::Value> = certificates.iter().map(summary).collect();
+        let names = app.portal.value_sets();
+        let list: Vec<serde_json::Value> = certificates
+            .iter()
+            .map(|certificate| summary(certificate, names))
+            .collect();
         Ok(axum::Json(json!({"certificates": list})).into_response())
     }
     .await;
@@ -377,17 +381,23 @@ fn print_options() -> hcert::RenderOptions {
     }
 }
 
-/// What the list shows of a certificate.
-fn summary(certificate: &CitizenCertificate) -> serde_json::Value {
+/// What the list shows of a certificate; the product and manufacturer named by `value_sets` when given.
+fn summary(
+    certificate: &CitizenCertificate,
+    value_sets: Option<&hcert::ValueSets>,
+) -> serde_json::Value {
     let person = &certificate.confirmation.person;
     let vaccination = &certificate.confirmation.vaccination;
+    let named = |set, code: &str| value_sets.and_then(|sets| sets.display(set, code));
     json!({
         "id": certificate.download_id,
         "uvci": certificate.record.uvci,
         "status": certificate.status.as_str(),
         "holder": {"fn": person.family_name, "gn": person.given_name, "dob": person.dob},
         "vaccination": {"mp": vaccination.mp, "ma": vaccination.ma, "dn": vaccination.dn,
-                        "sd": vaccination.sd, "dt": vaccination.dt, "co": vaccination.co},
+                        "sd": vaccination.sd, "dt": vaccination.dt, "co": vaccination.co,
+                        "product": named(hcert::ValueSetId::VaccineMedicinalProduct, &vaccination.mp),
+                        "manufacturer": named(hcert::ValueSetId::VaccineMahManf, &vaccination.ma)},
         "iat": certificate.record.iat,
         "exp": certificate.record.exp,
     })
