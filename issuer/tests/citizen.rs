@@ -702,3 +702,29 @@ async fn the_page_comes_from_this_origin_only() {
     let redirect = send(&citizens.router, get("/citizen", None)).await;
     assert_eq!(redirect.status, StatusCode::PERMANENT_REDIRECT);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_routes_the_portal_answers() {
+    let citizens = citizens(support::sqlite_ledger().await).await;
+    let document: Value = serde_json::from_str(issuer::api::citizen::OPENAPI).unwrap();
+    let paths = document["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 5);
+    for (path, operations) in paths {
+        let concrete = path
+            .replace("{id}", "00000000000000000000000000000000")
+            .replace("{file}", "qr.png");
+        for method in operations.as_object().unwrap().keys() {
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&concrete)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from("{}"))
+                .unwrap();
+            let status = send(&citizens.router, request).await.status;
+            assert!(
+                ![StatusCode::NOT_FOUND, StatusCode::METHOD_NOT_ALLOWED].contains(&status),
+                "{method} {path}: {status}"
+            );
+        }
+    }
+}

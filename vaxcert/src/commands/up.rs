@@ -194,7 +194,10 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     println!("vaxcert up: ready (Ctrl-C stops)");
 
     let config = ApiConfig::default();
-    let openapi = verifier_service::merge_openapi(OPENAPI, verifier_service::OPENAPI, "vaxcert")
+    let openapi = verifier_service::merge_openapi(OPENAPI, citizen::OPENAPI, "vaxcert")
+        .and_then(|issuer| {
+            verifier_service::merge_openapi(&issuer, verifier_service::OPENAPI, "vaxcert")
+        })
         .context("the OpenAPI documents do not merge")?;
     let app = router_sharing_metrics(node.service, node.publisher, config, openapi, metrics)
         .merge(verifier_service::router(verifier_service))

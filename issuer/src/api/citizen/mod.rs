@@ -38,6 +38,9 @@ use super::{BodyError, read_limited_body};
 use crate::citizen::{CitizenCertificate, LoginError, Portal, PortalError};
 use crate::printable::{Printable, PrintableError, render_pdf};
 
+/// The OpenAPI 3.1 description of the portal's routes, for a process to merge with its others.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "vaxcert_session";
 

@@ -14,6 +14,7 @@ use issuer::citizen::{LoginPolicy, Portal};
 use super::node_service::{NodeServiceArgs, Opened, Served, run_node_service};
 use crate::citizen_portal::{JsonlOutbox, PORTAL_SECRET_FILE};
 use crate::node::open_node_with;
+use crate::verifier_service::merge_openapi;
 
 /// The paths `serve issuer` answers, as its OpenAPI document lists them (the citizen portal's only when
 /// the installation has a portal secret, see [`crate::citizen_portal`]).
@@ -33,10 +34,17 @@ const PATHS: [&str; 11] = [
 
 /// Runs `vaxcert serve issuer` until Ctrl-C or SIGTERM, then drains the requests in flight.
 pub fn run(args: NodeServiceArgs) -> Result<ExitCode> {
+    let portal_on = args.node.data.join(PORTAL_SECRET_FILE).exists();
+    let openapi = if portal_on {
+        merge_openapi(OPENAPI, citizen::OPENAPI, "vaxcert issuer")
+            .context("the OpenAPI documents do not merge")?
+    } else {
+        OPENAPI.to_owned()
+    };
     run_node_service(
         "issuer",
         args,
-        (OPENAPI, "vaxcert issuer", &PATHS),
+        (&openapi, "vaxcert issuer", &PATHS),
         async |node, opened: Opened| {
             let clients = opened
                 .ledger
