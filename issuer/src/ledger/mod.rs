@@ -32,16 +32,10 @@ use self::rows::{
 };
 
 pub use citizen::{CodeCheck, CodeRequest, CodeRules, HolderContact};
-pub use connect::redacted_url;
+pub use storage::redacted_url;
 
 /// Which database a ledger runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LedgerBackend {
-    /// SQLite, embedded.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
+pub use storage::Backend as LedgerBackend;
 
 /// A certificate's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -650,7 +644,7 @@ impl Ledger {
     /// # Errors
     /// [`LedgerError::Corrupt`] when SQLite finds a problem; [`LedgerError::Unavailable`].
     pub async fn integrity_check(&self) -> Result<(), LedgerError> {
-        connect::integrity_check(self.backend, &self.read).await
+        connect::integrity_check(self).await
     }
 
     /// Registers an API client by its token's SHA-256, with an audit entry (actor `cli`).

@@ -240,51 +240,8 @@ fn multi_row(backend: LedgerBackend, columns: usize, rows: usize, row_suffix: &s
 }
 
 /// A sqlx error as a [`LedgerError`]: values that do not decode are corruption, everything else means
-/// the database is unavailable. The message names the failure (SQLSTATE, constraint, I/O error) and
-/// never a query parameter or a row value.
+/// the database is unavailable ([`storage::db`]). The message never carries a query parameter or a row
+/// value.
 pub(super) fn db(error: sqlx::Error) -> LedgerError {
-    match error {
-        sqlx::Error::ColumnDecode { .. }
-        | sqlx::Error::Decode(_)
-        | sqlx::Error::ColumnNotFound(_)
-        | sqlx::Error::ColumnIndexOutOfBounds { .. }
-        | sqlx::Error::TypeNotFound { .. } => LedgerError::Corrupt("a column does not decode"),
-        other => LedgerError::Unavailable(describe(&other)),
-    }
-}
-
-/// What went wrong, without data: see [`db`].
-pub(super) fn describe(error: &sqlx::Error) -> String {
-    match error {
-        sqlx::Error::Database(database) => {
-            let code = database.code().map(|code| code.into_owned());
-            let code = code.as_deref().unwrap_or("?");
-            if let Some(sqlite) = database.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
-                // sqlite3_errmsg: a fixed text, or one naming tables and columns, never values.
-                use sqlx::error::DatabaseError as _;
-                return format!("SQLite error {code}: {}", sqlite.message());
-            }
-            // PostgreSQL's message may quote a value (e.g. `invalid input syntax … "…"`): only the
-            // classes about reaching the server, where the message is about the server, are shown.
-            let reachability = ["08", "28", "3D", "53", "57", "58"];
-            let mut out = format!("PostgreSQL error {code}");
-            if reachability.iter().any(|class| code.starts_with(class)) {
-                let _ = write!(out, ": {}", database.message());
-            }
-            if let Some(constraint) = database.constraint() {
-                let _ = write!(out, " (constraint {constraint})");
-            }
-            out
-        }
-        sqlx::Error::Io(io) => format!("I/O error: {io}"),
-        sqlx::Error::Tls(_) => "TLS error".to_owned(),
-        sqlx::Error::Protocol(_) => "protocol error".to_owned(),
-        sqlx::Error::Configuration(_) => "invalid database configuration".to_owned(),
-        sqlx::Error::PoolTimedOut => "timed out waiting for a database connection".to_owned(),
-        sqlx::Error::PoolClosed => "the ledger is closed".to_owned(),
-        sqlx::Error::WorkerCrashed => "the database worker crashed".to_owned(),
-        sqlx::Error::RowNotFound => "an expected row is missing".to_owned(),
-        sqlx::Error::AnyDriverError(_) => "unsupported by the Any driver".to_owned(),
-        _ => "database error".to_owned(),
-    }
+    storage::db(error).into()
 }

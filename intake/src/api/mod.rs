@@ -1,0 +1,53 @@
+//! Intake's HTTP surface: axum routers that a binary serves (`vaxcert serve intake`, `vaxcert up`).
+//!
+//! | prefix | who | module |
+//! |---|---|---|
+//! | `/intake/` (page), `/intake/v1/…` | people registering (a phone session from a one-time code) and organisations (bearer token) | `public` |
+//! | `/site/v1/…` | a site's staff (bearer token for that site) | `site` |
+//! | `/registry/v1/…` | the national registry (bearer token) | `registry` |
+//!
+//! Errors are `{"error": "...", "field": "..."}` with the status of [`Problem`]; nothing from a request
+//! is echoed in an error (a field is named, its value never). Log lines name the route and the outcome,
+//! never a name, a date of birth, a document or phone number.
+
+mod auth;
+mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use time::OffsetDateTime;
+
+use crate::store::Intake;
+
+pub use auth::{bearer_holder, require_role};
+pub use problem::Problem;
+
+/// The clock the handlers read: the time now. Tests pass a fixed or stepped one.
+pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// The system clock.
+pub fn system_clock() -> Clock {
+    Arc::new(OffsetDateTime::now_utc)
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct IntakeState {
+    /// The database.
+    pub intake: Intake,
+    /// The clock.
+    pub clock: Clock,
+}
+
+impl IntakeState {
+    /// The time now, unix seconds.
+    pub fn now(&self) -> i64 {
+        (self.clock)().unix_timestamp()
+    }
+}
+
+/// Every intake route.
+pub fn router(state: IntakeState) -> Router {
+    Router::new().with_state(state)
+}

@@ -1,0 +1,1 @@
+//! TODO(intake): see lib.rs.
