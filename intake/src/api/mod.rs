@@ -18,6 +18,8 @@ use std::sync::Arc;
 use axum::Router;
 use time::OffsetDateTime;
 
+use crate::notify::Sender;
+use crate::policy::PolicyBook;
 use crate::store::Intake;
 
 pub use auth::{bearer_holder, require_role};
@@ -31,6 +33,29 @@ pub fn system_clock() -> Clock {
     Arc::new(OffsetDateTime::now_utc)
 }
 
+/// Settings of the intake service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeConfig {
+    /// The campaign registrations belong to (one active registration per person and campaign).
+    pub campaign: String,
+    /// People one phone may register (`domain.md`: a configurable cap, 4 elsewhere).
+    pub max_people_per_phone: u8,
+    /// Where people download their certificates (the citizen portal), for the "certificate available"
+    /// message.
+    pub portal_link: String,
+}
+
+impl Default for IntakeConfig {
+    /// Campaign `covid-19`, 4 people per phone, the portal at `/citizen/` of this host.
+    fn default() -> Self {
+        IntakeConfig {
+            campaign: "covid-19".to_owned(),
+            max_people_per_phone: 4,
+            portal_link: "http://127.0.0.1:8080/citizen/".to_owned(),
+        }
+    }
+}
+
 /// What every handler shares.
 #[derive(Clone)]
 pub struct IntakeState {
@@ -38,6 +63,12 @@ pub struct IntakeState {
     pub intake: Intake,
     /// The clock.
     pub clock: Clock,
+    /// Sends one-time codes at once (they are never stored in the clear, so never in the outbox).
+    pub sms: Arc<dyn Sender>,
+    /// The priority policies.
+    pub policies: Arc<PolicyBook>,
+    /// Settings.
+    pub config: Arc<IntakeConfig>,
 }
 
 impl IntakeState {
