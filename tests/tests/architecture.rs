@@ -52,6 +52,7 @@ const WORKSPACE_CRATES: &[&str] = &[
     "keys",
     "trust-list",
     "verifier",
+    "storage",
     "issuer",
     "intake",
     "vaxcert",
@@ -81,6 +82,31 @@ fn verifier_never_depends_on_issuer_or_intake() {
             "verifier depends on {forbidden}"
         );
     }
+}
+
+/// Intake reaches the issuer only over HTTP (the same API a real registry calls): it depends on no crate
+/// of the issuance path, and the issuer knows nothing of intake.
+#[test]
+fn intake_reaches_the_issuer_only_over_http() {
+    let deps = dependencies();
+    assert!(deps.contains_key("intake"));
+    for forbidden in [
+        "issuer",
+        "verifier",
+        "trust-list",
+        "keys",
+        "hcert",
+        "vaxcert",
+    ] {
+        assert!(
+            !deps["intake"].contains(forbidden),
+            "intake depends on {forbidden}"
+        );
+    }
+    assert!(
+        !deps["issuer"].contains("intake"),
+        "issuer depends on intake"
+    );
 }
 
 #[test]

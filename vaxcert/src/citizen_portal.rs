@@ -1,6 +1,7 @@
 //! The citizen portal of an installation: its secret (`<data>/citizen-portal.secret`, 0600, 32 random
 //! bytes, created by `vaxcert up` on first run) and the development text-message sender, which appends
-//! one JSON line per message to `<data>/outbox/sms.jsonl` (0600, in a 0700 folder) instead of sending it.
+//! one JSON line per message to `<data>/outbox/sms.jsonl` (0600, in a 0700 folder) instead of sending it —
+//! the portal's one-time codes and intake's messages alike.
 //!
 //! ```text
 //! <data>/citizen-portal.secret   0600; keys the ledger's hashes of identities and phone numbers
@@ -89,28 +90,40 @@ impl JsonlOutbox {
     }
 }
 
-impl SmsSender for JsonlOutbox {
-    fn send(&self, message: SmsMessage) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+impl JsonlOutbox {
+    /// Appends one message as a JSON line `{"at", "kind", "to", "text"}`, synced to disk.
+    fn append(&self, kind: &str, to: &str, text: &str) -> std::io::Result<()> {
         let at = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)?;
-        let mut line = json!({
-            "at": at,
-            "kind": "one_time_code",
-            "to": message.to.as_str(),
-            "text": message.text.as_str(),
-        })
-        .to_string();
+            .format(&time::format_description::well_known::Rfc3339)
+            .map_err(std::io::Error::other)?;
+        let mut line = json!({"at": at, "kind": kind, "to": to, "text": text}).to_string();
         line.push('\n');
         // One writer at a time, one write per line: lines never interleave.
-        let _guard = self.lock.lock().map_err(|_| "outbox lock poisoned")?;
+        let _guard = self
+            .lock
+            .lock()
+            .map_err(|_| std::io::Error::other("outbox lock poisoned"))?;
         let mut file = OpenOptions::new()
             .create(true)
             .append(true)
             .mode(SECRET_MODE)
             .open(&self.path)?;
         file.write_all(line.as_bytes())?;
-        file.sync_data()?;
-        Ok(())
+        file.sync_data()
+    }
+}
+
+impl SmsSender for JsonlOutbox {
+    fn send(&self, message: SmsMessage) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        Ok(self.append("one_time_code", &message.to, &message.text)?)
+    }
+}
+
+/// Intake's messages (registration one-time codes and the notification outbox's) go to the same file.
+impl intake::notify::Sender for JsonlOutbox {
+    fn send(&self, phone: &str, kind: &str, text: &str) -> Result<(), intake::notify::SendError> {
+        self.append(kind, phone, text)
+            .map_err(|error| intake::notify::SendError(error.to_string()))
     }
 }
 

@@ -7,6 +7,7 @@ pub mod citizen_portal;
 pub mod commands;
 pub mod config;
 pub mod fetch;
+pub mod intake_node;
 pub mod logging;
 pub mod node;
 pub mod serving;
@@ -47,6 +48,8 @@ enum Command {
     Serve(commands::serve::ServeArgs),
     /// Manage bearer tokens of the issuer's internal API.
     Tokens(commands::tokens::TokensArgs),
+    /// Intake's operator commands: vaccination sites, and tokens for sites, organisations and the registry.
+    Intake(commands::intake::IntakeCommandArgs),
     /// Revoke a certificate: its hashes go on the next revocation list.
     Revoke(commands::revoke::RevokeArgs),
     /// Re-sign certificates that expire soon (new UVCI, the old one superseded).
@@ -112,6 +115,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Up(args) => commands::up::run(args),
         Command::Serve(args) => commands::serve::run(args),
         Command::Tokens(args) => commands::tokens::run(args),
+        Command::Intake(args) => commands::intake::run(args),
         Command::Revoke(args) => commands::revoke::run(args),
         Command::Renew(args) => commands::renew::run(args),
         Command::Issue(args) => commands::issue::run(args),

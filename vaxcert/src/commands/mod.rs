@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod intake;
 pub mod issue;
 pub mod keys;
 pub mod renew;

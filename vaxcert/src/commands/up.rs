@@ -20,6 +20,7 @@ use crate::citizen_portal::{JsonlOutbox, portal_secret};
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
 use crate::commands::serve::parse_interval;
 use crate::config::ConfigArgs;
+use crate::intake_node::{IntakeArgs, start_workers};
 use crate::logging::LogArgs;
 use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
@@ -60,6 +61,8 @@ pub struct UpArgs {
     config: ConfigArgs,
     #[command(flatten)]
     limits: VerifierLimitArgs,
+    #[command(flatten)]
+    intake: IntakeArgs,
 }
 
 /// Runs `vaxcert up` until interrupted (Ctrl-C or SIGTERM), then drains requests and closes the ledger.
@@ -75,14 +78,15 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let dev_mode = args.node.data.join(DEV_PASSPHRASE_FILE).exists();
     let created_token = dev_mode && bootstrap_token(&args.node, &ledger, clock()).await?;
     let (portal_secret, created_portal_secret) = portal_secret(&args.node.data, true)?;
-    let outbox = JsonlOutbox::new(&args.node.data)?;
+    let outbox = std::sync::Arc::new(JsonlOutbox::new(&args.node.data)?);
     let outbox_path = outbox.path().display().to_string();
+    let intake = args.intake.open(&args.node.data).await?;
     let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
     let portal = Portal::new(
         std::sync::Arc::clone(&ledger),
         portal_secret,
         LoginPolicy::default(),
-        std::sync::Arc::new(outbox),
+        outbox.clone(),
         clock.clone(),
     )
     .with_value_sets(std::sync::Arc::clone(&node.value_sets.sets));
@@ -163,6 +167,12 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             ""
         }
     );
+    println!("  registration         {base}/intake/  (one-time codes to {outbox_path})");
+    println!("  site staff API       {base}/site/v1/  (tokens: vaxcert intake token-create)");
+    println!(
+        "  intake database      {}",
+        args.intake.description(&args.node.data)
+    );
     println!("  health               {base}/healthz");
     println!("  OpenAPI              {base}/openapi.json");
     println!("  metrics              {base}/metrics");
@@ -193,6 +203,8 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
 
     println!("vaxcert up: ready (Ctrl-C stops)");
 
+    let intake_state = args.intake.state(intake.clone(), outbox.clone(), &base)?;
+    let intake_workers = start_workers(&intake, outbox);
     let config = ApiConfig::default();
     let openapi = verifier_service::merge_openapi(OPENAPI, citizen::OPENAPI, "vaxcert")
         .and_then(|issuer| {
@@ -204,8 +216,11 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         .merge(citizen::router(
             std::sync::Arc::new(portal),
             CitizenConfig::default(),
-        ));
+        ))
+        .merge(intake::api::router(intake_state));
     serve(listener, app, &config, shutdown_signal()).await;
+    drop(intake_workers);
+    intake.close().await;
     follower.abort();
     dsc_refresher.abort();
     ledger.close().await;

@@ -39,6 +39,7 @@ pub fn command(args: &[&str]) -> Command {
     command
         .args(args)
         .env_remove("DATABASE_URL")
+        .env_remove("INTAKE_DATABASE_URL")
         .env_remove("VAXCERT_KEYSTORE_PASSPHRASE")
         .env("RUST_LOG", "info");
     command
