@@ -18,6 +18,6 @@ pub use documents::{
     DEFAULT_TRUST_LIST_MAX_AGE_HOURS, DocumentsError, SignedDocument, TrustDocuments,
     verifier_from_documents, verifier_from_trust_list,
 };
-pub use report::{Check, CheckState, Checks, Code, Holder, Report, TrustListStatus};
+pub use report::{Check, CheckState, Checks, Code, Holder, MinimalReport, Report, TrustListStatus};
 pub use trust_list::{TrustStore, TrustedDsc};
 pub use verify::{Detail, Input, VerifiedCertificate, Verifier};

@@ -414,19 +414,42 @@ pub struct Report {
     pub unverified: Option<Value>,
 }
 
+/// The privacy-minimal projection of a [`Report`] ([`Report::minimal_view`]), serialised as
+/// `{"valid", "code", "message", "type", "holder"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct MinimalReport<'a> {
+    /// Every check passed (and the trust list is fresh).
+    pub valid: bool,
+    /// `OK`, or the first failing check's code.
+    pub code: Code,
+    /// The human-readable reason.
+    pub message: &'a str,
+    /// `v`, `t` or `r`.
+    #[serde(rename = "type")]
+    pub cert_type: Option<&'static str>,
+    /// The holder, from the verified payload.
+    pub holder: Option<&'a Holder>,
+}
+
 impl Report {
     /// The privacy-minimal report: the verdict (`valid`, `code`, `message`), the `type` and the holder's
     /// names and date of birth — what a checkpoint needs to compare with an ID card, nothing more (no
     /// UVCI, no kid, no payload). The verifier service answers it to callers without the operator token,
     /// and the scanner page's in-browser verifier shows it.
     pub fn minimal(&self) -> Value {
-        serde_json::json!({
-            "valid": self.valid,
-            "code": self.code,
-            "message": self.message,
-            "type": self.cert_type,
-            "holder": self.holder,
-        })
+        serde_json::to_value(self.minimal_view()).unwrap_or(Value::Null)
+    }
+
+    /// [`Report::minimal`] as a view that serialises straight from the report, with no JSON tree built
+    /// in between (the verifier service answers one per request).
+    pub fn minimal_view(&self) -> MinimalReport<'_> {
+        MinimalReport {
+            valid: self.valid,
+            code: self.code,
+            message: &self.message,
+            cert_type: self.cert_type,
+            holder: self.holder.as_ref(),
+        }
     }
 
     /// The report as one line of JSON.

@@ -501,7 +501,7 @@ async fn verify(State(app): State<Arc<App>>, request: Request) -> Response {
             if full {
                 axum::Json(report).into_response()
             } else {
-                axum::Json(report.minimal()).into_response()
+                axum::Json(report.minimal_view()).into_response()
             }
         }
         Err(refusal) => {
@@ -584,13 +584,14 @@ async fn answer(
     Ok((report, full))
 }
 
-/// The JSON body: an object with exactly `hc1` (serde would also take `["HC1:…"]` for the struct).
+/// The JSON body: an object with exactly `hc1`. Serde would also take `["HC1:…"]` for the struct, so
+/// anything but an object is refused first, without parsing it twice.
 fn parse_request(bytes: &[u8]) -> Result<VerifyRequest, Refusal> {
-    let malformed = |error: serde_json::Error| Refusal::Malformed(error.to_string());
-    match serde_json::from_slice(bytes).map_err(malformed)? {
-        object @ Value::Object(_) => serde_json::from_value(object).map_err(malformed),
-        _ => Err(Refusal::Malformed(String::from("not a JSON object"))),
+    let first = bytes.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(Refusal::Malformed(String::from("not a JSON object")));
     }
+    serde_json::from_slice(bytes).map_err(|error| Refusal::Malformed(error.to_string()))
 }
 
 /// Whether the caller presented the operator token (full report); `Unauthenticated` for any other
