@@ -30,27 +30,32 @@ pub const SMS_OUTBOX_FILE: &str = "outbox/sms.jsonl";
 /// The portal secret of the installation at `data`, created (0600, random) when `create` and missing.
 /// Returns it and whether it was created.
 pub fn portal_secret(data: &Path, create: bool) -> Result<(Arc<PortalSecret>, bool)> {
+    let created = create && create_portal_secret(data)?;
     let path = data.join(PORTAL_SECRET_FILE);
-    if path.exists() {
-        let bytes =
-            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        let secret = PortalSecret::from_bytes(&bytes)
-            .map_err(|_| anyhow!("{} must hold exactly {SECRET_BYTES} bytes", path.display()))?;
-        return Ok((Arc::new(secret), false));
-    }
-    if !create {
+    if !path.exists() {
         bail!(
             "no citizen portal secret at {}: create {SECRET_BYTES} random bytes there (0600), e.g. `head -c {SECRET_BYTES} /dev/urandom > {}` — keep it with the keystore's backups: without it no citizen can log in",
             path.display(),
             path.display()
         );
     }
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let secret = PortalSecret::from_bytes(&bytes)
+        .map_err(|_| anyhow!("{} must hold exactly {SECRET_BYTES} bytes", path.display()))?;
+    Ok((Arc::new(secret), created))
+}
+
+/// Creates the portal secret of the installation at `data` (0600, random) unless it exists, without
+/// reading it; whether it did.
+pub fn create_portal_secret(data: &Path) -> Result<bool> {
+    if data.join(PORTAL_SECRET_FILE).exists() {
+        return Ok(false);
+    }
     let bytes = PortalSecret::generate().map_err(|_| anyhow!("no randomness"))?;
     create_data_directory(data)?;
     write_atomically(data, PORTAL_SECRET_FILE, bytes.as_ref(), SECRET_MODE)
         .context("cannot write the citizen portal secret")?;
-    let secret = PortalSecret::from_bytes(bytes.as_ref()).map_err(|_| anyhow!("bad secret"))?;
-    Ok((Arc::new(secret), true))
+    Ok(true)
 }
 
 /// The development sender: each message appended as one JSON line to [`SMS_OUTBOX_FILE`].

@@ -3,7 +3,7 @@
 
 use sqlx::Row as _;
 
-use super::rows::{CERTIFICATE_COLUMNS, certificate_from_row, db, get};
+use super::rows::{certificate_from_row, db, get};
 use super::{CertificateRecord, Ledger, LedgerError};
 
 /// A holder's contact details as the ledger keeps them: keyed hashes and the sealed phone number, never
@@ -186,7 +186,9 @@ impl Ledger {
         let (code, wrong_tries, locked_until) = match check {
             CodeCheck::Accepted => (None, 0, 0),
             CodeCheck::Refused { locked: true } => (None, 0, now + rules.lock_s),
-            _ => (stored, wrong_tries + 1, locked_until),
+            CodeCheck::Refused { locked: false } => (stored, wrong_tries + 1, locked_until),
+            // Returned above, before any comparison.
+            CodeCheck::Locked => (stored, wrong_tries, locked_until),
         };
         sqlx::query(
             "INSERT INTO citizen_logins (identity_key, code_hash, code_expires_at, code_sent_at, \
@@ -275,18 +277,7 @@ impl Ledger {
         &self,
         account_key: &str,
     ) -> Result<Vec<(CertificateRecord, String)>, LedgerError> {
-        let columns = CERTIFICATE_COLUMNS
-            .split(", ")
-            .map(|column| format!("c.{}", column.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let sql = format!(
-            "SELECT {columns}, e.request_json FROM holder_contacts h \
-             JOIN dose_events e ON e.dose_event_id = h.dose_event_id \
-             JOIN certificates c ON c.dose_event_id = h.dose_event_id \
-             WHERE h.account_key = $1"
-        );
-        let rows = sqlx::query(&sql)
+        let rows = sqlx::query(ACCOUNT_CERTIFICATES)
             .bind(account_key)
             .fetch_all(&self.read)
             .await
@@ -297,7 +288,40 @@ impl Ledger {
     }
 }
 
+/// The certificates (with their dose event's request) of an account: the certificate columns of
+/// `rows::CERTIFICATE_COLUMNS`, qualified with the certificates' alias `c`.
+const ACCOUNT_CERTIFICATES: &str = "SELECT c.uvci, c.dose_event_id, c.generation, c.hc1, c.kid, \
+     c.iat, c.exp, c.payload_hash, c.uci_hash, c.country_uci_hash, c.signature_hash, c.status, \
+     c.status_reason, c.status_changed_at, c.superseded_by, e.request_json FROM holder_contacts h \
+     JOIN dose_events e ON e.dose_event_id = h.dose_event_id \
+     JOIN certificates c ON c.dose_event_id = h.dose_event_id \
+     WHERE h.account_key = $1";
+
 /// Compares two byte strings in time that depends on their lengths only.
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ACCOUNT_CERTIFICATES;
+    use crate::ledger::rows::CERTIFICATE_COLUMNS;
+
+    /// The account query selects exactly the certificate columns the row decoder reads.
+    #[test]
+    fn the_account_query_selects_every_certificate_column() {
+        let qualified: Vec<String> = CERTIFICATE_COLUMNS
+            .split(',')
+            .map(|column| format!("c.{}", column.trim()))
+            .collect();
+        let selected = ACCOUNT_CERTIFICATES
+            .strip_prefix("SELECT ")
+            .and_then(|rest| rest.split(", e.request_json").next())
+            .unwrap_or_default();
+        let selected: Vec<String> = selected
+            .split(',')
+            .map(|column| column.trim().to_owned())
+            .collect();
+        assert_eq!(selected, qualified);
+    }
 }

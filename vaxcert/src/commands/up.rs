@@ -16,7 +16,7 @@ use issuer::service::system_clock;
 use keys::Backend;
 use trust_list::PinnedKey;
 
-use crate::citizen_portal::{JsonlOutbox, portal_secret};
+use crate::citizen_portal::{JsonlOutbox, create_portal_secret};
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
 use crate::commands::serve::parse_interval;
 use crate::config::ConfigArgs;
@@ -77,14 +77,17 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let ledger = args.node.open_ledger().await?;
     let dev_mode = args.node.data.join(DEV_PASSPHRASE_FILE).exists();
     let created_token = dev_mode && bootstrap_token(&args.node, &ledger, clock()).await?;
-    let (portal_secret, created_portal_secret) = portal_secret(&args.node.data, true)?;
+    // Created here when missing; `open_node` reads it for the issuing service and hands it back.
+    let created_portal_secret = create_portal_secret(&args.node.data)?;
     let outbox = std::sync::Arc::new(JsonlOutbox::new(&args.node.data)?);
     let outbox_path = outbox.path().display().to_string();
     let intake = args.intake.open(&args.node.data).await?;
     let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
     let portal = Portal::new(
         std::sync::Arc::clone(&ledger),
-        portal_secret,
+        node.portal_secret
+            .clone()
+            .context("the citizen portal secret was not loaded")?,
         LoginPolicy::default(),
         outbox.clone(),
         clock.clone(),
