@@ -272,7 +272,10 @@ mod tests {
             r#"{"dose_event_id":"0190f0b2-7a3c-7d1e-9f00-2b8e5c1d4a10","dose_number":2,"lot_number":"FF2587","manufacturer":"ORG-100030215","product":"EU/1/20/1528","prophylaxis":"1119349007","registration_id":"5f1c","site_code":"HN-0123","total_doses":2,"vaccinated_on":"2021-09-14"}"#
         );
         let hash = record.record_hash();
-        assert!(hash.starts_with("sha256:") && hash.len() == 7 + 64, "{hash}");
+        assert!(
+            hash.starts_with("sha256:") && hash.len() == 7 + 64,
+            "{hash}"
+        );
         let other = DoseRecord {
             lot_number: "FF2588".into(),
             ..record

@@ -219,7 +219,10 @@ pub fn classify(status: u16, text: &str, retry_after: Option<i64>) -> Answer {
 /// [`MAX_BACKOFF_S`], plus `jitter`/255 of a quarter of it, never past the cap.
 pub fn backoff_seconds(attempt: i64, jitter: u8) -> i64 {
     let exponent = u32::try_from(attempt.saturating_sub(1).clamp(0, 16)).unwrap_or(16);
-    let base = 1i64.checked_shl(exponent).unwrap_or(MAX_BACKOFF_S).min(MAX_BACKOFF_S);
+    let base = 1i64
+        .checked_shl(exponent)
+        .unwrap_or(MAX_BACKOFF_S)
+        .min(MAX_BACKOFF_S);
     let extra = base.saturating_mul(i64::from(jitter)) / (255 * 4);
     base.saturating_add(extra).min(MAX_BACKOFF_S)
 }
@@ -283,8 +286,11 @@ pub async fn deliver_due(
                 } => {
                     let mut jitter = [0u8; 1];
                     let _ = getrandom::fill(&mut jitter);
-                    let wait = backoff_seconds(entry.attempts.saturating_add(1), u8::from_ne_bytes(jitter))
-                        .max(retry_after.unwrap_or(0).clamp(0, MAX_BACKOFF_S));
+                    let wait = backoff_seconds(
+                        entry.attempts.saturating_add(1),
+                        u8::from_ne_bytes(jitter),
+                    )
+                    .max(retry_after.unwrap_or(0).clamp(0, MAX_BACKOFF_S));
                     intake
                         .record_delivery_retry(
                             &entry.dose_event_id,
@@ -354,7 +360,11 @@ mod tests {
     #[test]
     fn answers_are_classified_by_status() {
         assert_eq!(
-            classify(201, r#"{"uvci":"URN:UVCI:01:VN:AB","hc1":"HC1:x","exp":5}"#, None),
+            classify(
+                201,
+                r#"{"uvci":"URN:UVCI:01:VN:AB","hc1":"HC1:x","exp":5}"#,
+                None
+            ),
             Answer::Issued {
                 uvci: "URN:UVCI:01:VN:AB".into(),
                 exp: 5

@@ -163,7 +163,10 @@ const FEVER_C: f64 = 37.5;
 ///
 /// # Errors
 /// [`ScreeningError`] when a vital sign is implausible ([`VitalSigns::check`]).
-pub fn screen(answers: &ScreeningAnswers, vitals: &VitalSigns) -> Result<Screening, ScreeningError> {
+pub fn screen(
+    answers: &ScreeningAnswers,
+    vitals: &VitalSigns,
+) -> Result<Screening, ScreeningError> {
     vitals.check()?;
     let mut reasons = Vec::new();
     let mut contraindicated = false;
@@ -338,7 +341,12 @@ mod tests {
             acute_illness: true,
             ..NO
         };
-        check(ill, normal(), Outcome::Postpone { days: 7 }, &["acute_illness"]);
+        check(
+            ill,
+            normal(),
+            Outcome::Postpone { days: 7 },
+            &["acute_illness"],
+        );
         let fever = VitalSigns {
             temperature_c: 37.5,
             ..normal()
@@ -354,8 +362,24 @@ mod tests {
     #[test]
     fn abnormal_vital_signs_postpone_a_week_at_their_thresholds() {
         let week = Outcome::Postpone { days: 7 };
-        check(NO, VitalSigns { spo2: 93, ..normal() }, week, &["low_spo2"]);
-        check(NO, VitalSigns { spo2: 94, ..normal() }, Outcome::Eligible, &[]);
+        check(
+            NO,
+            VitalSigns {
+                spo2: 93,
+                ..normal()
+            },
+            week,
+            &["low_spo2"],
+        );
+        check(
+            NO,
+            VitalSigns {
+                spo2: 94,
+                ..normal()
+            },
+            Outcome::Eligible,
+            &[],
+        );
         check(
             NO,
             VitalSigns {
@@ -385,10 +409,42 @@ mod tests {
             week,
             &["high_blood_pressure"],
         );
-        check(NO, VitalSigns { pulse: 121, ..normal() }, week, &["abnormal_pulse"]);
-        check(NO, VitalSigns { pulse: 49, ..normal() }, week, &["abnormal_pulse"]);
-        check(NO, VitalSigns { pulse: 50, ..normal() }, Outcome::Eligible, &[]);
-        check(NO, VitalSigns { pulse: 120, ..normal() }, Outcome::Eligible, &[]);
+        check(
+            NO,
+            VitalSigns {
+                pulse: 121,
+                ..normal()
+            },
+            week,
+            &["abnormal_pulse"],
+        );
+        check(
+            NO,
+            VitalSigns {
+                pulse: 49,
+                ..normal()
+            },
+            week,
+            &["abnormal_pulse"],
+        );
+        check(
+            NO,
+            VitalSigns {
+                pulse: 50,
+                ..normal()
+            },
+            Outcome::Eligible,
+            &[],
+        );
+        check(
+            NO,
+            VitalSigns {
+                pulse: 120,
+                ..normal()
+            },
+            Outcome::Eligible,
+            &[],
+        );
     }
 
     #[test]
@@ -397,7 +453,12 @@ mod tests {
             covid_last_6_months: true,
             ..NO
         };
-        check(covid, normal(), Outcome::Postpone { days: 90 }, &["recent_covid"]);
+        check(
+            covid,
+            normal(),
+            Outcome::Postpone { days: 90 },
+            &["recent_covid"],
+        );
         let fever = VitalSigns {
             temperature_c: 38.2,
             ..normal()
@@ -442,7 +503,13 @@ mod tests {
             }),
             "vitals.temperature_c"
         );
-        assert_eq!(refused(VitalSigns { pulse: 0, ..normal() }), "vitals.pulse");
+        assert_eq!(
+            refused(VitalSigns {
+                pulse: 0,
+                ..normal()
+            }),
+            "vitals.pulse"
+        );
         assert_eq!(
             refused(VitalSigns {
                 systolic: 1200,
@@ -458,7 +525,13 @@ mod tests {
             }),
             "vitals.diastolic"
         );
-        assert_eq!(refused(VitalSigns { spo2: 101, ..normal() }), "vitals.spo2");
+        assert_eq!(
+            refused(VitalSigns {
+                spo2: 101,
+                ..normal()
+            }),
+            "vitals.spo2"
+        );
         assert_eq!(normal().check(), Ok(()));
     }
 
@@ -475,6 +548,8 @@ mod tests {
         .unwrap();
         let back: ScreeningAnswers = serde_json::from_str(&text).unwrap();
         assert!(back.pregnancy);
-        assert!(serde_json::from_str::<ScreeningAnswers>(&text.replace("other", "unknown")).is_err());
+        assert!(
+            serde_json::from_str::<ScreeningAnswers>(&text.replace("other", "unknown")).is_err()
+        );
     }
 }

@@ -45,9 +45,11 @@ fn random_hex(n: usize) -> String {
 }
 
 fn sqlite_url() -> String {
-    let dir = std::env::temp_dir()
-        .join("vaxcert-tests")
-        .join(format!("intake-workflow-{}-{}", std::process::id(), random_hex(8)));
+    let dir = std::env::temp_dir().join("vaxcert-tests").join(format!(
+        "intake-workflow-{}-{}",
+        std::process::id(),
+        random_hex(8)
+    ));
     format!("sqlite:{}", dir.join("intake.sqlite").display())
 }
 
@@ -319,7 +321,9 @@ impl World {
         let appointment = self.appointment(&registration, "HN-0001", 1).await;
         let base = format!("/site/v1/appointments/{appointment}");
         assert_eq!(
-            self.call(&format!("{base}/check-in"), &self.site, None).await.0,
+            self.call(&format!("{base}/check-in"), &self.site, None)
+                .await
+                .0,
             StatusCode::OK
         );
         let (status, _) = self
@@ -332,7 +336,11 @@ impl World {
         assert_eq!(status, StatusCode::CREATED, "{dose}");
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         let (status, _) = self
-            .call(&format!("/site/v1/doses/{id}/attestation"), &self.site, None)
+            .call(
+                &format!("/site/v1/doses/{id}/attestation"),
+                &self.site,
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::OK);
         let (status, _) = self
@@ -360,7 +368,8 @@ fn screening(answers: Value, vitals: Value) -> Value {
     for (key, value) in answers.as_object().unwrap() {
         all[key] = value.clone();
     }
-    let mut signs = json!({"temperature_c": 36.6, "pulse": 76, "systolic": 118, "diastolic": 76, "spo2": 98});
+    let mut signs =
+        json!({"temperature_c": 36.6, "pulse": 76, "systolic": 118, "diastolic": 76, "spo2": 98});
     for (key, value) in vitals.as_object().unwrap() {
         signs[key] = value.clone();
     }
@@ -430,7 +439,9 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
         assert_eq!(body["field"], "vaccinated_on");
         let mut bad_lot = dose_body(1);
         bad_lot["lot_number"] = json!("<script>");
-        let (status, body) = w.call(&format!("{base}/dose"), &w.site, Some(bad_lot)).await;
+        let (status, body) = w
+            .call(&format!("{base}/dose"), &w.site, Some(bad_lot))
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "lot_number");
         let (status, _) = w
@@ -491,8 +502,12 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
         let again_base = format!("/site/v1/appointments/{again}");
         w.call(&format!("{again_base}/check-in"), &w.site, None)
             .await;
-        w.call(&format!("{again_base}/screening"), &w.site, Some(eligible()))
-            .await;
+        w.call(
+            &format!("{again_base}/screening"),
+            &w.site,
+            Some(eligible()),
+        )
+        .await;
         let (status, _) = w
             .call(&format!("{again_base}/dose"), &w.site, Some(dose_body(1)))
             .await;
@@ -569,7 +584,9 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
 async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
     for url in database_urls().await {
         let w = World::new(&url).await;
-        let registration = w.registration("Trần Thị Mai", "001190000001", "HN-0001").await;
+        let registration = w
+            .registration("Trần Thị Mai", "001190000001", "HN-0001")
+            .await;
         let appointment = w.appointment(&registration, "HN-0001", 1).await;
         let base = format!("/site/v1/appointments/{appointment}");
         w.call(&format!("{base}/check-in"), &w.site, None).await;
@@ -589,8 +606,11 @@ async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
             Some(T0 + 60)
         );
         assert_eq!(
-            w.number("SELECT COUNT(*) FROM issuer_outbox WHERE dose_event_id = $1", &id)
-                .await,
+            w.number(
+                "SELECT COUNT(*) FROM issuer_outbox WHERE dose_event_id = $1",
+                &id
+            )
+            .await,
             1
         );
         w.intake.close().await;
@@ -633,8 +653,11 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "vitals.pulse");
         assert_eq!(
-            w.number("SELECT COUNT(*) FROM screenings WHERE appointment_id = $1", &a)
-                .await,
+            w.number(
+                "SELECT COUNT(*) FROM screenings WHERE appointment_id = $1",
+                &a
+            )
+            .await,
             0
         );
         assert_eq!(w.appointment_status(&a).await, "checked_in");
@@ -656,8 +679,11 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(w.appointment_status(&a).await, "refused");
         assert_eq!(w.registration_status(&r).await, "waiting");
         assert_eq!(
-            w.number("SELECT caution FROM registrations WHERE registration_id = $1", &r)
-                .await,
+            w.number(
+                "SELECT caution FROM registrations WHERE registration_id = $1",
+                &r
+            )
+            .await,
             1
         );
         assert_eq!(w.reserved("HN-0001").await, reserved);
@@ -684,8 +710,11 @@ async fn each_screening_outcome_has_its_effects() {
             .await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(
-            w.number("SELECT caution FROM registrations WHERE registration_id = $1", &r)
-                .await,
+            w.number(
+                "SELECT caution FROM registrations WHERE registration_id = $1",
+                &r
+            )
+            .await,
             0
         );
 
@@ -751,7 +780,10 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(w.registration_status(&r).await, "refused");
         assert_eq!(w.reserved("HN-0001").await, reserved);
         let outcome = w
-            .text("SELECT outcome FROM screenings WHERE appointment_id = $1", &a)
+            .text(
+                "SELECT outcome FROM screenings WHERE appointment_id = $1",
+                &a,
+            )
             .await;
         assert_eq!(outcome.as_deref(), Some("contraindicated"));
 
@@ -764,7 +796,11 @@ async fn each_screening_outcome_has_its_effects() {
             .await
             .unwrap();
         let (status, _) = w
-            .call(&format!("/site/v1/appointments/{a}/check-in"), &w.site, None)
+            .call(
+                &format!("/site/v1/appointments/{a}/check-in"),
+                &w.site,
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::CONFLICT);
         w.intake.close().await;
@@ -775,7 +811,9 @@ async fn each_screening_outcome_has_its_effects() {
 async fn a_site_reclassifies_and_the_declared_group_stays() {
     for url in database_urls().await {
         let w = World::new(&url).await;
-        let r = w.registration("Phạm Thu H", "001090000011", "HN-0001").await;
+        let r = w
+            .registration("Phạm Thu H", "001090000011", "HN-0001")
+            .await;
         let path = format!("/site/v1/registrations/{r}/classification");
         let (status, body) = w
             .call(
@@ -813,7 +851,10 @@ async fn a_site_reclassifies_and_the_declared_group_stays() {
         .await
         .unwrap();
         assert_eq!(row.try_get::<String, _>(0).unwrap(), "others");
-        assert_eq!(row.try_get::<String, _>(1).unwrap(), "teachers-public-facing");
+        assert_eq!(
+            row.try_get::<String, _>(1).unwrap(),
+            "teachers-public-facing"
+        );
         assert_eq!(row.try_get::<String, _>(2).unwrap(), "nurse-lan");
         assert_eq!(row.try_get::<String, _>(3).unwrap(), "HN-0001");
 
@@ -873,13 +914,16 @@ async fn stub_confirm(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let authorised = headers.get("authorization").and_then(|v| v.to_str().ok())
-        == Some("Bearer issuer-token");
+    let authorised =
+        headers.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer issuer-token");
     let mut stub = stub.lock().unwrap();
     stub.calls
         .push((key.clone(), String::from_utf8(body.to_vec()).unwrap()));
     if !authorised {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "unauthenticated"})))
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "unauthenticated"})),
+        )
             .into_response();
     }
     if stub.calls.len() <= stub.unavailable_for {
@@ -1080,7 +1124,12 @@ async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
         let pass = deliver_due(&w.intake, &wrong, PORTAL, T0).await.unwrap();
         assert_eq!(pass.failed, 1);
         assert_eq!(
-            w.intake.outbox_entry(&other).await.unwrap().failed.as_deref(),
+            w.intake
+                .outbox_entry(&other)
+                .await
+                .unwrap()
+                .failed
+                .as_deref(),
             Some("status 401: unauthenticated")
         );
         let third = w.confirmed_dose("Hoàng Minh M", "001083077777").await;

@@ -130,8 +130,11 @@ fn dose_input(request: DoseRequest, now: i64) -> Result<DoseInput, Problem> {
             "1 to 40 letters, digits, '-', '/', '.' or spaces",
         ));
     }
-    let day = Date::parse(&request.vaccinated_on, format_description!("[year]-[month]-[day]"))
-        .map_err(|_| Problem::invalid("vaccinated_on", "not a YYYY-MM-DD day"))?;
+    let day = Date::parse(
+        &request.vaccinated_on,
+        format_description!("[year]-[month]-[day]"),
+    )
+    .map_err(|_| Problem::invalid("vaccinated_on", "not a YYYY-MM-DD day"))?;
     if day > local_day(now) || day < FIRST_DOSE_DAY {
         return Err(Problem::invalid(
             "vaccinated_on",

@@ -192,11 +192,8 @@ impl Intake {
                 "the system's random number generator failed".to_owned(),
             ))
         })?;
-        let registry_record_id = format!(
-            "R-{}-{}",
-            local_day(now).year(),
-            hex::encode_upper(random)
-        );
+        let registry_record_id =
+            format!("R-{}-{}", local_day(now).year(), hex::encode_upper(random));
         let updated = sqlx::query(
             "UPDATE doses SET confirmed_at = $1, registry_record_id = $2 \
              WHERE dose_event_id = $3 AND attested_at IS NOT NULL AND confirmed_at IS NULL",

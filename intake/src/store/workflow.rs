@@ -195,8 +195,14 @@ impl Intake {
         match appointment.status.as_str() {
             "checked_in" => return Ok(()),
             "invited" | "confirmed" => {
-                move_appointment(&mut tx, appointment_id, &appointment.status, "checked_in", now)
-                    .await?;
+                move_appointment(
+                    &mut tx,
+                    appointment_id,
+                    &appointment.status,
+                    "checked_in",
+                    now,
+                )
+                .await?;
             }
             _ => return Err(StoreError::Conflict(Conflict::AppointmentStatus)),
         }
@@ -384,10 +390,9 @@ impl Intake {
         if lot_product.is_some_and(|product| product != appointment.product) {
             return Err(StoreError::Conflict(Conflict::LotProduct));
         }
-        let vaccine = vaccines::vaccine(&appointment.product)
-            .ok_or(StoreError::Storage(storage::StorageError::Corrupt(
-                "capacity.product",
-            )))?;
+        let vaccine = vaccines::vaccine(&appointment.product).ok_or(StoreError::Storage(
+            storage::StorageError::Corrupt("capacity.product"),
+        ))?;
         let unix_ms = u64::try_from(now).unwrap_or_default().saturating_mul(1000);
         let record = DoseRecord {
             dose_event_id: dose_event_id(unix_ms, random_bytes()?),
