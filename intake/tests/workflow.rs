@@ -1155,3 +1155,39 @@ async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
         w.intake.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_dose_requests_at_once_record_one_dose() {
+    for url in database_urls().await {
+        let w = World::new(&url).await;
+        let registration = w
+            .registration("Đặng Văn Q", "001083055555", "HN-0001")
+            .await;
+        let appointment = w.appointment(&registration, "HN-0001", 1).await;
+        let base = format!("/site/v1/appointments/{appointment}");
+        w.call(&format!("{base}/check-in"), &w.site, None).await;
+        w.call(&format!("{base}/screening"), &w.site, Some(eligible()))
+            .await;
+        let path = format!("{base}/dose");
+        let (first, second) = tokio::join!(
+            w.call(&path, &w.site, Some(dose_body(1))),
+            w.call(&path, &w.site, Some(dose_body(1)))
+        );
+        let mut statuses = [first.0, second.0];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+        assert_eq!(
+            w.number(
+                "SELECT COUNT(*) FROM doses WHERE registration_id = $1",
+                &registration
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            w.message_kinds("001083055555").await,
+            ["dose_recorded", "next_dose_due"]
+        );
+        w.intake.close().await;
+    }
+}
