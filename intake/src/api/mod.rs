@@ -12,6 +12,8 @@
 
 mod auth;
 mod problem;
+mod registry;
+mod site_workflow;
 
 use std::sync::Arc;
 
@@ -80,5 +82,8 @@ impl IntakeState {
 
 /// Every intake route.
 pub fn router(state: IntakeState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .merge(site_workflow::routes())
+        .merge(registry::routes())
+        .with_state(state)
 }

@@ -8,15 +8,19 @@
 //! run in one transaction.
 
 pub mod notifications;
+mod outbox;
 mod sites;
 mod tokens;
+mod workflow;
 
 use sqlx::AnyPool;
 use storage::{Backend, Database, Migration, StorageError};
 
 pub use notifications::OutboxMessage;
+pub use outbox::{Confirmed, Dose, OutboxEntry};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
+pub use workflow::{Classification, DoseInput, RecordedDose, ScreeningEffect, local_day};
 
 /// The migrations in `intake/migrations/`, compiled in. A unit test keeps the list in step with the
 /// folder.
@@ -46,6 +50,33 @@ pub enum Conflict {
     /// A site of that code exists.
     #[error("a site with that code exists")]
     DuplicateSite,
+    /// The appointment's status does not allow the step (cancelled, not checked in, …).
+    #[error("the appointment's status does not allow this")]
+    AppointmentStatus,
+    /// A dose needs a screening that left the person eligible.
+    #[error("the appointment has no screening that allows a dose")]
+    NotScreened,
+    /// The dose number is not the appointment's.
+    #[error("the dose number is not the appointment's")]
+    DoseNumber,
+    /// The appointment, or the person's dose of that number, has a dose recorded.
+    #[error("this dose is recorded already")]
+    DoseRecorded,
+    /// The site holds that lot for another product than the appointment's.
+    #[error("the lot is of another product")]
+    LotProduct,
+    /// The dose is attested already.
+    #[error("the dose is attested already")]
+    AlreadyAttested,
+    /// The registry confirms only attested doses.
+    #[error("the dose is not attested")]
+    NotAttested,
+    /// The dose is confirmed already.
+    #[error("the dose is confirmed already")]
+    AlreadyConfirmed,
+    /// The registration's group changed meanwhile.
+    #[error("the registration was re-classified meanwhile")]
+    Reclassified,
 }
 
 impl From<sqlx::Error> for StoreError {
