@@ -8,13 +8,14 @@
 //! Intake has its own database (its migrations are not the ledger's): on PostgreSQL a database or a
 //! schema of its own (`…?options=-c%20search_path%3Dintake`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use intake::api::{IntakeConfig, IntakeState, system_clock};
+use intake::delivery::IssuerClient;
 use intake::notify::Sender;
 use intake::policy::PolicyBook;
 use intake::store::Intake;
@@ -24,8 +25,9 @@ use tokio::task::JoinHandle;
 /// Intake's SQLite database under the data directory.
 pub const INTAKE_DATABASE_FILE: &str = "intake.sqlite";
 
-/// How often the notification outbox is emptied.
-const NOTIFY_INTERVAL: Duration = Duration::from_secs(1);
+/// How often the notification outbox is emptied, the issuer outbox looked at for due deliveries and,
+/// with `--registry-auto-confirm`, attested doses confirmed.
+const WORKER_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Intake's options, for every command that opens it. `Debug` leaves out the database URL.
 #[derive(Args)]
@@ -45,6 +47,14 @@ pub struct IntakeArgs {
     /// this node's `/citizen/`).
     #[arg(long, value_name = "URL")]
     pub portal_link: Option<String>,
+    /// A file holding the issuer API token intake delivers confirmed doses with (scope `issue`; default
+    /// for `vaxcert up`: the development token `<data>/internal-api.token`).
+    #[arg(long, value_name = "FILE", env = "VAXCERT_ISSUER_TOKEN_FILE")]
+    pub issuer_token_file: Option<PathBuf>,
+    /// Confirm every attested dose automatically, as the registry would (one machine, demonstrations);
+    /// otherwise the registry confirms through `POST /registry/v1/doses/{id}/confirmation`.
+    #[arg(long)]
+    pub registry_auto_confirm: bool,
 }
 
 impl std::fmt::Debug for IntakeArgs {
@@ -52,6 +62,8 @@ impl std::fmt::Debug for IntakeArgs {
         f.debug_struct("IntakeArgs")
             .field("max_people_per_phone", &self.max_people_per_phone)
             .field("portal_link", &self.portal_link)
+            .field("issuer_token_file", &self.issuer_token_file)
+            .field("registry_auto_confirm", &self.registry_auto_confirm)
             .finish_non_exhaustive()
     }
 }
@@ -79,6 +91,25 @@ impl IntakeArgs {
             Some(url) => redacted_url(url),
             None => format!("SQLite {}", data.join(INTAKE_DATABASE_FILE).display()),
         }
+    }
+
+    /// The client delivering confirmed doses to the issuer at `issuer_url`, with the token of
+    /// `--issuer-token-file`, else of `default_token_file`.
+    pub fn issuer_client(
+        &self,
+        issuer_url: &str,
+        default_token_file: &Path,
+    ) -> Result<IssuerClient> {
+        let path = self
+            .issuer_token_file
+            .as_deref()
+            .unwrap_or(default_token_file);
+        let token = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the issuer API token {}", path.display()))?;
+        if token.trim().is_empty() {
+            bail!("{} is empty", path.display());
+        }
+        Ok(IssuerClient::new(issuer_url, token.trim()))
     }
 
     /// Opens (creating and migrating as needed) the database.
@@ -129,11 +160,33 @@ impl Drop for Workers {
     }
 }
 
-/// Starts intake's background tasks: the notification outbox's sender.
-pub fn start_workers(intake: &Intake, sender: Arc<dyn Sender>) -> Workers {
-    Workers(vec![tokio::spawn(intake::notify::run(
+/// Starts intake's background tasks: the notification outbox's sender, the issuer outbox's delivery
+/// (over HTTP, with `issuer`; confirmed doses wait in the outbox without one) and, with `--registry-auto-confirm`, the registry's confirmer.
+pub fn start_workers(
+    args: &IntakeArgs,
+    state: &IntakeState,
+    sender: Arc<dyn Sender>,
+    issuer: Option<IssuerClient>,
+) -> Workers {
+    let intake = &state.intake;
+    let mut tasks = vec![tokio::spawn(intake::notify::run(
         intake.clone(),
         sender,
-        NOTIFY_INTERVAL,
-    ))])
+        WORKER_INTERVAL,
+    ))];
+    if let Some(issuer) = issuer {
+        tasks.push(tokio::spawn(intake::delivery::run(
+            intake.clone(),
+            issuer,
+            state.config.portal_link.clone(),
+            WORKER_INTERVAL,
+        )));
+    }
+    if args.registry_auto_confirm {
+        tasks.push(tokio::spawn(intake::delivery::run_confirmer(
+            intake.clone(),
+            WORKER_INTERVAL,
+        )));
+    }
+    Workers(tasks)
 }

@@ -27,6 +27,9 @@ use crate::store::Intake;
 pub use auth::{bearer_holder, require_role};
 pub use problem::Problem;
 
+/// The OpenAPI 3.1 document of every intake route, served at `/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
 /// The clock the handlers read: the time now. Tests pass a fixed or stepped one.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 

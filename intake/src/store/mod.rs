@@ -112,6 +112,15 @@ impl Intake {
         self.database.close().await;
     }
 
+    /// Whether the database answers (`SELECT 1`), for `/healthz`.
+    ///
+    /// # Errors
+    /// [`StoreError::Storage`].
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.read()).await?;
+        Ok(())
+    }
+
     /// The pool every writing transaction takes (one connection on SQLite).
     pub(crate) fn write(&self) -> &AnyPool {
         self.database.write()

@@ -2,9 +2,10 @@
 //! `serve verifier`: `POST /v1/verify` on a trust list, a revocation list and imported DSC lists kept
 //! fresh from their URLs, `/healthz` reporting their versions and ages, `/metrics`, `/openapi.json`;
 //! `serve issuer` ([`issuer_api`]): the internal API; `serve trust-list` ([`documents`]): the published
-//! documents.
+//! documents; `serve intake` ([`intake`]): registration, sites, the registry and delivery to the issuer.
 
 pub mod documents;
+pub mod intake;
 pub mod issuer_api;
 mod node_service;
 
@@ -53,6 +54,9 @@ enum Service {
     /// The published documents alone: the signed trust list, its gateway and anchor views and the
     /// revocation list, re-signed as the ledger's revocations change; stateless, run as many as needed.
     TrustList(node_service::NodeServiceArgs),
+    /// Intake alone: registration, the sites' and the registry's APIs, notifications, and the delivery of
+    /// confirmed doses to the issuer at `--issuer-url` over its internal API.
+    Intake(intake::IntakeServeArgs),
 }
 
 /// Arguments of `vaxcert serve verifier`.
@@ -106,6 +110,7 @@ pub fn run(args: ServeArgs) -> Result<ExitCode> {
         Service::Verifier(args) => run_verifier(args),
         Service::Issuer(args) => issuer_api::run(args),
         Service::TrustList(args) => documents::run(args),
+        Service::Intake(args) => intake::run(args),
     }
 }
 

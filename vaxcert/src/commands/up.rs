@@ -145,6 +145,21 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             .with_metrics(std::sync::Arc::clone(&metrics));
 
     let (listener, base) = bind(args.listen).await?;
+    let intake_state = args.intake.state(intake.clone(), outbox.clone(), &base)?;
+    // Intake delivers confirmed doses to this node's issuer over HTTP, like any registry.
+    let default_token = args.node.data.join(TOKEN_FILE);
+    let (issuer_client, delivery) = if args.intake.issuer_token_file.is_some()
+        || default_token.exists()
+    {
+        let client = args.intake.issuer_client(&base, &default_token)?;
+        (
+            Some(client),
+            String::from("POST /internal/v1/dose-confirmations, over HTTP"),
+        )
+    } else {
+        let off = "off: no issuer token (--issuer-token-file); confirmed doses wait in the outbox";
+        (None, String::from(off))
+    };
     let data = args.node.data.display();
     println!("vaxcert up: listening on {base}");
     println!("  issuer internal API  {base}/internal/v1/dose-confirmations");
@@ -176,6 +191,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         "  intake database      {}",
         args.intake.description(&args.node.data)
     );
+    println!("  intake → issuer      {delivery}");
     println!("  health               {base}/healthz");
     println!("  OpenAPI              {base}/openapi.json");
     println!("  metrics              {base}/metrics");
@@ -206,8 +222,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
 
     println!("vaxcert up: ready (Ctrl-C stops)");
 
-    let intake_state = args.intake.state(intake.clone(), outbox.clone(), &base)?;
-    let intake_workers = start_workers(&intake, outbox);
+    let intake_workers = start_workers(&args.intake, &intake_state, outbox, issuer_client);
     let config = ApiConfig::default();
     let openapi = verifier_service::merge_openapi(OPENAPI, citizen::OPENAPI, "vaxcert")
         .and_then(|issuer| {
