@@ -8,6 +8,8 @@
 //! run in one transaction.
 
 pub mod notifications;
+mod phones;
+mod registrations;
 mod sites;
 mod tokens;
 
@@ -15,6 +17,8 @@ use sqlx::AnyPool;
 use storage::{Backend, Database, Migration, StorageError};
 
 pub use notifications::OutboxMessage;
+pub use phones::{CodeError, LoginError, PhoneSession};
+pub use registrations::{BulkError, BulkPerson, Registration};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
 
@@ -46,6 +50,15 @@ pub enum Conflict {
     /// A site of that code exists.
     #[error("a site with that code exists")]
     DuplicateSite,
+    /// The identity document has an active registration in the campaign.
+    #[error("this identity document is already registered")]
+    DuplicateDocument,
+    /// The phone manages as many people as it may.
+    #[error("this phone already manages the most people it may")]
+    PhoneFull,
+    /// The registration is vaccinated or already cancelled.
+    #[error("the registration can no longer be cancelled")]
+    NotCancellable,
 }
 
 impl From<sqlx::Error> for StoreError {
