@@ -12,6 +12,8 @@
 
 mod auth;
 mod problem;
+mod public;
+mod session;
 
 use std::sync::Arc;
 
@@ -24,6 +26,8 @@ use crate::store::Intake;
 
 pub use auth::{bearer_holder, require_role};
 pub use problem::Problem;
+pub use public::MAX_JSON_BYTES;
+pub use session::{SESSION_COOKIE, session_phone};
 
 /// The clock the handlers read: the time now. Tests pass a fixed or stepped one.
 pub type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
@@ -80,5 +84,5 @@ impl IntakeState {
 
 /// Every intake route.
 pub fn router(state: IntakeState) -> Router {
-    Router::new().with_state(state)
+    Router::new().merge(public::routes()).with_state(state)
 }
