@@ -14,7 +14,7 @@ use time::Date;
 
 use crate::policy::PolicyBook;
 use crate::registration::{
-    AddressForm, IdKind, MEDICAL_ITEMS, RegistrationForm, ValidRegistration, normalise_phone,
+    AddressForm, MEDICAL_ITEMS, RegistrationForm, ValidRegistration, normalise_phone,
     validate,
 };
 
@@ -146,7 +146,8 @@ pub fn parse(
     }
 
     let mut rows = Vec::new();
-    let mut seen: HashSet<(IdKind, String)> = HashSet::new();
+    // Documents of earlier rows, valid or not, as typed (kind, number upper-cased).
+    let mut seen: HashSet<(String, String)> = HashSet::new();
     for (i, record) in reader.records().enumerate() {
         let row = i.saturating_add(1);
         if row > MAX_ROWS {
@@ -168,6 +169,11 @@ pub fn parse(
                 .to_owned()
         };
         let optional = |name: &str| Some(cell(name)).filter(|value| !value.trim().is_empty());
+        let document = (
+            cell("id_kind").trim().to_owned(),
+            cell("id_number").trim().to_uppercase(),
+        );
+        let repeated = !seen.insert(document);
         let consent = cell("consent");
         let form = RegistrationForm {
             full_name: cell("full_name"),
@@ -215,7 +221,7 @@ pub fn parse(
                 continue;
             }
         };
-        if !seen.insert((registration.id_kind, registration.id_number.clone())) {
+        if repeated {
             rejected.push(RejectedRow {
                 row,
                 field: "id_number".to_owned(),

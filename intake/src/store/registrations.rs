@@ -466,4 +466,60 @@ mod tests {
         let row = &intake.registrations_of("+84922222222").await.unwrap()[0];
         assert_eq!(row.organisation.as_deref(), Some("Acme"));
     }
+
+    #[tokio::test]
+    async fn cancelling_releases_the_live_appointment_and_its_capacity() {
+        let intake = testing::sqlite().await;
+        let id = intake
+            .create_registration("covid-19", PHONE, 4, &person("001160000021"), T)
+            .await
+            .unwrap();
+        let pool = intake.write();
+        sqlx::query(
+            "INSERT INTO sites (site_code, name, province_code, hospital_grade, created_at) \
+             VALUES ('HN-0001', 'Site', '01', 0, 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO capacity (capacity_id, site_code, day, session, product, slots, reserved, \
+             published_by, published_at) VALUES ('cap1', 'HN-0001', '2021-08-02', 'morning', \
+             'EU/1/20/1528', 10, 2, 'nurse', 0)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        for (appointment, status, code) in [("ap1", "vaccinated", "B1"), ("ap2", "confirmed", "B2")] {
+            sqlx::query(
+                "INSERT INTO appointments (appointment_id, registration_id, capacity_id, dose_number, \
+                 booking_code, status, created_at, updated_at) VALUES ($1, $2, 'cap1', 1, $3, $4, 0, 0)",
+            )
+            .bind(appointment)
+            .bind(&id)
+            .bind(code)
+            .bind(status)
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        sqlx::query("UPDATE registrations SET status = 'invited' WHERE registration_id = $1")
+            .bind(&id)
+            .execute(pool)
+            .await
+            .unwrap();
+        intake.cancel_registration(PHONE, &id, T + 9).await.unwrap();
+        let reserved: i64 = sqlx::query_scalar("SELECT reserved FROM capacity WHERE capacity_id = 'cap1'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        assert_eq!(reserved, 1);
+        let statuses: Vec<String> =
+            sqlx::query_scalar("SELECT status FROM appointments ORDER BY appointment_id")
+                .fetch_all(pool)
+                .await
+                .unwrap();
+        assert_eq!(statuses, vec!["vaccinated", "cancelled"]);
+        assert_eq!(intake.registration_of(PHONE, &id).await.unwrap().status, "cancelled");
+    }
 }
