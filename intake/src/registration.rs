@@ -76,7 +76,7 @@ impl std::fmt::Debug for RegistrationForm {
 }
 
 /// The address part of the form: administrative codes and the scheme they belong to.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddressForm {
     /// The province's code: 2 digits.
@@ -85,6 +85,12 @@ pub struct AddressForm {
     pub commune_code: String,
     /// The administrative map the codes belong to: `2021` or `2025` (the map changed in 2025).
     pub admin_scheme: String,
+}
+
+impl std::fmt::Debug for AddressForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddressForm").finish_non_exhaustive()
+    }
 }
 
 /// A field at fault: its JSON path and a fixed message.
@@ -108,6 +114,7 @@ impl FieldError {
 
 /// Sex as registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Sex {
     /// `male`.
     Male,
@@ -130,6 +137,7 @@ impl Sex {
 
 /// The kind of identity document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum IdKind {
     /// The 12-digit citizen identity card (CCCD).
     CitizenId,
@@ -152,6 +160,7 @@ impl IdKind {
 
 /// An answer of the medical-history declaration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Answer {
     /// `yes`.
     Yes,
@@ -173,7 +182,7 @@ impl Answer {
 }
 
 /// A validated address.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Address {
     /// 2 digits.
     pub province_code: String,
@@ -183,8 +192,18 @@ pub struct Address {
     pub admin_scheme: String,
 }
 
-/// A registration that passed [`validate`]; only [`validate`] makes one. Strings are NFC and trimmed.
+impl std::fmt::Debug for Address {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Address")
+            .field("admin_scheme", &self.admin_scheme)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registration that passed [`validate`]; only [`validate`] makes one (the struct is
+/// `non_exhaustive`). Strings are NFC and trimmed.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ValidRegistration {
     /// Full name.
     pub full_name: String,
@@ -220,7 +239,6 @@ pub struct ValidRegistration {
     pub policy_version: u32,
     /// A severe allergy or a reaction to a previous dose: only hospital-grade sites may take the person.
     pub caution: bool,
-    _proof: (),
 }
 
 impl std::fmt::Debug for ValidRegistration {
@@ -256,17 +274,16 @@ pub fn validate(
     today: Date,
     policies: &PolicyBook,
 ) -> Result<ValidRegistration, FieldError> {
-    let policy = policies.in_force(today).ok_or_else(|| {
-        FieldError::new("priority_group", "no priority policy is in force today")
-    })?;
+    let policy = policies
+        .in_force(today)
+        .ok_or_else(|| FieldError::new("priority_group", "no priority policy is in force today"))?;
 
     let full_name = clean("full_name", &form.full_name)?;
     check_name(&full_name)?;
 
     let dob_text = clean("dob", &form.dob)?;
-    let dob = parse_day(&dob_text).ok_or_else(|| {
-        FieldError::new("dob", "must be a real date written YYYY-MM-DD")
-    })?;
+    let dob = parse_day(&dob_text)
+        .ok_or_else(|| FieldError::new("dob", "must be a real date written YYYY-MM-DD"))?;
     if dob > today {
         return Err(FieldError::new("dob", "must not be in the future"));
     }
@@ -305,10 +322,7 @@ pub fn validate(
 
     let province_code = clean("address.province_code", &form.address.province_code)?;
     if !is_digits(&province_code, 2) {
-        return Err(FieldError::new(
-            "address.province_code",
-            "must be 2 digits",
-        ));
+        return Err(FieldError::new("address.province_code", "must be 2 digits"));
     }
     let commune_code = clean("address.commune_code", &form.address.commune_code)?;
     if !is_digits(&commune_code, 5) {
@@ -355,24 +369,23 @@ pub fn validate(
         }
     };
 
-    let health_insurance =
-        match optional("health_insurance", form.health_insurance.as_deref())? {
-            None => None,
-            Some(text) => {
-                let text = text.to_ascii_uppercase();
-                let bytes = text.as_bytes();
-                let ok = bytes.len() == 15
-                    && bytes.iter().take(2).all(u8::is_ascii_uppercase)
-                    && bytes.iter().skip(2).all(u8::is_ascii_digit);
-                if !ok {
-                    return Err(FieldError::new(
-                        "health_insurance",
-                        "must be 2 letters followed by 13 digits",
-                    ));
-                }
-                Some(text)
+    let health_insurance = match optional("health_insurance", form.health_insurance.as_deref())? {
+        None => None,
+        Some(text) => {
+            let text = text.to_ascii_uppercase();
+            let bytes = text.as_bytes();
+            let ok = bytes.len() == 15
+                && bytes.iter().take(2).all(u8::is_ascii_uppercase)
+                && bytes.iter().skip(2).all(u8::is_ascii_digit);
+            if !ok {
+                return Err(FieldError::new(
+                    "health_insurance",
+                    "must be 2 letters followed by 13 digits",
+                ));
             }
-        };
+            Some(text)
+        }
+    };
 
     let ethnicity = match optional("ethnicity", form.ethnicity.as_deref())? {
         None => None,
@@ -460,7 +473,6 @@ pub fn validate(
         policy_id: policy.id.clone(),
         policy_version: policy.version,
         caution,
-        _proof: (),
     })
 }
 
@@ -499,7 +511,8 @@ pub fn normalise_phone(text: &str) -> Result<String, FieldError> {
 /// Age in whole years on `today`.
 pub fn age_on(dob: Date, today: Date) -> i32 {
     let years = today.year().saturating_sub(dob.year());
-    let before_birthday = (u8::from(today.month()), today.day()) < (u8::from(dob.month()), dob.day());
+    let before_birthday =
+        (u8::from(today.month()), today.day()) < (u8::from(dob.month()), dob.day());
     if before_birthday {
         years.saturating_sub(1)
     } else {
@@ -567,9 +580,8 @@ fn check_name(name: &str) -> Result<(), FieldError> {
             "must be 2 to 80 characters long",
         ));
     }
-    let allowed = |c: char| {
-        c.is_alphabetic() || is_combining_mark(c) || matches!(c, ' ' | '\'' | '’' | '-')
-    };
+    let allowed =
+        |c: char| c.is_alphabetic() || is_combining_mark(c) || matches!(c, ' ' | '\'' | '’' | '-');
     let starts_with_letter = name.chars().next().is_some_and(char::is_alphabetic);
     if !name.chars().all(allowed) || !starts_with_letter || name.contains("  ") {
         return Err(FieldError::new(
@@ -586,7 +598,10 @@ fn check_free_text(field: &str, text: &str, min: usize, max: usize) -> Result<()
         return Err(FieldError::new(field, "is too long"));
     }
     if text.chars().any(|c| matches!(c, '<' | '>' | '\\')) {
-        return Err(FieldError::new(field, "contains characters that are not allowed"));
+        return Err(FieldError::new(
+            field,
+            "contains characters that are not allowed",
+        ));
     }
     Ok(())
 }
@@ -745,16 +760,29 @@ pub(crate) mod tests {
             assert!(valid.caution, "{item}");
         }
         let valid = passes(|form| {
-            form.medical_history.insert("severe_allergy".into(), "unknown".into());
-            form.medical_history.insert("chronic_disease".into(), "yes".into());
+            form.medical_history
+                .insert("severe_allergy".into(), "unknown".into());
+            form.medical_history
+                .insert("chronic_disease".into(), "yes".into());
         });
         assert!(!valid.caution);
-        assert!(valid.medical_history.contains(&("chronic_disease", Answer::Yes)));
+        assert!(
+            valid
+                .medical_history
+                .contains(&("chronic_disease", Answer::Yes))
+        );
     }
 
     #[test]
     fn names() {
-        for good in ["Lê Bá", "H'Hen Niê", "Ka-Sô Liễng", "Ông Thị Hương Giang", "Иван Петров", "李明"] {
+        for good in [
+            "Lê Bá",
+            "H'Hen Niê",
+            "Ka-Sô Liễng",
+            "Ông Thị Hương Giang",
+            "Иван Петров",
+            "李明",
+        ] {
             passes(|form| form.full_name = good.into());
         }
         check("full_name", |form| form.full_name = "A".into());
@@ -763,9 +791,15 @@ pub(crate) mod tests {
         check("full_name", |form| form.full_name = "Nguyen  Van".into());
         check("full_name", |form| form.full_name = "<script>".into());
         check("full_name", |form| form.full_name = "-Nguyen".into());
-        check("full_name", |form| form.full_name = "Nguyen\u{202E}Van".into());
-        check("full_name", |form| form.full_name = "Nguyen\u{0007}Van".into());
-        check("full_name", |form| form.full_name = "Nguyen\u{200B}Van".into());
+        check("full_name", |form| {
+            form.full_name = "Nguyen\u{202E}Van".into()
+        });
+        check("full_name", |form| {
+            form.full_name = "Nguyen\u{0007}Van".into()
+        });
+        check("full_name", |form| {
+            form.full_name = "Nguyen\u{200B}Van".into()
+        });
         check("full_name", |form| form.full_name = "   ".into());
     }
 
@@ -830,16 +864,32 @@ pub(crate) mod tests {
         check("sex", |form| form.sex = "f".into());
         check("occupation", |form| form.occupation = "".into());
         check("occupation", |form| form.occupation = "x".repeat(101));
-        check("address.province_code", |form| form.address.province_code = "1".into());
-        check("address.province_code", |form| form.address.province_code = "0a".into());
-        check("address.commune_code", |form| form.address.commune_code = "0004".into());
-        check("address.admin_scheme", |form| form.address.admin_scheme = "2019".into());
+        check("address.province_code", |form| {
+            form.address.province_code = "1".into()
+        });
+        check("address.province_code", |form| {
+            form.address.province_code = "0a".into()
+        });
+        check("address.commune_code", |form| {
+            form.address.commune_code = "0004".into()
+        });
+        check("address.admin_scheme", |form| {
+            form.address.admin_scheme = "2019".into()
+        });
         check("priority_group", |form| form.priority_group = "vip".into());
         check("preferred_site", |form| form.preferred_site = "hn 1".into());
-        check("preferred_date", |form| form.preferred_date = Some("2021-07-31".into()));
-        check("preferred_date", |form| form.preferred_date = Some("tomorrow".into()));
-        check("health_insurance", |form| form.health_insurance = Some("DN479791234567".into()));
-        check("health_insurance", |form| form.health_insurance = Some("D14797912345678".into()));
+        check("preferred_date", |form| {
+            form.preferred_date = Some("2021-07-31".into())
+        });
+        check("preferred_date", |form| {
+            form.preferred_date = Some("tomorrow".into())
+        });
+        check("health_insurance", |form| {
+            form.health_insurance = Some("DN479791234567".into())
+        });
+        check("health_insurance", |form| {
+            form.health_insurance = Some("D14797912345678".into())
+        });
         check("ethnicity", |form| form.ethnicity = Some("x".repeat(41)));
         check("nationality", |form| form.nationality = Some("VNM".into()));
         check("nationality", |form| form.nationality = Some("V1".into()));
@@ -847,7 +897,8 @@ pub(crate) mod tests {
             form.medical_history.remove("pregnant");
         });
         check("medical_history.acute_illness", |form| {
-            form.medical_history.insert("acute_illness".into(), "maybe".into());
+            form.medical_history
+                .insert("acute_illness".into(), "maybe".into());
         });
         check("medical_history", |form| {
             form.medical_history.insert("smoker".into(), "no".into());
@@ -869,12 +920,28 @@ pub(crate) mod tests {
 
     #[test]
     fn phones_in_the_usual_forms() {
-        for text in ["0912345678", "+84912345678", "+84 912 345 678", "091-234-5678", " 0912.345.678 "] {
+        for text in [
+            "0912345678",
+            "+84912345678",
+            "+84 912 345 678",
+            "091-234-5678",
+            " 0912.345.678 ",
+        ] {
             assert_eq!(normalise_phone(text).unwrap(), "+84912345678", "{text}");
         }
         assert_eq!(normalise_phone("0388888888").unwrap(), "+84388888888");
-        for bad in ["", "0212345678", "091234567", "09123456789", "+85912345678", "84912345678",
-                    "+84 012 345 678", "+84９12345678", "0912345a78", "+84+912345678"] {
+        for bad in [
+            "",
+            "0212345678",
+            "091234567",
+            "09123456789",
+            "+85912345678",
+            "84912345678",
+            "+84 012 345 678",
+            "+84９12345678",
+            "0912345a78",
+            "+84+912345678",
+        ] {
             let error: FieldError = normalise_phone(bad).unwrap_err();
             assert_eq!(error.field, "phone", "{bad}");
         }

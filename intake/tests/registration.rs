@@ -172,8 +172,7 @@ impl App {
         let state = IntakeState {
             intake: intake.clone(),
             clock: Arc::new(move || {
-                time::OffsetDateTime::from_unix_timestamp(clock_now.load(Ordering::SeqCst))
-                    .unwrap()
+                time::OffsetDateTime::from_unix_timestamp(clock_now.load(Ordering::SeqCst)).unwrap()
             }),
             sms: Arc::clone(&sms) as Arc<dyn Sender>,
             policies: Arc::new(PolicyBook::builtin().unwrap()),
@@ -226,7 +225,9 @@ impl App {
             serde_json::from_slice(&bytes).unwrap()
         };
         assert_eq!(
-            headers.get(header::CACHE_CONTROL).map(|v| v.to_str().unwrap()),
+            headers
+                .get(header::CACHE_CONTROL)
+                .map(|v| v.to_str().unwrap()),
             Some("no-store"),
             "{path}"
         );
@@ -298,13 +299,8 @@ impl App {
     }
 
     async fn register(&self, cookie: &str, form: &Value) -> Answer {
-        self.json(
-            Method::POST,
-            "/intake/v1/registrations",
-            Some(cookie),
-            form,
-        )
-        .await
+        self.json(Method::POST, "/intake/v1/registrations", Some(cookie), form)
+            .await
     }
 }
 
@@ -360,7 +356,9 @@ async fn a_phone_registers_itself_and_relatives_up_to_the_cap() {
         let cookie = app.login("0912 345 678").await;
         let mut ids = Vec::new();
         for i in 1..=4 {
-            let answer = app.register(&cookie, &form(&format!("00116000000{i}"))).await;
+            let answer = app
+                .register(&cookie, &form(&format!("00116000000{i}")))
+                .await;
             assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
             assert_eq!(answer.body["status"], "waiting");
             assert_eq!(answer.body["policy_id"], "qd-3355-byt");
@@ -387,7 +385,10 @@ async fn a_phone_registers_itself_and_relatives_up_to_the_cap() {
         assert_eq!(first["preferred_date"], "2021-08-10");
 
         let one = app
-            .get(&format!("/intake/v1/registrations/{}", ids[2]), Some(&cookie))
+            .get(
+                &format!("/intake/v1/registrations/{}", ids[2]),
+                Some(&cookie),
+            )
             .await;
         assert_eq!(one.status, StatusCode::OK);
         assert_eq!(one.body["registration_id"], ids[2].as_str());
@@ -396,7 +397,11 @@ async fn a_phone_registers_itself_and_relatives_up_to_the_cap() {
         let messages = app.intake.notifications_to(PHONE_A).await.unwrap();
         assert_eq!(messages.len(), 4);
         assert!(messages.iter().all(|m| m.kind == "registration_received"));
-        assert!(messages[0].text.starts_with("N* T* A* Tuyet:"), "{}", messages[0].text);
+        assert!(
+            messages[0].text.starts_with("N* T* A* Tuyet:"),
+            "{}",
+            messages[0].text
+        );
         // The code went to the SMS sender only, never to the outbox.
         assert!(messages.iter().all(|m| !m.text.contains("xac thuc")));
         assert_eq!(app.intake.registration_count().await.unwrap(), 4);
@@ -413,7 +418,13 @@ async fn the_session_cookie_is_strict_and_logging_out_ends_it() {
         assert_eq!(answer.status, StatusCode::CREATED);
         assert_eq!(answer.body["expires_at"], T0 + 1800);
         let set_cookie = answer.headers[header::SET_COOKIE].to_str().unwrap();
-        for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/intake/", "Max-Age=1800"] {
+        for attribute in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/intake/",
+            "Max-Age=1800",
+        ] {
             assert!(set_cookie.contains(attribute), "{set_cookie}");
         }
         let cookie = set_cookie.split(';').next().unwrap().to_owned();
@@ -421,24 +432,43 @@ async fn the_session_cookie_is_strict_and_logging_out_ends_it() {
         assert_eq!(sent.len(), 1);
         assert!(sent[0].2.starts_with("Ma xac thuc dang ky tiem chung: "));
 
-        assert_eq!(app.get("/intake/v1/registrations", None).await.status, StatusCode::UNAUTHORIZED);
         assert_eq!(
-            app.get("/intake/v1/registrations", Some("intake_session=forged")).await.status,
+            app.get("/intake/v1/registrations", None).await.status,
             StatusCode::UNAUTHORIZED
         );
-        assert_eq!(app.get("/intake/v1/registrations", Some(&cookie)).await.status, StatusCode::OK);
+        assert_eq!(
+            app.get("/intake/v1/registrations", Some("intake_session=forged"))
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            app.get("/intake/v1/registrations", Some(&cookie))
+                .await
+                .status,
+            StatusCode::OK
+        );
         // The session ends after 30 minutes.
         app.advance(1800);
         assert_eq!(
-            app.get("/intake/v1/registrations", Some(&cookie)).await.status,
+            app.get("/intake/v1/registrations", Some(&cookie))
+                .await
+                .status,
             StatusCode::UNAUTHORIZED
         );
         let cookie = app.login(PHONE_A).await;
         let out = app.delete("/intake/v1/sessions", Some(&cookie)).await;
         assert_eq!(out.status, StatusCode::NO_CONTENT);
-        assert!(out.headers[header::SET_COOKIE].to_str().unwrap().contains("Max-Age=0"));
+        assert!(
+            out.headers[header::SET_COOKIE]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
         assert_eq!(
-            app.get("/intake/v1/registrations", Some(&cookie)).await.status,
+            app.get("/intake/v1/registrations", Some(&cookie))
+                .await
+                .status,
             StatusCode::UNAUTHORIZED
         );
     }
@@ -458,17 +488,31 @@ async fn a_document_is_registered_once_across_phones_until_cancelled() {
         let duplicate = app.register(&b, &form("001160000001")).await;
         assert_eq!(duplicate.status, StatusCode::CONFLICT);
         assert!(!duplicate.body.to_string().contains("001160000001"));
-        assert_eq!(app.register(&a, &form("001160000001")).await.status, StatusCode::CONFLICT);
+        assert_eq!(
+            app.register(&a, &form("001160000001")).await.status,
+            StatusCode::CONFLICT
+        );
 
         // Another phone's registration does not exist for it.
         assert_eq!(app.get(&path, Some(&b)).await.status, StatusCode::NOT_FOUND);
-        assert_eq!(app.delete(&path, Some(&b)).await.status, StatusCode::NOT_FOUND);
-        assert_eq!(app.get("/intake/v1/registrations/nothex", Some(&a)).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            app.delete(&path, Some(&b)).await.status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.get("/intake/v1/registrations/nothex", Some(&a))
+                .await
+                .status,
+            StatusCode::NOT_FOUND
+        );
 
         let cancelled = app.delete(&path, Some(&a)).await;
         assert_eq!(cancelled.status, StatusCode::OK);
         assert_eq!(cancelled.body, json!({"status": "cancelled"}));
-        assert_eq!(app.delete(&path, Some(&a)).await.status, StatusCode::CONFLICT);
+        assert_eq!(
+            app.delete(&path, Some(&a)).await.status,
+            StatusCode::CONFLICT
+        );
         assert_eq!(app.get(&path, Some(&a)).await.body["status"], "cancelled");
 
         // The document is free again, under either phone.
@@ -487,7 +531,11 @@ async fn every_field_is_validated_and_named() {
         let cases: Vec<(&str, Option<Value>, &str)> = vec![
             ("full_name", Some(json!("A")), "full_name"),
             ("full_name", Some(json!("Nguyen \u{202E}Van")), "full_name"),
-            ("full_name", Some(json!("Robert'); DROP TABLE--")), "full_name"),
+            (
+                "full_name",
+                Some(json!("Robert'); DROP TABLE--")),
+                "full_name",
+            ),
             ("full_name", None, "full_name"),
             ("dob", Some(json!("1960-02-30")), "dob"),
             ("dob", Some(json!("2021-08-02")), "dob"),
@@ -498,41 +546,90 @@ async fn every_field_is_validated_and_named() {
             ("id_kind", Some(json!("cmnd")), "id_kind"),
             ("id_number", Some(json!("12345678901")), "id_number"),
             ("occupation", Some(json!("")), "occupation"),
-            ("address.province_code", Some(json!("1")), "address.province_code"),
-            ("address.commune_code", Some(json!("12345a")), "address.commune_code"),
-            ("address.admin_scheme", Some(json!("2019")), "address.admin_scheme"),
+            (
+                "address.province_code",
+                Some(json!("1")),
+                "address.province_code",
+            ),
+            (
+                "address.commune_code",
+                Some(json!("12345a")),
+                "address.commune_code",
+            ),
+            (
+                "address.admin_scheme",
+                Some(json!("2019")),
+                "address.admin_scheme",
+            ),
             ("address.province_code", None, "address.province_code"),
             ("priority_group", Some(json!("vip")), "priority_group"),
             ("preferred_site", Some(json!("hn 1")), "preferred_site"),
             ("preferred_site", Some(json!("HN-9999")), "preferred_site"),
-            ("preferred_date", Some(json!("2021-07-31")), "preferred_date"),
-            ("health_insurance", Some(json!("GD40101123456")), "health_insurance"),
+            (
+                "preferred_date",
+                Some(json!("2021-07-31")),
+                "preferred_date",
+            ),
+            (
+                "health_insurance",
+                Some(json!("GD40101123456")),
+                "health_insurance",
+            ),
             ("ethnicity", Some(json!(long)), "ethnicity"),
             ("nationality", Some(json!("VNM")), "nationality"),
-            ("medical_history.pregnant", Some(json!("maybe")), "medical_history.pregnant"),
-            ("medical_history.acute_illness", None, "medical_history.acute_illness"),
-            ("medical_history.smoker", Some(json!("no")), "medical_history"),
+            (
+                "medical_history.pregnant",
+                Some(json!("maybe")),
+                "medical_history.pregnant",
+            ),
+            (
+                "medical_history.acute_illness",
+                None,
+                "medical_history.acute_illness",
+            ),
+            (
+                "medical_history.smoker",
+                Some(json!("no")),
+                "medical_history",
+            ),
             ("consent", Some(json!(false)), "consent"),
             ("consent", None, "consent"),
             ("salary", Some(json!("SECRETVALUE")), "body"),
         ];
         for (path, value, field) in cases {
             let shown = value.as_ref().map(Value::to_string);
-            let answer = app.register(&cookie, &with(form("001160000001"), path, value)).await;
-            assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {}", answer.body);
+            let answer = app
+                .register(&cookie, &with(form("001160000001"), path, value))
+                .await;
+            assert_eq!(
+                answer.status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{path}: {}",
+                answer.body
+            );
             assert_eq!(answer.body["field"], field, "{path}");
             assert!(answer.body["error"].is_string());
             if let Some(shown) = shown.filter(|s| s.len() > 4) {
-                assert!(!answer.body.to_string().contains(shown.trim_matches('"')), "{path} echoed");
+                assert!(
+                    !answer.body.to_string().contains(shown.trim_matches('"')),
+                    "{path} echoed"
+                );
             }
         }
         // A caution case needs a hospital-grade site.
-        let caution = with(form("001160000001"), "medical_history.severe_allergy", Some(json!("yes")));
+        let caution = with(
+            form("001160000001"),
+            "medical_history.severe_allergy",
+            Some(json!("yes")),
+        );
         let answer = app.register(&cookie, &caution).await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(answer.body["field"], "preferred_site");
         let answer = app
-            .register(&cookie, &with(caution, "preferred_site", Some(json!("HN-0002"))))
+            .register(
+                &cookie,
+                &with(caution, "preferred_site", Some(json!("HN-0002"))),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
 
@@ -546,8 +643,15 @@ async fn every_field_is_validated_and_named() {
             )
             .await;
         assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY);
-        let big = with(form("001160000002"), "occupation", Some(json!("x".repeat(20_000))));
-        assert_eq!(app.register(&cookie, &big).await.status, StatusCode::PAYLOAD_TOO_LARGE);
+        let big = with(
+            form("001160000002"),
+            "occupation",
+            Some(json!("x".repeat(20_000))),
+        );
+        assert_eq!(
+            app.register(&cookie, &big).await.status,
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
         let answer = app
             .call(
                 Method::POST,
@@ -558,7 +662,12 @@ async fn every_field_is_validated_and_named() {
             .await;
         assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
         let answer = app
-            .json(Method::POST, "/intake/v1/registrations", None, &form("001160000002"))
+            .json(
+                Method::POST,
+                "/intake/v1/registrations",
+                None,
+                &form("001160000002"),
+            )
             .await;
         assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
         assert_eq!(app.intake.registration_count().await.unwrap(), 1);
@@ -569,20 +678,35 @@ async fn every_field_is_validated_and_named() {
 async fn codes_are_rate_limited_and_three_wrong_tries_lock_the_phone() {
     for intake in support::databases().await {
         let app = App::new(intake).await;
-        assert_eq!(app.request_code("0212345678").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            app.request_code("0212345678").await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         assert_eq!(app.request_code("0212345678").await.body["field"], "phone");
         assert_eq!(app.request_code(PHONE_A).await.status, StatusCode::ACCEPTED);
         app.advance(30);
-        assert_eq!(app.request_code(PHONE_A).await.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            app.request_code(PHONE_A).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
         let code = app.sms.last_code(PHONE_A);
         let wrong = if code == "000000" { "111111" } else { "000000" };
         for _ in 0..3 {
-            assert_eq!(app.submit_code(PHONE_A, wrong).await.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                app.submit_code(PHONE_A, wrong).await.status,
+                StatusCode::UNAUTHORIZED
+            );
         }
         // Locked: even the right code, and no new code.
-        assert_eq!(app.submit_code(PHONE_A, &code).await.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            app.submit_code(PHONE_A, &code).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
         app.advance(120);
-        assert_eq!(app.request_code(PHONE_A).await.status, StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            app.request_code(PHONE_A).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
         assert_eq!(app.sms.sent.lock().unwrap().len(), 1);
         // Another phone is not locked.
         app.login(PHONE_B).await;
@@ -594,7 +718,10 @@ async fn codes_are_rate_limited_and_three_wrong_tries_lock_the_phone() {
         assert_eq!(app.request_code(PHONE_A).await.status, StatusCode::ACCEPTED);
         let code = app.sms.last_code(PHONE_A);
         app.advance(600);
-        assert_eq!(app.submit_code(PHONE_A, &code).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            app.submit_code(PHONE_A, &code).await.status,
+            StatusCode::UNAUTHORIZED
+        );
     }
 }
 
@@ -672,19 +799,35 @@ async fn an_organisation_imports_a_whole_staff_list_or_nothing() {
             .await
             .unwrap();
         let good = staff_file(&["001090000001", "001090000002", "001090000003"]);
-        assert_eq!(upload(&app, None, &good).await.status, StatusCode::UNAUTHORIZED);
-        assert_eq!(upload(&app, Some(&site_token), &good).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            upload(&app, None, &good).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            upload(&app, Some(&site_token), &good).await.status,
+            StatusCode::FORBIDDEN
+        );
 
         let broken = staff_file(&["001090000011", "0010900000", "001090000013", "001090000011"])
             .replace("1990-01-12", "1990-02-30")
             .replacen("Kỹ sư,01,00004", "Kỹ sư,1,00004", 1);
         let answer = upload(&app, Some(&token), &broken).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.body
+        );
         let rejected: Vec<(u64, String)> = answer.body["rejected"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|r| (r["row"].as_u64().unwrap(), r["field"].as_str().unwrap().to_owned()))
+            .map(|r| {
+                (
+                    r["row"].as_u64().unwrap(),
+                    r["field"].as_str().unwrap().to_owned(),
+                )
+            })
             .collect();
         assert_eq!(
             rejected,
@@ -700,13 +843,27 @@ async fn an_organisation_imports_a_whole_staff_list_or_nothing() {
 
         // A document already registered online refuses the whole file too.
         let cookie = app.login(PHONE_A).await;
-        assert_eq!(app.register(&cookie, &form("001090000002")).await.status, StatusCode::CREATED);
+        assert_eq!(
+            app.register(&cookie, &form("001090000002")).await.status,
+            StatusCode::CREATED
+        );
         let answer = upload(&app, Some(&token), &good).await;
-        assert_eq!(answer.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", answer.body);
+        assert_eq!(
+            answer.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{}",
+            answer.body
+        );
         assert_eq!(answer.body["rejected"][0]["row"], 2);
         assert_eq!(answer.body["rejected"][0]["field"], "id_number");
         assert_eq!(app.intake.registration_count().await.unwrap(), 1);
-        assert!(app.intake.notifications_to("+84912345000").await.unwrap().is_empty());
+        assert!(
+            app.intake
+                .notifications_to("+84912345000")
+                .await
+                .unwrap()
+                .is_empty()
+        );
 
         let fresh = staff_file(&["001090000004", "001090000005", "001090000006"]);
         let answer = upload(&app, Some(&token), &fresh).await;

@@ -250,7 +250,9 @@ async fn log_in(
         .log_in_phone(&phone, request.code.trim(), state.now())
         .await
         .map_err(|error| match error {
-            LoginError::WrongCode => Problem::new(StatusCode::UNAUTHORIZED, "wrong or expired code"),
+            LoginError::WrongCode => {
+                Problem::new(StatusCode::UNAUTHORIZED, "wrong or expired code")
+            }
             LoginError::Locked => too_many("too many wrong codes; try again later"),
             LoginError::Store(error) => error.into(),
         })?;
@@ -320,9 +322,9 @@ fn check_site(
 ) -> Result<(), &'static str> {
     match sites.get(code) {
         None => Err("no site has this code"),
-        Some(site) if caution && !site.hospital_grade => Err(
-            "a severe allergy or a reaction to a previous dose needs a hospital-grade site",
-        ),
+        Some(site) if caution && !site.hospital_grade => {
+            Err("a severe allergy or a reaction to a previous dose needs a hospital-grade site")
+        }
         Some(_) => Ok(()),
     }
 }
@@ -374,7 +376,11 @@ async fn register(
 
 /// A registration id is 32 lowercase hex digits; anything else is not found.
 fn check_id(id: &str) -> Result<(), Problem> {
-    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(())
     } else {
         Err(Problem::not_found())
@@ -417,7 +423,9 @@ async fn policy(State(state): State<IntakeState>) -> Result<Response, Problem> {
     let groups: Vec<Value> = policy
         .groups
         .iter()
-        .map(|group| json!({"code": group.code, "rank": group.rank, "vi": group.vi, "en": group.en}))
+        .map(
+            |group| json!({"code": group.code, "rank": group.rank, "vi": group.vi, "en": group.en}),
+        )
         .collect();
     Ok(Json(json!({
         "id": policy.id,
@@ -505,8 +513,8 @@ async fn import_staff_inner(
         .into());
     }
     let bytes = read_body(body, staff_csv::MAX_BYTES).await?;
-    let rows = staff_csv::parse(&bytes, today(state), &state.policies).map_err(|error| {
-        match error {
+    let rows =
+        staff_csv::parse(&bytes, today(state), &state.policies).map_err(|error| match error {
             StaffCsvError::Rejected(rows) => Refused::Rows(rows),
             StaffCsvError::TooLarge => Problem::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -514,8 +522,7 @@ async fn import_staff_inner(
             )
             .into(),
             other => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()).into(),
-        }
-    })?;
+        })?;
     let sites = site_map(state).await?;
     let refused: Vec<RejectedRow> = rows
         .iter()

@@ -55,9 +55,15 @@ mod tests {
     fn the_cookie_is_found_among_others() {
         let mut headers = HeaderMap::new();
         assert_eq!(session_token(&headers), None);
-        headers.append(header::COOKIE, HeaderValue::from_static("a=1; intake_sessionx=2"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; intake_sessionx=2"),
+        );
         assert_eq!(session_token(&headers), None);
-        headers.append(header::COOKIE, HeaderValue::from_static("b=3;intake_session=tok; c=4"));
+        headers.append(
+            header::COOKIE,
+            HeaderValue::from_static("b=3;intake_session=tok; c=4"),
+        );
         assert_eq!(session_token(&headers), Some("tok"));
     }
 }

@@ -25,6 +25,7 @@ pub const SESSION_LIFETIME_S: i64 = 1800;
 
 /// Why no code was issued.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CodeError {
     /// A code was issued less than a minute ago: 429.
     #[error("a code was sent less than a minute ago")]
@@ -39,6 +40,7 @@ pub enum CodeError {
 
 /// Why a login failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoginError {
     /// No such code, a wrong one, or an expired one: 401.
     #[error("wrong or expired code")]
@@ -280,9 +282,14 @@ mod tests {
         assert!(code.bytes().all(|b| b.is_ascii_digit()));
         let session = intake.log_in_phone(PHONE, &code, T + 5).await.unwrap();
         assert_eq!(session.expires_at, T + 5 + SESSION_LIFETIME_S);
-        assert_eq!(intake.phone_session(&session.token, T + 6).await.unwrap(), PHONE);
+        assert_eq!(
+            intake.phone_session(&session.token, T + 6).await.unwrap(),
+            PHONE
+        );
         assert!(matches!(
-            intake.phone_session(&session.token, T + 5 + SESSION_LIFETIME_S).await,
+            intake
+                .phone_session(&session.token, T + 5 + SESSION_LIFETIME_S)
+                .await,
             Err(StoreError::NotFound)
         ));
         // Used once.
@@ -306,7 +313,10 @@ mod tests {
             intake.log_in_phone(PHONE, &code, T + CODE_LIFETIME_S).await,
             Err(LoginError::WrongCode)
         ));
-        let again = intake.issue_phone_code(PHONE, T + CODE_LIFETIME_S + 1).await.unwrap();
+        let again = intake
+            .issue_phone_code(PHONE, T + CODE_LIFETIME_S + 1)
+            .await
+            .unwrap();
         intake
             .log_in_phone(PHONE, &again, T + CODE_LIFETIME_S + 2)
             .await
@@ -332,8 +342,14 @@ mod tests {
             intake.issue_phone_code(PHONE, T + 120).await,
             Err(CodeError::Locked)
         ));
-        let fresh = intake.issue_phone_code(PHONE, T + 2 + LOCK_S).await.unwrap();
-        intake.log_in_phone(PHONE, &fresh, T + 3 + LOCK_S).await.unwrap();
+        let fresh = intake
+            .issue_phone_code(PHONE, T + 2 + LOCK_S)
+            .await
+            .unwrap();
+        intake
+            .log_in_phone(PHONE, &fresh, T + 3 + LOCK_S)
+            .await
+            .unwrap();
         // Another phone is not affected by this one's lock.
         assert!(intake.issue_phone_code("+84987654321", T + 5).await.is_ok());
     }

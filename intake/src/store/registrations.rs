@@ -68,7 +68,7 @@ pub struct BulkError {
 }
 
 /// A person to register in bulk: the phone and the validated registration.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct BulkPerson<'a> {
     /// The row number, for the report.
     pub row: usize,
@@ -76,6 +76,14 @@ pub struct BulkPerson<'a> {
     pub phone: &'a str,
     /// The registration.
     pub registration: &'a ValidRegistration,
+}
+
+impl std::fmt::Debug for BulkPerson<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BulkPerson")
+            .field("row", &self.row)
+            .finish_non_exhaustive()
+    }
 }
 
 const COLUMNS: &str = "registration_id, phone, organisation, full_name, dob, status, \
@@ -116,6 +124,12 @@ async fn insert(
     registration: &ValidRegistration,
     now: i64,
 ) -> Result<String, StoreError> {
+    // On PostgreSQL this takes the phone's code row lock for the transaction, so two registrations
+    // under one phone at once cannot both pass the cap (SQLite has a single writer anyway).
+    sqlx::query("UPDATE phone_codes SET issued_at = issued_at WHERE phone = $1")
+        .bind(phone)
+        .execute(&mut *connection)
+        .await?;
     let live: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM registrations \
          WHERE phone = $1 AND campaign = $2 AND status <> 'cancelled'",
@@ -387,7 +401,12 @@ mod tests {
     fn person(id_number: &str) -> ValidRegistration {
         let mut form = good_form();
         form.id_number = id_number.into();
-        validate(&form, date!(2021 - 08 - 01), &PolicyBook::builtin().unwrap()).unwrap()
+        validate(
+            &form,
+            date!(2021 - 08 - 01),
+            &PolicyBook::builtin().unwrap(),
+        )
+        .unwrap()
     }
 
     #[tokio::test]
@@ -419,7 +438,10 @@ mod tests {
             Err(StoreError::Conflict(Conflict::PhoneFull))
         ));
         let mine = intake.registration_of(PHONE, &id).await.unwrap();
-        assert_eq!((mine.status.as_str(), mine.declared_group.as_str()), ("waiting", "teachers-public-facing"));
+        assert_eq!(
+            (mine.status.as_str(), mine.declared_group.as_str()),
+            ("waiting", "teachers-public-facing")
+        );
         assert!(matches!(
             intake.registration_of("+84987654321", &id).await,
             Err(StoreError::NotFound)
@@ -446,18 +468,39 @@ mod tests {
         let a = person("001160000011");
         let b = person("001160000012");
         let people = [
-            BulkPerson { row: 1, phone: "+84911111111", registration: &a },
-            BulkPerson { row: 2, phone: "+84922222222", registration: &b },
-            BulkPerson { row: 3, phone: "+84933333333", registration: &a },
+            BulkPerson {
+                row: 1,
+                phone: "+84911111111",
+                registration: &a,
+            },
+            BulkPerson {
+                row: 2,
+                phone: "+84922222222",
+                registration: &b,
+            },
+            BulkPerson {
+                row: 3,
+                phone: "+84933333333",
+                registration: &a,
+            },
         ];
         let error = intake
             .create_registrations_bulk("covid-19", "Acme", 4, &people, T)
             .await
             .unwrap_err();
         assert_eq!(error.row, 3);
-        assert!(matches!(error.error, StoreError::Conflict(Conflict::DuplicateDocument)));
+        assert!(matches!(
+            error.error,
+            StoreError::Conflict(Conflict::DuplicateDocument)
+        ));
         assert_eq!(intake.registration_count().await.unwrap(), 0);
-        assert!(intake.notifications_to("+84911111111").await.unwrap().is_empty());
+        assert!(
+            intake
+                .notifications_to("+84911111111")
+                .await
+                .unwrap()
+                .is_empty()
+        );
         let n = intake
             .create_registrations_bulk("covid-19", "Acme", 4, &people[..2], T)
             .await
@@ -490,7 +533,8 @@ mod tests {
         .execute(pool)
         .await
         .unwrap();
-        for (appointment, status, code) in [("ap1", "vaccinated", "B1"), ("ap2", "confirmed", "B2")] {
+        for (appointment, status, code) in [("ap1", "vaccinated", "B1"), ("ap2", "confirmed", "B2")]
+        {
             sqlx::query(
                 "INSERT INTO appointments (appointment_id, registration_id, capacity_id, dose_number, \
                  booking_code, status, created_at, updated_at) VALUES ($1, $2, 'cap1', 1, $3, $4, 0, 0)",
@@ -509,10 +553,11 @@ mod tests {
             .await
             .unwrap();
         intake.cancel_registration(PHONE, &id, T + 9).await.unwrap();
-        let reserved: i64 = sqlx::query_scalar("SELECT reserved FROM capacity WHERE capacity_id = 'cap1'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let reserved: i64 =
+            sqlx::query_scalar("SELECT reserved FROM capacity WHERE capacity_id = 'cap1'")
+                .fetch_one(pool)
+                .await
+                .unwrap();
         assert_eq!(reserved, 1);
         let statuses: Vec<String> =
             sqlx::query_scalar("SELECT status FROM appointments ORDER BY appointment_id")
@@ -520,6 +565,9 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(statuses, vec!["vaccinated", "cancelled"]);
-        assert_eq!(intake.registration_of(PHONE, &id).await.unwrap().status, "cancelled");
+        assert_eq!(
+            intake.registration_of(PHONE, &id).await.unwrap().status,
+            "cancelled"
+        );
     }
 }
