@@ -358,6 +358,38 @@ pub(crate) mod tests {
         assert_eq!((rows[0].row, rows[0].field.as_str()), (2, "row"));
     }
 
+    proptest::proptest! {
+        /// Any bytes: an error or rows, never a panic; rows are numbered from 1 in order.
+        #[test]
+        fn any_bytes_parse_or_are_refused(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let books = PolicyBook::builtin().unwrap();
+            if let Ok(rows) = parse(&bytes, TODAY, &books) {
+                for (i, row) in rows.iter().enumerate() {
+                    proptest::prop_assert_eq!(row.row, i + 1);
+                }
+            }
+        }
+
+        /// A good file with one cell of it replaced by arbitrary text still parses or is refused.
+        #[test]
+        fn a_mangled_cell_is_refused_or_taken(cell in 0usize..21, text in "\\PC{0,12}") {
+            let file = good_file(2);
+            let mut lines: Vec<String> = file.lines().map(str::to_owned).collect();
+            let mut cells: Vec<String> = lines[1].split(',').map(str::to_owned).collect();
+            cells[cell] = text.replace([',', '"', '\n', '\r'], "");
+            lines[1] = cells.join(",");
+            let books = PolicyBook::builtin().unwrap();
+            match parse(lines.join("\n").as_bytes(), TODAY, &books) {
+                Ok(rows) => proptest::prop_assert_eq!(rows.len(), 2),
+                Err(StaffCsvError::Rejected(rows)) => {
+                    proptest::prop_assert_eq!(rows.len(), 1);
+                    proptest::prop_assert_eq!(rows[0].row, 1);
+                }
+                Err(other) => proptest::prop_assert!(false, "{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn consent_and_limits() {
         let text = good_file(2).replace(",0912345601,yes", ",0912345601,no");

@@ -884,3 +884,58 @@ async fn an_organisation_imports_a_whole_staff_list_or_nothing() {
         assert_eq!(answer.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_registrations_keep_the_cap_and_one_registration_per_document() {
+    for intake in support::databases().await {
+        let app = Arc::new(App::new(intake).await);
+        let cookie = app.login(PHONE_A).await;
+        let mut tasks = Vec::new();
+        for i in 0..8 {
+            let app = Arc::clone(&app);
+            let cookie = cookie.clone();
+            tasks.push(tokio::spawn(async move {
+                app.register(&cookie, &form(&format!("00116000010{i}")))
+                    .await
+                    .status
+            }));
+        }
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        assert_eq!(created, 4, "{statuses:?}");
+        assert!(
+            statuses
+                .iter()
+                .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT)
+        );
+
+        // One document from several phones at once: one registration.
+        let mut cookies = Vec::new();
+        for i in 0..4 {
+            cookies.push(app.login(&format!("+8497000000{i}")).await);
+        }
+        let mut tasks = Vec::new();
+        for cookie in cookies {
+            let app = Arc::clone(&app);
+            tasks.push(tokio::spawn(async move {
+                app.register(&cookie, &form("001160000999")).await.status
+            }));
+        }
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.unwrap());
+        }
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        assert_eq!(created, 1, "{statuses:?}");
+        assert_eq!(app.intake.registration_count().await.unwrap(), 5);
+    }
+}

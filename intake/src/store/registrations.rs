@@ -124,8 +124,17 @@ async fn insert(
     registration: &ValidRegistration,
     now: i64,
 ) -> Result<String, StoreError> {
-    // On PostgreSQL this takes the phone's code row lock for the transaction, so two registrations
-    // under one phone at once cannot both pass the cap (SQLite has a single writer anyway).
+    // The phone's row in `phone_codes` serialises registrations under one phone: on PostgreSQL the
+    // UPDATE holds its row lock to the end of the transaction, so two registrations at once cannot
+    // both pass the cap (SQLite has a single writer anyway). Bulk imports create the row if the phone
+    // never asked for a code; an empty hash matches no code.
+    sqlx::query(
+        "INSERT INTO phone_codes (phone, code_hash, issued_at, expires_at, failures) \
+         VALUES ($1, '', 0, 0, 0) ON CONFLICT (phone) DO NOTHING",
+    )
+    .bind(phone)
+    .execute(&mut *connection)
+    .await?;
     sqlx::query("UPDATE phone_codes SET issued_at = issued_at WHERE phone = $1")
         .bind(phone)
         .execute(&mut *connection)
