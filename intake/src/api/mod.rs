@@ -12,7 +12,9 @@
 
 mod auth;
 mod problem;
+mod public;
 mod registry;
+mod session;
 mod site_workflow;
 
 use std::sync::Arc;
@@ -26,6 +28,8 @@ use crate::store::Intake;
 
 pub use auth::{bearer_holder, require_role};
 pub use problem::Problem;
+pub use public::MAX_JSON_BYTES;
+pub use session::{SESSION_COOKIE, session_phone};
 
 /// The OpenAPI 3.1 document of every intake route, served at `/openapi.json`.
 pub const OPENAPI: &str = include_str!("openapi.json");
@@ -86,6 +90,7 @@ impl IntakeState {
 /// Every intake route.
 pub fn router(state: IntakeState) -> Router {
     Router::new()
+        .merge(public::routes())
         .merge(site_workflow::routes())
         .merge(registry::routes())
         .with_state(state)

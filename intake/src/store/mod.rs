@@ -9,6 +9,8 @@
 
 pub mod notifications;
 mod outbox;
+mod phones;
+mod registrations;
 mod sites;
 mod tokens;
 mod workflow;
@@ -18,6 +20,8 @@ use storage::{Backend, Database, Migration, StorageError};
 
 pub use notifications::OutboxMessage;
 pub use outbox::{Confirmed, Dose, OutboxEntry};
+pub use phones::{CodeError, LoginError, PhoneSession};
+pub use registrations::{BulkError, BulkPerson, Registration};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
 pub use workflow::{Classification, DoseInput, RecordedDose, ScreeningEffect, local_day};
@@ -77,6 +81,15 @@ pub enum Conflict {
     /// The registration's group changed meanwhile.
     #[error("the registration was re-classified meanwhile")]
     Reclassified,
+    /// The identity document has an active registration in the campaign.
+    #[error("this identity document is already registered")]
+    DuplicateDocument,
+    /// The phone manages as many people as it may.
+    #[error("this phone already manages the most people it may")]
+    PhoneFull,
+    /// The registration is vaccinated or already cancelled.
+    #[error("the registration can no longer be cancelled")]
+    NotCancellable,
 }
 
 impl From<sqlx::Error> for StoreError {
