@@ -11,6 +11,7 @@
 //! never a name, a date of birth, a document or phone number.
 
 mod auth;
+mod page;
 mod problem;
 
 use std::sync::Arc;
@@ -80,5 +81,5 @@ impl IntakeState {
 
 /// Every intake route.
 pub fn router(state: IntakeState) -> Router {
-    Router::new().with_state(state)
+    Router::new().merge(page::router()).with_state(state)
 }
