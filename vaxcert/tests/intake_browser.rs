@@ -2,7 +2,8 @@
 //! (WebDriver), against one `vaxcert up`. Someone asks for a code for their phone, reads it from the
 //! development outbox, logs in, registers a person (every medical-history question answered, consent
 //! given) and sees them listed as waiting. A second person with a mistyped citizen ID is refused at the
-//! field, the error announced and focused; with the first person's ID the server's 409 shows as a banner.
+//! field, the error announced and focused; with the first person's ID the server's 409 shows as a banner;
+//! with a site the server does not know, its 422 shows at the site's select.
 //! The page fits a phone's width; the first person's registration is then cancelled. Screenshots of each
 //! state, desktop and 390×844, go to `target/browser-artefacts/intake-*.png` (or
 //! `$VAXCERT_ARTEFACTS_DIR`). Without Chromium or chromedriver the test is skipped, with a message; in CI
@@ -48,6 +49,9 @@ const FULL_NAME: &str = "Nguyễn Văn An";
 const DOB: &str = "1980-05-17";
 const CITIZEN_ID: &str = "079080001234";
 
+/// Another citizen ID fitting the same sex and year of birth.
+const OTHER_CITIZEN_ID: &str = "079080005678";
+
 /// A citizen ID one digit short.
 const BAD_CITIZEN_ID: &str = "07908000123";
 
@@ -87,13 +91,13 @@ async fn code_from_outbox(outbox: &Path, after: usize) -> String {
         outbox_lines(outbox)
             .iter()
             .skip(after)
+            .rev()
             .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|message| {
+            .find(|message| {
                 let to = message["phone"].as_str().or(message["to"].as_str());
                 message["kind"] == "one_time_code"
                     && to.is_some_and(|to| same_phone(to, PHONE_NUMBER))
             })
-            .last()
     })
     .await
     .unwrap_or_else(|| {
@@ -123,7 +127,12 @@ async fn by_id(client: &Client, id: &str) -> Element {
 async fn shown(client: &Client) -> String {
     let mut parts = Vec::new();
     for id in ["phone-step", "code-step", "people-step", "form-banner"] {
-        let hidden = by_id(client, id).await.attr("hidden").await.unwrap().is_some();
+        let hidden = by_id(client, id)
+            .await
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some();
         parts.push(format!("#{id} {}", if hidden { "hidden" } else { "shown" }));
     }
     for id in ["message", "form-message", "form-banner"] {
@@ -233,30 +242,39 @@ async fn register(client: &Client, id_number: &str) {
     click(client, "register-button").await;
 }
 
-/// The registration ids listed, in order.
+/// The registration ids listed, in order (read at once: the list is redrawn after each change).
 async fn listed(client: &Client) -> Vec<String> {
-    let mut ids = Vec::new();
-    for item in client
-        .find_all(Locator::Css("#people-list > li"))
+    let ids = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#people-list > li'), li => li.id);",
+            vec![],
+        )
         .await
+        .unwrap();
+    ids.as_array()
         .unwrap()
-    {
-        let id = item.attr("id").await.unwrap().unwrap_or_default();
-        ids.push(id.strip_prefix("person-").unwrap_or(&id).to_owned());
-    }
-    ids
+        .iter()
+        .map(|id| {
+            let id = id.as_str().unwrap();
+            id.strip_prefix("person-").unwrap_or(id).to_owned()
+        })
+        .collect()
 }
 
-/// Waits (bounded) until the status badge of registration `id` has the class `status <status>`.
-async fn wait_status(client: &Client, id: &str, status: &str) -> Element {
+/// Waits (bounded) until the status badge of registration `id` has the class `status <status>`: its
+/// text.
+async fn wait_status(client: &Client, id: &str, status: &str) -> String {
     let expected = format!("status {status}");
     let badge_id = format!("status-{id}");
-    let badge = wait_until(DEADLINE, || async {
+    let text = wait_until(DEADLINE, || async {
+        // The badge may be redrawn between finding and reading it: then ask again.
         let badge = client.find(Locator::Id(&badge_id)).await.ok()?;
-        (badge.attr("class").await.unwrap().as_deref() == Some(expected.as_str())).then_some(badge)
+        let class = badge.attr("class").await.ok()??;
+        let text = badge.text().await.ok()?;
+        (class == expected).then_some(text)
     })
     .await;
-    badge.unwrap_or_else(|| panic!("#{badge_id} never {status}"))
+    text.unwrap_or_else(|| panic!("#{badge_id} never {status}"))
 }
 
 #[test]
@@ -333,7 +351,7 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             panic!("nobody listed: {}", shown(&client).await);
         };
         let badge = wait_status(&client, &registration, "waiting").await;
-        assert!(badge.text().await.unwrap().contains("Waiting"));
+        assert!(badge.contains("Waiting"), "{badge:?}");
         let person = by_id(&client, &format!("person-{registration}")).await;
         let name = person
             .find(Locator::Css("h3"))
@@ -400,6 +418,34 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         assert_eq!(listed(&client).await.len(), 1);
         screenshot(&client, &artefacts, "intake-5-conflict.png").await;
 
+        // A site the server does not know (an option added behind the page's back): its 422 names the
+        // field, shown and focused there.
+        type_into(&client, "id-number", OTHER_CITIZEN_ID).await;
+        client
+            .execute(
+                "const option = document.createElement('option'); option.value = 'NO-SUCH-SITE'; \
+                 option.textContent = 'NO-SUCH-SITE'; document.getElementById('preferred-site').append(option);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        by_id(&client, "preferred-site")
+            .await
+            .select_by_value("NO-SUCH-SITE")
+            .await
+            .unwrap();
+        click(&client, "register-button").await;
+        let site = by_id(&client, "preferred-site").await;
+        let refused = wait_until(DEADLINE, || async {
+            (site.attr("aria-invalid").await.unwrap().as_deref() == Some("true")).then_some(())
+        })
+        .await;
+        assert!(refused.is_some(), "no error at #preferred-site: {}", shown(&client).await);
+        assert!(!by_id(&client, "preferred-site-error").await.text().await.unwrap().is_empty());
+        assert_eq!(focused(&client).await, "preferred-site");
+        assert_eq!(listed(&client).await.len(), 1);
+        screenshot(&client, &artefacts, "intake-6-server-error.png").await;
+
         // A phone's screen: nothing wider than it.
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
         assert_fits_width(&client).await;
@@ -407,12 +453,12 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             .execute("document.getElementById('people-heading').scrollIntoView();", vec![])
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-6-listed-phone.png").await;
+        screenshot(&client, &artefacts, "intake-7-listed-phone.png").await;
         client
             .execute("document.getElementById('medical-history').scrollIntoView();", vec![])
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-7-form-phone.png").await;
+        screenshot(&client, &artefacts, "intake-8-form-phone.png").await;
 
         // Cancelled with two presses: listed as cancelled, no button left.
         click(&client, &format!("cancel-{registration}")).await;
@@ -424,7 +470,7 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
                 .await
                 .is_err()
         );
-        screenshot(&client, &artefacts, "intake-8-cancelled-phone.png").await;
+        screenshot(&client, &artefacts, "intake-9-cancelled-phone.png").await;
         client.close().await.unwrap();
     });
     drop(up);

@@ -148,7 +148,8 @@ mod tests {
                 paths
                     .into_iter()
                     .map(|path| {
-                        let mut response = agent.get(format!("http://{address}{path}")).call().unwrap();
+                        let mut response =
+                            agent.get(format!("http://{address}{path}")).call().unwrap();
                         let headers = response
                             .headers()
                             .iter()
@@ -179,7 +180,10 @@ mod tests {
             .collect();
         assert_eq!(stylesheets.len(), 1);
         let style_href = stylesheets[0]["href"].clone();
-        assert_eq!((script_src.as_str(), style_href.as_str()), (SCRIPT_PATH, STYLE_PATH));
+        assert_eq!(
+            (script_src.as_str(), style_href.as_str()),
+            (SCRIPT_PATH, STYLE_PATH)
+        );
 
         let answers = get_all(&[PAGE_PATH, SCRIPT_PATH, STYLE_PATH, "/intake"]);
         for ((status, headers, body), (path, content_type, expected)) in answers.iter().zip([
@@ -219,7 +223,12 @@ mod tests {
                 assert!(!text.contains(scheme), "{name} contains {scheme}");
             }
         }
-        for (tag, attribute) in [("script", "src"), ("link", "href"), ("img", "src"), ("form", "action")] {
+        for (tag, attribute) in [
+            ("script", "src"),
+            ("link", "href"),
+            ("img", "src"),
+            ("form", "action"),
+        ] {
             for found in tags(PAGE, tag) {
                 if let Some(url) = found.get(attribute) {
                     assert!(
@@ -233,7 +242,11 @@ mod tests {
         assert!(tags(PAGE, "style").is_empty());
         assert!(!PAGE.contains(" style="));
         assert!(!PAGE.contains(" onclick=") && !PAGE.contains(" onsubmit="));
-        assert!(tags(PAGE, "script").iter().all(|script| script.contains_key("src")));
+        assert!(
+            tags(PAGE, "script")
+                .iter()
+                .all(|script| script.contains_key("src"))
+        );
         // The script reaches the API by a relative path.
         assert!(SCRIPT.contains("var API = \"/intake/v1\";"));
     }
@@ -263,7 +276,12 @@ mod tests {
         );
         for chunk in PAGE.split("<fieldset").skip(1) {
             assert!(
-                chunk.trim_start_matches(|c| c != '>').get(1..).unwrap().trim_start().starts_with("<legend>"),
+                chunk
+                    .trim_start_matches(|c| c != '>')
+                    .get(1..)
+                    .unwrap()
+                    .trim_start()
+                    .starts_with("<legend>"),
                 "a fieldset starts with its legend"
             );
         }
@@ -272,7 +290,11 @@ mod tests {
             .into_iter()
             .filter(|input| input.get("type").map(String::as_str) == Some("radio"))
             .collect();
-        assert_eq!(radios.len(), 3 + 7 * 3, "sex and seven medical-history questions");
+        assert_eq!(
+            radios.len(),
+            3 + 7 * 3,
+            "sex and seven medical-history questions"
+        );
         assert!(radios.iter().all(|radio| !radio.contains_key("checked")));
         for name in [
             "severe_allergy",
@@ -306,7 +328,10 @@ mod tests {
             .collect();
         assert!(scripted.len() > 20, "{scripted:?}");
         for id in scripted {
-            assert!(page_ids.contains(id), "the script uses #{id}, not on the page");
+            assert!(
+                page_ids.contains(id),
+                "the script uses #{id}, not on the page"
+            );
         }
         // Each field the script can mark in error has its error paragraph.
         // (FIELDS in the script: `"json.path": ["element-id", [vi, en]]`.)
@@ -321,20 +346,38 @@ mod tests {
             }
         }
         assert!(fields >= 19, "{fields} fields found in the script");
-        for described in page_ids.iter().filter(|id| id.starts_with("mh-") && !id.ends_with("-error")) {
-            if !described.ends_with("-yes") && !described.ends_with("-no") && !described.ends_with("-unknown") {
-                assert!(page_ids.contains(&format!("{described}-error")), "#{described}-error");
+        for described in page_ids
+            .iter()
+            .filter(|id| id.starts_with("mh-") && !id.ends_with("-error"))
+        {
+            if !described.ends_with("-yes")
+                && !described.ends_with("-no")
+                && !described.ends_with("-unknown")
+            {
+                assert!(
+                    page_ids.contains(&format!("{described}-error")),
+                    "#{described}-error"
+                );
             }
         }
         for tag in ["input", "select", "fieldset"] {
             for element in tags(PAGE, tag) {
-                for id in element.get("aria-describedby").into_iter().flat_map(|ids| ids.split(' ')) {
-                    assert!(page_ids.contains(id), "aria-describedby names #{id}, not on the page");
+                for id in element
+                    .get("aria-describedby")
+                    .into_iter()
+                    .flat_map(|ids| ids.split(' '))
+                {
+                    assert!(
+                        page_ids.contains(id),
+                        "aria-describedby names #{id}, not on the page"
+                    );
                 }
             }
         }
         // Announced: the page's and the form's messages are live regions.
-        assert!(PAGE.contains("id=\"message\" class=\"message\" role=\"status\" aria-live=\"polite\""));
+        assert!(
+            PAGE.contains("id=\"message\" class=\"message\" role=\"status\" aria-live=\"polite\"")
+        );
         assert!(PAGE.contains("id=\"form-message\" class=\"message\" role=\"alert\""));
     }
 }

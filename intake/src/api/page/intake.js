@@ -42,7 +42,7 @@
   // What each field of the request is, by its JSON path: the element showing it (an input, a select, or
   // a fieldset of radio buttons) and what to say when it is wrong.
   var FIELDS = {
-    "phone": ["phone", ["Nhập số điện thoại di động, ví dụ +84912345678.", "Enter a mobile phone number, e.g. +84912345678."]],
+    "phone": ["phone", ["Nhập số điện thoại di động, ví dụ 0912345678.", "Enter a mobile phone number, e.g. 0912345678."]],
     "code": ["code", ["Nhập đúng 6 số trong tin nhắn.", "Enter the 6 digits from the text message."]],
     "full_name": ["full-name", ["Nhập họ và tên.", "Enter the full name."]],
     "dob": ["dob", ["Nhập ngày sinh dạng năm-tháng-ngày, ví dụ 1980-12-31.", "Enter the date of birth as year-month-day, e.g. 1980-12-31."]],
@@ -157,7 +157,7 @@
   function serverPair(path, json) {
     var field = FIELDS[path];
     var ours = field ? field[1] : MESSAGES.failed;
-    return [ours[0], (json && json.error) || ours[1]];
+    return ["Mục này chưa được chấp nhận. " + ours[0], (json && json.error) || ours[1]];
   }
 
   // Shows `errors` ([path, pair] each) at their fields, announces them and focuses the first.
@@ -202,8 +202,12 @@
     return on.slice(5) < dob.slice(5) ? years - 1 : years;
   }
 
+  // The number as typed, without spaces or punctuation; a national number (0912…) in E.164 (+84912…).
   function phoneNumber() {
-    return $("phone").value.replace(/[\s.()-]/g, "");
+    var phone = $("phone").value.replace(/[\s.()-]/g, "");
+    if (/^0\d{9}$/.test(phone)) { return "+84" + phone.slice(1); }
+    if (/^84\d{9}$/.test(phone)) { return "+" + phone; }
+    return phone;
   }
 
   function checked(name) {
@@ -584,6 +588,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     $("people-heading").tabIndex = -1;
+    $("preferred-date").placeholder = today();
     $("form-banner").tabIndex = -1;
     $("phone-form").addEventListener("submit", requestCode);
     $("code-form").addEventListener("submit", logIn);
@@ -604,6 +609,7 @@
     }).then(function (answer) {
       if (answer && answer.status === 200) {
         render(answer);
+        if (people.length === 0) { say("empty", false); }
         show("people");
       }
     });
