@@ -4,7 +4,8 @@
 //! given) and sees them listed as waiting. A second person with a mistyped citizen ID is refused at the
 //! field, the error announced and focused; with the first person's ID the server's 409 shows as a banner;
 //! with a site the server does not know, its 422 shows at the site's select.
-//! The page fits a phone's width; the first person's registration is then cancelled. Screenshots of each
+//! An empty form marks every required item (nothing is preselected); a reload keeps the session. The page
+//! fits a phone's width; the first person's registration is then cancelled. Screenshots of each
 //! state, desktop and 390×844, go to `target/browser-artefacts/intake-*.png` (or
 //! `$VAXCERT_ARTEFACTS_DIR`). Without Chromium or chromedriver the test is skipped, with a message; in CI
 //! (`CI` set) that is a failure (`scripts/install-browser`).
@@ -340,6 +341,17 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         wait_options(&client, "priority-group").await;
         wait_options(&client, "preferred-site").await;
 
+        // The form sent empty: nothing is preselected, so every required item is marked, the first focused.
+        click(&client, "register-button").await;
+        assert_eq!(focused(&client).await, "full-name", "{}", shown(&client).await);
+        for id in ["full-name", "dob", "sex", "occupation", "mh-severe-allergy", "mh-covid-last-6-months", "consent"] {
+            let invalid = by_id(&client, id).await.attr("aria-invalid").await.unwrap();
+            assert_eq!(invalid.as_deref(), Some("true"), "#{id}");
+            let error = by_id(&client, &format!("{id}-error")).await.text().await.unwrap();
+            assert!(!error.is_empty(), "#{id}-error");
+        }
+        assert!(listed(&client).await.is_empty());
+
         // The form, complete: the person is listed, waiting.
         register(&client, CITIZEN_ID).await;
         let registered = wait_until(DEADLINE, || async {
@@ -368,6 +380,13 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             assert!(card.contains(group), "{group:?} not in {card:?}");
         }
         screenshot(&client, &artefacts, "intake-3-listed.png").await;
+
+        // A reload: the session cookie still holds, the list shows at once.
+        client.refresh().await.unwrap();
+        wait_shown(&client, "people-step").await;
+        wait_options(&client, "priority-group").await;
+        wait_options(&client, "preferred-site").await;
+        assert_eq!(listed(&client).await, [registration.clone()]);
 
         // A second person, the citizen ID one digit short: refused at the field, focused, announced.
         register(&client, BAD_CITIZEN_ID).await;

@@ -22,6 +22,7 @@
     "no_session": ["Phiên đăng nhập đã hết. Hãy đăng nhập lại.", "Your session ended. Log in again."],
     "registered": ["Đã đăng ký. Bạn sẽ nhận tin nhắn khi được mời tiêm.", "Registered. A text message will say when you are invited."],
     "cancelled": ["Đã hủy đăng ký.", "The registration was cancelled."],
+    "confirm_cancel": ["Bấm nút hủy lần nữa để xác nhận.", "Press the cancel button again to confirm."],
     "empty": ["Chưa có ai được đăng ký với số này.", "Nobody is registered under this phone yet."],
     "fix": ["Hãy sửa các mục được đánh dấu.", "Please correct the marked items."],
     "conflict": ["Không đăng ký được: giấy tờ này đã được đăng ký, hoặc số điện thoại đã đủ số người.", "Not registered: this document is registered already, or this phone has its maximum of people."],
@@ -158,6 +159,14 @@
     var field = FIELDS[path];
     var ours = field ? field[1] : MESSAGES.failed;
     return ["Mục này chưa được chấp nhận. " + ours[0], (json && json.error) || ours[1]];
+  }
+
+  // The field of ours a server's JSON path names: itself, else its nearest parent ("address.x" → "address").
+  function knownField(path) {
+    while (path && !FIELDS[path]) {
+      path = path.indexOf(".") < 0 ? "" : path.slice(0, path.lastIndexOf("."));
+    }
+    return path || null;
   }
 
   // Shows `errors` ([path, pair] each) at their fields, announces them and focuses the first.
@@ -422,6 +431,7 @@
     if (!button.classList.contains("confirming")) {
       button.classList.add("confirming");
       bilingual(button, ["Bấm lần nữa để xác nhận hủy", "Press again to confirm the cancellation"]);
+      say("confirm_cancel", false);
       return;
     }
     button.disabled = true;
@@ -505,8 +515,8 @@
           $("people-heading").focus();
         });
       } else if (answer.status === 422) {
-        var path = answer.json.field || "";
-        if (FIELDS[path]) {
+        var path = knownField(answer.json.field || "");
+        if (path) {
           showErrors([[path, serverPair(path, answer.json)]]);
         } else {
           showBanner([MESSAGES.fix[0], answer.json.error || MESSAGES.fix[1]]);
@@ -601,6 +611,7 @@
     $("logout-button").addEventListener("click", logOut);
     $("priority-group").addEventListener("change", describeGroup);
     $("province-code").addEventListener("change", fillSites);
+    $("id-kind").addEventListener("change", function () { clearField("id-number"); });
     $("register-form").addEventListener("change", function (event) { clearField(fieldOf(event.target)); });
     $("register-form").addEventListener("input", function (event) { clearField(fieldOf(event.target)); });
     // The choices first, so that a session still open (a reload) shows group and site names.
