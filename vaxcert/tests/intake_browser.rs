@@ -10,12 +10,13 @@
 //! `$VAXCERT_ARTEFACTS_DIR`). Without Chromium or chromedriver the test is skipped, with a message; in CI
 //! (`CI` set) that is a failure (`scripts/install-browser`).
 //!
-//! The page's element ids this test relies on: `phone-step`, `phone-form`, `phone`, `code-step`,
-//! `code-form`, `code`, `people-step`, `people-heading`, `people-list` (items `person-<registration_id>`
-//! with `status-<id>` and `cancel-<id>`), `message`, `register-form`, `full-name`, `dob`, `sex-male`,
-//! `id-kind`, `id-number`, `id-number-error`, `occupation`, `admin-scheme`, `province-code`,
-//! `commune-code`, `priority-group`, `priority-group-name`, `preferred-site`, `mh-<question>-no`,
-//! `consent`, `form-message`, `form-banner`.
+//! The page's element ids this test relies on: `phone-step`, `phone`, `phone-button`, `code-step`, `code`,
+//! `login-button`, `people-step`, `people-heading`, `people-list` (items `person-<registration_id>` with
+//! `status-<id>` and `cancel-<id>`), `message`, `full-name`, `dob`, `sex` (fieldset) and `sex-male`,
+//! `id-kind`, `id-number`, `occupation`, `admin-scheme`, `province-code`, `commune-code`,
+//! `priority-group`, `priority-group-name`, `preferred-site`, `mh-<question>` (fieldsets) and
+//! `mh-<question>-no`, `medical-history`, `consent`, `register-button`, `form-message`, `form-banner`,
+//! and `<field>-error` beside each field.
 
 #![allow(
     clippy::unwrap_used,
@@ -386,7 +387,7 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         wait_shown(&client, "people-step").await;
         wait_options(&client, "priority-group").await;
         wait_options(&client, "preferred-site").await;
-        assert_eq!(listed(&client).await, [registration.clone()]);
+        assert_eq!(listed(&client).await, std::slice::from_ref(&registration));
 
         // A second person, the citizen ID one digit short: refused at the field, focused, announced.
         register(&client, BAD_CITIZEN_ID).await;
