@@ -11,6 +11,7 @@
 //! never a name, a date of birth, a document or phone number.
 
 mod auth;
+mod page;
 mod problem;
 mod public;
 mod registry;
@@ -90,6 +91,7 @@ impl IntakeState {
 /// Every intake route.
 pub fn router(state: IntakeState) -> Router {
     Router::new()
+        .merge(page::router())
         .merge(public::routes())
         .merge(site_workflow::routes())
         .merge(registry::routes())

@@ -1,0 +1,499 @@
+//! The intake registration page in a real browser: headless Chromium, driven through chromedriver
+//! (WebDriver), against one `vaxcert up`. Someone asks for a code for their phone, reads it from the
+//! development outbox, logs in, registers a person (every medical-history question answered, consent
+//! given) and sees them listed as waiting. A second person with a mistyped citizen ID is refused at the
+//! field, the error announced and focused; with the first person's ID the server's 409 shows as a banner;
+//! with a site the server does not know, its 422 shows at the site's select.
+//! An empty form marks every required item (nothing is preselected); a reload keeps the session. The page
+//! fits a phone's width; the first person's registration is then cancelled. Screenshots of each
+//! state, desktop and 390×844, go to `target/browser-artefacts/intake-*.png` (or
+//! `$VAXCERT_ARTEFACTS_DIR`). Without Chromium or chromedriver the test is skipped, with a message; in CI
+//! (`CI` set) that is a failure (`scripts/install-browser`).
+//!
+//! The page's element ids this test relies on: `phone-step`, `phone`, `phone-button`, `code-step`, `code`,
+//! `login-button`, `people-step`, `people-heading`, `people-list` (items `person-<registration_id>` with
+//! `status-<id>` and `cancel-<id>`), `message`, `full-name`, `dob`, `sex` (fieldset) and `sex-male`,
+//! `id-kind`, `id-number`, `occupation`, `admin-scheme`, `province-code`, `commune-code`,
+//! `priority-group`, `priority-group-name`, `preferred-site`, `mh-<question>` (fieldsets) and
+//! `mh-<question>-no`, `medical-history`, `consent`, `register-button`, `form-message`, `form-banner`,
+//! and `<field>-error` beside each field.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, Locator};
+use serde_json::Value;
+use support::browser::{
+    PHONE, Session, artefacts_dir, assert_fits_width, browser, screenshot, session, start_driver,
+    start_up, wait_until,
+};
+use support::{http, temp_dir};
+
+/// How long the page may take to show a step's answer, and the outbox to receive the code.
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The phone, as typed.
+const PHONE_NUMBER: &str = "+84912345678";
+
+/// The person registered: a man born in 1980 whose citizen ID says so (province 079, century and sex
+/// digit 0, year 80).
+const FULL_NAME: &str = "Nguyễn Văn An";
+const DOB: &str = "1980-05-17";
+const CITIZEN_ID: &str = "079080001234";
+
+/// Another citizen ID fitting the same sex and year of birth.
+const OTHER_CITIZEN_ID: &str = "079080005678";
+
+/// A citizen ID one digit short.
+const BAD_CITIZEN_ID: &str = "07908000123";
+
+/// The medical-history questions, as the ids of their fieldsets.
+const QUESTIONS: [&str; 7] = [
+    "severe-allergy",
+    "previous-dose-reaction",
+    "immunodeficiency-or-chemotherapy",
+    "pregnant",
+    "acute-illness",
+    "chronic-disease",
+    "covid-last-6-months",
+];
+
+/// The lines of the development outbox, none if it is not there yet.
+fn outbox_lines(outbox: &Path) -> Vec<String> {
+    std::fs::read_to_string(outbox)
+        .map(|text| text.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The same phone number: the last nine digits agree (`+84912345678` and `0912345678`).
+fn same_phone(a: &str, b: &str) -> bool {
+    let digits = |text: &str| {
+        text.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (digits(a), digits(b));
+    a.len() >= 9 && b.len() >= 9 && a[a.len() - 9..] == b[b.len() - 9..]
+}
+
+/// The 6-digit code in the latest `one_time_code` message to [`PHONE_NUMBER`] after line `after` of the
+/// development outbox, once there. The sender writes the number as `phone` (or `to`, as the issuer's).
+async fn code_from_outbox(outbox: &Path, after: usize) -> String {
+    let message = wait_until(DEADLINE, || async {
+        outbox_lines(outbox)
+            .iter()
+            .skip(after)
+            .rev()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|message| {
+                let to = message["phone"].as_str().or(message["to"].as_str());
+                message["kind"] == "one_time_code"
+                    && to.is_some_and(|to| same_phone(to, PHONE_NUMBER))
+            })
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "no one_time_code message for the phone in {} within {DEADLINE:?}: {:?}",
+            outbox.display(),
+            outbox_lines(outbox)
+        )
+    });
+    message["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap_or_else(|| panic!("no 6-digit code in {message}"))
+        .to_owned()
+}
+
+async fn by_id(client: &Client, id: &str) -> Element {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id} on the page"))
+}
+
+/// What the page shows: each step's visibility, the messages and the banner; for assertion messages.
+async fn shown(client: &Client) -> String {
+    let mut parts = Vec::new();
+    for id in ["phone-step", "code-step", "people-step", "form-banner"] {
+        let hidden = by_id(client, id)
+            .await
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_some();
+        parts.push(format!("#{id} {}", if hidden { "hidden" } else { "shown" }));
+    }
+    for id in ["message", "form-message", "form-banner"] {
+        let element = by_id(client, id).await;
+        let class = element.attr("class").await.unwrap().unwrap_or_default();
+        let text = element.text().await.unwrap();
+        parts.push(format!("#{id} [{class}] {text:?}"));
+    }
+    parts.join("; ")
+}
+
+/// Waits (bounded) until the element `id` is shown (no `hidden` attribute).
+async fn wait_shown(client: &Client, id: &str) {
+    let element = &by_id(client, id).await;
+    let in_time = wait_until(DEADLINE, move || async move {
+        element
+            .attr("hidden")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        in_time.is_some(),
+        "#{id} not shown: {}",
+        shown(client).await
+    );
+}
+
+/// Waits (bounded) until the select `id` has more than its "choose" option: the page loaded its
+/// choices from the API.
+async fn wait_options(client: &Client, id: &str) {
+    let loaded = wait_until(DEADLINE, || async {
+        let options = client
+            .find_all(Locator::Css(&format!("#{id} option")))
+            .await
+            .unwrap();
+        (options.len() > 1).then_some(())
+    })
+    .await;
+    assert!(
+        loaded.is_some(),
+        "#{id} has no choices (does `vaxcert up` have a policy and sites?): {}",
+        shown(client).await
+    );
+}
+
+/// Types `text` into the emptied input `id`.
+async fn type_into(client: &Client, id: &str, text: &str) {
+    let input = by_id(client, id).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+async fn click(client: &Client, id: &str) {
+    by_id(client, id).await.click().await.unwrap();
+}
+
+/// The id of the focused element.
+async fn focused(client: &Client) -> String {
+    client
+        .execute("return document.activeElement.id;", vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Fills the whole form for the person, with document number `id_number`, and submits it.
+async fn register(client: &Client, id_number: &str) {
+    type_into(client, "full-name", FULL_NAME).await;
+    type_into(client, "dob", DOB).await;
+    click(client, "sex-male").await;
+    by_id(client, "id-kind")
+        .await
+        .select_by_value("citizen_id")
+        .await
+        .unwrap();
+    type_into(client, "id-number", id_number).await;
+    type_into(client, "occupation", "Giáo viên").await;
+    by_id(client, "admin-scheme")
+        .await
+        .select_by_value("2021")
+        .await
+        .unwrap();
+    type_into(client, "province-code", "79").await;
+    type_into(client, "commune-code", "26734").await;
+    by_id(client, "priority-group")
+        .await
+        .select_by_index(1)
+        .await
+        .unwrap();
+    by_id(client, "preferred-site")
+        .await
+        .select_by_index(1)
+        .await
+        .unwrap();
+    for question in QUESTIONS {
+        click(client, &format!("mh-{question}-no")).await;
+    }
+    let consent = by_id(client, "consent").await;
+    if !consent.is_selected().await.unwrap() {
+        consent.click().await.unwrap();
+    }
+    click(client, "register-button").await;
+}
+
+/// The registration ids listed, in order (read at once: the list is redrawn after each change).
+async fn listed(client: &Client) -> Vec<String> {
+    let ids = client
+        .execute(
+            "return Array.from(document.querySelectorAll('#people-list > li'), li => li.id);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    ids.as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            let id = id.as_str().unwrap();
+            id.strip_prefix("person-").unwrap_or(id).to_owned()
+        })
+        .collect()
+}
+
+/// Waits (bounded) until the status badge of registration `id` has the class `status <status>`: its
+/// text.
+async fn wait_status(client: &Client, id: &str, status: &str) -> String {
+    let expected = format!("status {status}");
+    let badge_id = format!("status-{id}");
+    let text = wait_until(DEADLINE, || async {
+        // The badge may be redrawn between finding and reading it: then ask again.
+        let badge = client.find(Locator::Id(&badge_id)).await.ok()?;
+        let class = badge.attr("class").await.ok()??;
+        let text = badge.text().await.ok()?;
+        (class == expected).then_some(text)
+    })
+    .await;
+    text.unwrap_or_else(|| panic!("#{badge_id} never {status}"))
+}
+
+#[test]
+#[ignore = "needs intake in vaxcert up (integration)"]
+fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
+    let Some((chromium, driver)) = browser() else {
+        return;
+    };
+    let artefacts = artefacts_dir();
+    let dir = temp_dir("intake-browser");
+    std::fs::create_dir_all(&dir).unwrap();
+    let data = dir.join("data");
+    let (up, base) = start_up(&data);
+    let outbox = data.join("outbox/sms.jsonl");
+
+    // The policy in force, as the API gives it: its rank-1 group, whose names the page shows.
+    let policy: Value = serde_json::from_str(
+        &http()
+            .get(format!("{base}/intake/v1/policy"))
+            .call()
+            .unwrap()
+            .into_body()
+            .read_to_string()
+            .unwrap(),
+    )
+    .unwrap();
+    let first_group = policy["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|group| group["rank"] == 1)
+        .unwrap_or_else(|| panic!("no rank-1 group: {policy}"))
+        .clone();
+
+    let (_driver, driver_url) = start_driver(&driver, &dir.join("chromedriver.log"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = session(&driver_url, &chromium, Session::Desktop).await;
+        client.set_window_size(1024, 900).await.unwrap();
+        client.goto(&format!("{base}/intake/")).await.unwrap();
+        wait_shown(&client, "phone-step").await;
+        let state = shown(&client).await;
+        assert!(state.contains("#code-step hidden"), "{state}");
+        assert!(state.contains("#people-step hidden"), "{state}");
+        screenshot(&client, &artefacts, "intake-1-phone.png").await;
+
+        // The phone: a code goes to it.
+        let before = outbox_lines(&outbox).len();
+        type_into(&client, "phone", PHONE_NUMBER).await;
+        click(&client, "phone-button").await;
+        wait_shown(&client, "code-step").await;
+        let code = code_from_outbox(&outbox, before).await;
+        screenshot(&client, &artefacts, "intake-2-code.png").await;
+
+        // The code: logged in, nobody registered yet.
+        type_into(&client, "code", &code).await;
+        click(&client, "login-button").await;
+        wait_shown(&client, "people-step").await;
+        assert!(listed(&client).await.is_empty(), "{}", shown(&client).await);
+        wait_options(&client, "priority-group").await;
+        wait_options(&client, "preferred-site").await;
+
+        // The form sent empty: nothing is preselected, so every required item is marked, the first focused.
+        click(&client, "register-button").await;
+        assert_eq!(focused(&client).await, "full-name", "{}", shown(&client).await);
+        for id in ["full-name", "dob", "sex", "occupation", "mh-severe-allergy", "mh-covid-last-6-months", "consent"] {
+            let invalid = by_id(&client, id).await.attr("aria-invalid").await.unwrap();
+            assert_eq!(invalid.as_deref(), Some("true"), "#{id}");
+            let error = by_id(&client, &format!("{id}-error")).await.text().await.unwrap();
+            assert!(!error.is_empty(), "#{id}-error");
+        }
+        assert!(listed(&client).await.is_empty());
+
+        // The form, complete: the person is listed, waiting.
+        register(&client, CITIZEN_ID).await;
+        let registered = wait_until(DEADLINE, || async {
+            let ids = listed(&client).await;
+            (ids.len() == 1).then(|| ids[0].clone())
+        })
+        .await;
+        let Some(registration) = registered else {
+            panic!("nobody listed: {}", shown(&client).await);
+        };
+        let badge = wait_status(&client, &registration, "waiting").await;
+        assert!(badge.contains("Waiting"), "{badge:?}");
+        let person = by_id(&client, &format!("person-{registration}")).await;
+        let name = person
+            .find(Locator::Css("h3"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert_eq!(name, FULL_NAME);
+        // The declared group by its names in both languages.
+        let card = person.text().await.unwrap();
+        for language in ["vi", "en"] {
+            let group = first_group[language].as_str().unwrap();
+            assert!(card.contains(group), "{group:?} not in {card:?}");
+        }
+        screenshot(&client, &artefacts, "intake-3-listed.png").await;
+
+        // A reload: the session cookie still holds, the list shows at once.
+        client.refresh().await.unwrap();
+        wait_shown(&client, "people-step").await;
+        wait_options(&client, "priority-group").await;
+        wait_options(&client, "preferred-site").await;
+        assert_eq!(listed(&client).await, std::slice::from_ref(&registration));
+
+        // A second person, the citizen ID one digit short: refused at the field, focused, announced.
+        register(&client, BAD_CITIZEN_ID).await;
+        let field = by_id(&client, "id-number").await;
+        let refused = wait_until(DEADLINE, || async {
+            (field.attr("aria-invalid").await.unwrap().as_deref() == Some("true")).then_some(())
+        })
+        .await;
+        assert!(refused.is_some(), "no error at #id-number: {}", shown(&client).await);
+        let error = by_id(&client, "id-number-error").await.text().await.unwrap();
+        assert!(error.contains("12"), "{error:?}");
+        assert_eq!(focused(&client).await, "id-number");
+        let summary = by_id(&client, "form-message").await;
+        assert_eq!(
+            summary.attr("class").await.unwrap().as_deref(),
+            Some("message error")
+        );
+        assert_eq!(summary.attr("role").await.unwrap().as_deref(), Some("alert"));
+        assert!(summary.text().await.unwrap().contains("12"));
+        // The priority group's names in both languages, under the select.
+        let description = by_id(&client, "priority-group-name")
+            .await
+            .text()
+            .await
+            .unwrap();
+        for language in ["vi", "en"] {
+            let group = first_group[language].as_str().unwrap();
+            assert!(description.contains(group), "{group:?} not in {description:?}");
+        }
+        assert_eq!(listed(&client).await.len(), 1);
+        screenshot(&client, &artefacts, "intake-4-bad-id.png").await;
+
+        // The first person's ID again: the server refuses it (409), shown as a banner.
+        type_into(&client, "id-number", CITIZEN_ID).await;
+        click(&client, "register-button").await;
+        wait_shown(&client, "form-banner").await;
+        assert_eq!(
+            by_id(&client, "id-number")
+                .await
+                .attr("aria-invalid")
+                .await
+                .unwrap(),
+            None,
+            "the field error cleared: {}",
+            shown(&client).await
+        );
+        assert_eq!(focused(&client).await, "form-banner");
+        assert_eq!(listed(&client).await.len(), 1);
+        screenshot(&client, &artefacts, "intake-5-conflict.png").await;
+
+        // A site the server does not know (an option added behind the page's back): its 422 names the
+        // field, shown and focused there.
+        type_into(&client, "id-number", OTHER_CITIZEN_ID).await;
+        client
+            .execute(
+                "const option = document.createElement('option'); option.value = 'NO-SUCH-SITE'; \
+                 option.textContent = 'NO-SUCH-SITE'; document.getElementById('preferred-site').append(option);",
+                vec![],
+            )
+            .await
+            .unwrap();
+        by_id(&client, "preferred-site")
+            .await
+            .select_by_value("NO-SUCH-SITE")
+            .await
+            .unwrap();
+        click(&client, "register-button").await;
+        let site = by_id(&client, "preferred-site").await;
+        let refused = wait_until(DEADLINE, || async {
+            (site.attr("aria-invalid").await.unwrap().as_deref() == Some("true")).then_some(())
+        })
+        .await;
+        assert!(refused.is_some(), "no error at #preferred-site: {}", shown(&client).await);
+        assert!(!by_id(&client, "preferred-site-error").await.text().await.unwrap().is_empty());
+        assert_eq!(focused(&client).await, "preferred-site");
+        assert_eq!(listed(&client).await.len(), 1);
+        screenshot(&client, &artefacts, "intake-6-server-error.png").await;
+
+        // A phone's screen: nothing wider than it.
+        client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+        assert_fits_width(&client).await;
+        client
+            .execute("document.getElementById('people-heading').scrollIntoView();", vec![])
+            .await
+            .unwrap();
+        screenshot(&client, &artefacts, "intake-7-listed-phone.png").await;
+        client
+            .execute("document.getElementById('medical-history').scrollIntoView();", vec![])
+            .await
+            .unwrap();
+        screenshot(&client, &artefacts, "intake-8-form-phone.png").await;
+
+        // Cancelled with two presses: listed as cancelled, no button left.
+        click(&client, &format!("cancel-{registration}")).await;
+        click(&client, &format!("cancel-{registration}")).await;
+        wait_status(&client, &registration, "cancelled").await;
+        assert!(
+            client
+                .find(Locator::Id(&format!("cancel-{registration}")))
+                .await
+                .is_err()
+        );
+        screenshot(&client, &artefacts, "intake-9-cancelled-phone.png").await;
+        client.close().await.unwrap();
+    });
+    drop(up);
+    eprintln!("screenshots in {}", artefacts.display());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
