@@ -18,12 +18,23 @@ use intake::api::{IntakeConfig, IntakeState, system_clock};
 use intake::delivery::IssuerClient;
 use intake::notify::Sender;
 use intake::policy::PolicyBook;
-use intake::store::Intake;
+use intake::store::{Intake, Role, Site};
 use issuer::ledger::redacted_url;
 use tokio::task::JoinHandle;
 
+use crate::commands::keys::{SECRET_MODE, write_atomically};
+
 /// Intake's SQLite database under the data directory.
 pub const INTAKE_DATABASE_FILE: &str = "intake.sqlite";
+
+/// The development site `vaxcert up` creates on first run (hospital-grade, province 01).
+pub const DEV_SITE: &str = "DEV-0001";
+
+/// The development site's staff token, created with it (0600).
+pub const DEV_SITE_TOKEN_FILE: &str = "intake-site-staff.token";
+
+/// The development registry token, created with the development site (0600).
+pub const DEV_REGISTRY_TOKEN_FILE: &str = "intake-registry.token";
 
 /// How often the notification outbox is emptied, the issuer outbox looked at for due deliveries and,
 /// with `--registry-auto-confirm`, attested doses confirmed.
@@ -146,6 +157,52 @@ impl IntakeArgs {
             }),
         })
     }
+}
+
+/// Creates the development site [`DEV_SITE`] with a staff token and a registry token in their files,
+/// unless intake has a site already; whether it did. For `vaxcert up` in development mode only: a
+/// production installation adds its sites and tokens with `vaxcert intake`.
+pub async fn bootstrap_dev_site(intake: &Intake, data: &Path, now: i64) -> Result<bool> {
+    if !intake
+        .sites()
+        .await
+        .context("cannot read the sites")?
+        .is_empty()
+    {
+        return Ok(false);
+    }
+    let site = Site {
+        site_code: DEV_SITE.to_owned(),
+        name: "Điểm tiêm phát triển (development site)".to_owned(),
+        province_code: "01".to_owned(),
+        hospital_grade: true,
+    };
+    intake
+        .add_site(&site, now)
+        .await
+        .context("cannot add the development site")?;
+    for (role, subject, name, file) in [
+        (
+            Role::Site,
+            DEV_SITE,
+            "development-staff",
+            DEV_SITE_TOKEN_FILE,
+        ),
+        (
+            Role::Registry,
+            "registry",
+            "development-registry",
+            DEV_REGISTRY_TOKEN_FILE,
+        ),
+    ] {
+        let token = intake
+            .create_token(role, subject, name, now)
+            .await
+            .context("cannot create a development token")?;
+        write_atomically(data, file, token.as_bytes(), SECRET_MODE)
+            .with_context(|| format!("cannot write {file}"))?;
+    }
+    Ok(true)
 }
 
 /// Intake's background tasks; aborted when dropped.

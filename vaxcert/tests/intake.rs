@@ -120,7 +120,8 @@ fn form(person: &Person) -> Value {
         "medical_history": {
             "severe_allergy": "no", "previous_dose_reaction": "no",
             "immunodeficiency_or_chemotherapy": "no", "pregnant": "no", "acute_illness": "no",
-            "chronic_disease": "unknown", "covid_last_6_months": "no"
+            "chronic_disease": "unknown", "bleeding_disorder_or_anticoagulants": "no",
+            "covid_last_6_months": "no"
         },
         "consent": true
     })

@@ -290,24 +290,17 @@ mod tests {
             .into_iter()
             .filter(|input| input.get("type").map(String::as_str) == Some("radio"))
             .collect();
+        let items = crate::registration::MEDICAL_ITEMS;
         assert_eq!(
             radios.len(),
-            3 + 7 * 3,
-            "sex and seven medical-history questions"
+            3 + items.len() * 3,
+            "sex and every medical-history question the form requires"
         );
         assert!(radios.iter().all(|radio| !radio.contains_key("checked")));
-        for name in [
-            "severe_allergy",
-            "previous_dose_reaction",
-            "immunodeficiency_or_chemotherapy",
-            "pregnant",
-            "acute_illness",
-            "chronic_disease",
-            "covid_last_6_months",
-        ] {
+        for name in items {
             let values: BTreeSet<&str> = radios
                 .iter()
-                .filter(|radio| radio["name"] == name)
+                .filter(|radio| radio["name"] == *name)
                 .map(|radio| radio["value"].as_str())
                 .collect();
             assert_eq!(values, BTreeSet::from(["yes", "no", "unknown"]), "{name}");

@@ -20,7 +20,10 @@ use crate::citizen_portal::{JsonlOutbox, create_portal_secret};
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
 use crate::commands::serve::parse_interval;
 use crate::config::ConfigArgs;
-use crate::intake_node::{IntakeArgs, start_workers};
+use crate::intake_node::{
+    DEV_REGISTRY_TOKEN_FILE, DEV_SITE, DEV_SITE_TOKEN_FILE, IntakeArgs, bootstrap_dev_site,
+    start_workers,
+};
 use crate::logging::LogArgs;
 use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
@@ -82,6 +85,8 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     let outbox = std::sync::Arc::new(JsonlOutbox::new(&args.node.data)?);
     let outbox_path = outbox.path().display().to_string();
     let intake = args.intake.open(&args.node.data).await?;
+    let created_dev_site =
+        dev_mode && bootstrap_dev_site(&intake, &args.node.data, clock()).await?;
     let node = open_node(&args.node, std::sync::Arc::clone(&ledger), clock.clone()).await?;
     let portal = Portal::new(
         std::sync::Arc::clone(&ledger),
@@ -192,6 +197,11 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         args.intake.description(&args.node.data)
     );
     println!("  intake → issuer      {delivery}");
+    if created_dev_site {
+        println!(
+            "  development site     {DEV_SITE} (staff token {data}/{DEV_SITE_TOKEN_FILE}, registry token {data}/{DEV_REGISTRY_TOKEN_FILE})"
+        );
+    }
     println!("  health               {base}/healthz");
     println!("  OpenAPI              {base}/openapi.json");
     println!("  metrics              {base}/metrics");

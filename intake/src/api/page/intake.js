@@ -65,7 +65,7 @@
   };
 
   var MEDICAL = ["severe_allergy", "previous_dose_reaction", "immunodeficiency_or_chemotherapy", "pregnant",
-    "acute_illness", "chronic_disease", "covid_last_6_months"];
+    "acute_illness", "chronic_disease", "bleeding_disorder_or_anticoagulants", "covid_last_6_months"];
   MEDICAL.forEach(function (item) {
     FIELDS["medical_history." + item] = ["mh-" + item.replace(/_/g, "-"),
       ["Chọn Có, Không hoặc Không rõ.", "Choose Yes, No or Don't know."]];
@@ -590,7 +590,8 @@
         return;
       }
       policy = answers[0].json;
-      sites = Array.isArray(answers[1].json) ? answers[1].json : [];
+      var listed = answers[1].json && answers[1].json.sites;
+      sites = Array.isArray(listed) ? listed : [];
       fillGroups();
       fillSites();
     }, function () { say("setup", true); });
