@@ -199,6 +199,9 @@ fn intake_cli(data: &Path, args: &[&str]) -> String {
     String::from_utf8(output.stdout).unwrap().trim().to_owned()
 }
 
+/// Priority rank, outside an outbreak province, age band, lottery key: ascending is first.
+type RankKey = (u16, bool, u8, Vec<u8>);
+
 /// The independent ranking: policy rank, outbreak province, age band, then the lottery key
 /// HMAC-SHA-256(seed, registration id) — computed here from the test's own data.
 fn expected_invitees(
@@ -208,7 +211,7 @@ fn expected_invitees(
 ) -> BTreeSet<String> {
     let policies = intake::policy::PolicyBook::builtin().unwrap();
     let policy = policies.in_force(day).unwrap();
-    let mut keyed: Vec<((u16, bool, u8, Vec<u8>), &String)> = people
+    let mut keyed: Vec<(RankKey, &String)> = people
         .iter()
         .map(|(id, person)| {
             let age = age_on(person.dob, day);
