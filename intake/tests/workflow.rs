@@ -1191,3 +1191,70 @@ async fn two_dose_requests_at_once_record_one_dose() {
         w.intake.close().await;
     }
 }
+
+/// A site registers its lots; a dose draws from the lot it names, and an expired, empty or
+/// other-product lot is refused with nothing recorded.
+#[tokio::test]
+async fn doses_draw_from_the_sites_registered_lots() {
+    for url in database_urls().await {
+        let w = World::new(&url).await;
+        let lot = |number: &str, product: &str, expires_on: &str, doses: i64| {
+            json!({"lot_number": number, "product": product, "doses_per_vial": 6,
+                   "expires_on": expires_on, "doses": doses})
+        };
+        for (body, status) in [
+            (lot("FF2587", PFIZER, "2021-12-31", 2), StatusCode::CREATED),
+            (lot("FF2587", PFIZER, "2021-12-31", 2), StatusCode::CONFLICT),
+            (lot("OLD-1", PFIZER, "2021-09-13", 10), StatusCode::CREATED),
+            (lot("EMPTY-1", PFIZER, "2021-12-31", 0), StatusCode::CREATED),
+            (
+                lot("AZ-1", "EU/1/21/1529", "2021-12-31", 10),
+                StatusCode::CREATED,
+            ),
+            (
+                lot("X-1", "J07BX03", "2021-12-31", 10),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                lot("<b>", PFIZER, "2021-12-31", 10),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+        ] {
+            let (answer, _) = w.call("/site/v1/lots", &w.site, Some(body)).await;
+            assert_eq!(answer, status);
+        }
+        let (status, _) = w.call("/site/v1/lots", &w.registry, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        let registration = w
+            .registration("Lê Văn Tám", "001083099999", "HN-0001")
+            .await;
+        let appointment = w.appointment(&registration, "HN-0001", 1).await;
+        let base = format!("/site/v1/appointments/{appointment}");
+        w.call(&format!("{base}/check-in"), &w.site, None).await;
+        let (status, _) = w
+            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        for refused in ["OLD-1", "EMPTY-1", "AZ-1"] {
+            let mut body = dose_body(1);
+            body["lot_number"] = json!(refused);
+            let (status, _) = w.call(&format!("{base}/dose"), &w.site, Some(body)).await;
+            assert_eq!(status, StatusCode::CONFLICT, "{refused}");
+        }
+        let (status, _) = w
+            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        let lots = w.intake.lots("HN-0001").await.unwrap();
+        let left = |number: &str| {
+            lots.iter()
+                .find(|lot| lot.lot_number == number)
+                .map(|lot| lot.doses_available)
+        };
+        assert_eq!(left("FF2587"), Some(1), "one dose drawn");
+        assert_eq!(left("OLD-1"), Some(10), "nothing drawn from a refused lot");
+        assert_eq!(left("AZ-1"), Some(10));
+        assert!(w.intake.lots("HN-0002").await.unwrap().is_empty());
+    }
+}

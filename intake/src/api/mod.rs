@@ -16,6 +16,7 @@ mod problem;
 mod public;
 mod registry;
 mod session;
+mod site_lots;
 mod site_workflow;
 
 use std::sync::Arc;
@@ -94,6 +95,7 @@ pub fn router(state: IntakeState) -> Router {
         .merge(page::router())
         .merge(public::routes())
         .merge(site_workflow::routes())
+        .merge(site_lots::routes())
         .merge(registry::routes())
         .with_state(state)
 }

@@ -7,6 +7,7 @@
 //! the caller's. Writes that must not interleave (capacity reservation, a dose and its outbox row) each
 //! run in one transaction.
 
+mod lots;
 pub mod notifications;
 mod outbox;
 mod phones;
@@ -18,6 +19,7 @@ mod workflow;
 use sqlx::AnyPool;
 use storage::{Backend, Database, Migration, StorageError};
 
+pub use lots::Lot;
 pub use notifications::OutboxMessage;
 pub use outbox::{Confirmed, Dose, OutboxEntry};
 pub use phones::{CodeError, LoginError, PhoneSession};
@@ -69,6 +71,15 @@ pub enum Conflict {
     /// The site holds that lot for another product than the appointment's.
     #[error("the lot is of another product")]
     LotProduct,
+    /// The site has a lot of that number already.
+    #[error("the site has that lot already")]
+    DuplicateLot,
+    /// The lot expired before the day of the dose.
+    #[error("the lot has expired")]
+    LotExpired,
+    /// The lot has no dose left.
+    #[error("the lot has no dose left")]
+    LotEmpty,
     /// The dose is attested already.
     #[error("the dose is attested already")]
     AlreadyAttested,

@@ -380,15 +380,38 @@ impl Intake {
         if recorded > 0 {
             return Err(StoreError::Conflict(Conflict::DoseRecorded));
         }
-        let lot_product: Option<String> = sqlx::query_scalar(
-            "SELECT product FROM vaccine_lots WHERE site_code = $1 AND lot_number = $2",
+        // A lot the site registered is checked and drawn from; an unregistered one is recorded as
+        // typed (sites that do not keep stock here).
+        let lot = sqlx::query(
+            "SELECT product, expires_on, doses_available FROM vaccine_lots \
+             WHERE site_code = $1 AND lot_number = $2",
         )
         .bind(site_code)
         .bind(&input.lot_number)
         .fetch_optional(&mut *tx)
         .await?;
-        if lot_product.is_some_and(|product| product != appointment.product) {
-            return Err(StoreError::Conflict(Conflict::LotProduct));
+        if let Some(lot) = lot {
+            let product: String = lot.try_get("product")?;
+            let expires_on: String = lot.try_get("expires_on")?;
+            let available: i64 = lot.try_get("doses_available")?;
+            if product != appointment.product {
+                return Err(StoreError::Conflict(Conflict::LotProduct));
+            }
+            // Both are `YYYY-MM-DD`, so they compare as text.
+            if expires_on < input.vaccinated_on {
+                return Err(StoreError::Conflict(Conflict::LotExpired));
+            }
+            if available < 1 {
+                return Err(StoreError::Conflict(Conflict::LotEmpty));
+            }
+            sqlx::query(
+                "UPDATE vaccine_lots SET doses_available = doses_available - 1 \
+                 WHERE site_code = $1 AND lot_number = $2",
+            )
+            .bind(site_code)
+            .bind(&input.lot_number)
+            .execute(&mut *tx)
+            .await?;
         }
         let vaccine = vaccines::vaccine(&appointment.product).ok_or(StoreError::Storage(
             storage::StorageError::Corrupt("capacity.product"),
