@@ -131,7 +131,8 @@ CREATE TABLE appointments (
     booking_code    TEXT NOT NULL UNIQUE,
     status          TEXT NOT NULL,
     created_at      BIGINT NOT NULL,
-    updated_at      BIGINT NOT NULL
+    updated_at      BIGINT NOT NULL,
+    reminded_at     BIGINT                   -- when the day-before reminder was written to the outbox
 );
 -- One live appointment per person and dose.
 CREATE UNIQUE INDEX appointments_one_live_per_dose

@@ -68,3 +68,20 @@ pub async fn run(intake: Intake, sender: Arc<dyn Sender>, interval: Duration) {
         tokio::time::sleep(interval).await;
     }
 }
+
+/// Writes the day-before reminders for tomorrow (Viet Nam's day) every `interval` until the task is
+/// dropped: [`Intake::remind`] marks each appointment, so running it often sends each reminder once.
+pub async fn run_reminders(intake: Intake, interval: Duration) {
+    loop {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let tomorrow = crate::store::local_day(now).next_day();
+        if let Some(day) = tomorrow {
+            match intake.remind(&day.to_string(), now).await {
+                Ok(0) => {}
+                Ok(reminded) => tracing::info!(reminded, "appointment reminders written"),
+                Err(error) => tracing::warn!(%error, "reminders: database unavailable"),
+            }
+        }
+        tokio::time::sleep(interval).await;
+    }
+}

@@ -40,6 +40,9 @@ pub const DEV_REGISTRY_TOKEN_FILE: &str = "intake-registry.token";
 /// with `--registry-auto-confirm`, attested doses confirmed.
 const WORKER_INTERVAL: Duration = Duration::from_secs(1);
 
+/// How often tomorrow's appointments are looked at for reminders not yet written.
+const REMINDER_INTERVAL: Duration = Duration::from_secs(60);
+
 /// Intake's options, for every command that opens it. `Debug` leaves out the database URL.
 #[derive(Args)]
 pub struct IntakeArgs {
@@ -217,7 +220,8 @@ impl Drop for Workers {
     }
 }
 
-/// Starts intake's background tasks: the notification outbox's sender, the issuer outbox's delivery
+/// Starts intake's background tasks: the notification outbox's sender, the day-before reminders, the
+/// issuer outbox's delivery
 /// (over HTTP, with `issuer`; confirmed doses wait in the outbox without one) and, with `--registry-auto-confirm`, the registry's confirmer.
 pub fn start_workers(
     args: &IntakeArgs,
@@ -226,11 +230,13 @@ pub fn start_workers(
     issuer: Option<IssuerClient>,
 ) -> Workers {
     let intake = &state.intake;
-    let mut tasks = vec![tokio::spawn(intake::notify::run(
-        intake.clone(),
-        sender,
-        WORKER_INTERVAL,
-    ))];
+    let mut tasks = vec![
+        tokio::spawn(intake::notify::run(intake.clone(), sender, WORKER_INTERVAL)),
+        tokio::spawn(intake::notify::run_reminders(
+            intake.clone(),
+            REMINDER_INTERVAL,
+        )),
+    ];
     if let Some(issuer) = issuer {
         tasks.push(tokio::spawn(intake::delivery::run(
             intake.clone(),

@@ -12,6 +12,7 @@ pub mod notifications;
 mod outbox;
 mod phones;
 mod registrations;
+mod reminders;
 mod sites;
 mod tokens;
 mod workflow;
