@@ -249,8 +249,9 @@ mod openapi_tests {
             let operation = &item[&method];
             let responses = operation["responses"].as_object().unwrap();
             assert!(
-                responses.keys().any(|status| status.starts_with('2')
-                    || status.starts_with('3')),
+                responses
+                    .keys()
+                    .any(|status| status.starts_with('2') || status.starts_with('3')),
                 "{method} {path} has no success answer"
             );
             let declared: Vec<&Value> = item["parameters"]
