@@ -1,16 +1,24 @@
-//! Intake's HTTP surface: axum routers that a binary serves (`vaxcert serve intake`, `vaxcert up`).
+//! Intake's HTTP surface: axum routers that a binary serves (`vaxcert serve intake`, `vaxcert up`),
+//! described route by route in `openapi.json` ([`OPENAPI`]).
 //!
 //! | prefix | who | module |
 //! |---|---|---|
-//! | `/intake/` (page), `/intake/v1/…` | people registering (a phone session from a one-time code) and organisations (bearer token) | `public` |
-//! | `/site/v1/…` | a site's staff (bearer token for that site) | `site` |
-//! | `/registry/v1/…` | the national registry (bearer token) | `registry` |
+//! | `/intake/`, `/intake/intake.js`, `/intake/intake.css` | people registering: the registration page | `page` |
+//! | `/intake/v1/phone-codes`, `/intake/v1/sessions`, `/intake/v1/registrations[/{id}]`, `/intake/v1/policy`, `/intake/v1/sites` | people registering (the `intake_session` cookie a one-time code opens) | `public` (`session` reads the cookie) |
+//! | `/intake/v1/organisations/staff` | organisations (an organisation bearer token) | `public` |
+//! | `/intake/v1/rounds/{id}` | anyone: a round's seed hash, and its seed once it ran | `site_schedule` |
+//! | `/site/v1/capacity`, `/site/v1/rounds/{id}/run`, `/site/v1/appointments`, `/site/v1/appointments/{id}/no-show` | a site's staff (a site bearer token; that site only) | `site_schedule` |
+//! | `/site/v1/appointments/{id}/check-in\|screening\|dose`, `/site/v1/doses/{id}/attestation`, `/site/v1/registrations/{id}/classification` | a site's staff | `site_workflow` |
+//! | `/registry/v1/doses/{id}/confirmation` | the national registry (a registry bearer token) | `registry` |
 //!
-//! Errors are `{"error": "...", "field": "..."}` with the status of [`Problem`]; nothing from a request
+//! Bearer tokens are checked by `auth` (401 unknown, 403 another role). Errors are
+//! `{"error": "...", "field": "..."}` with the status of [`Problem`]; nothing from a request
 //! is echoed in an error (a field is named, its value never). Log lines name the route and the outcome,
 //! never a name, a date of birth, a document or phone number.
 
 mod auth;
+#[cfg(test)]
+mod openapi_check;
 mod page;
 mod problem;
 mod public;
