@@ -28,7 +28,8 @@ CREATE TABLE phone_sessions (
     expires_at   BIGINT NOT NULL
 );
 
--- One row per person and campaign; `status` waiting | invited | vaccinated | cancelled.
+-- One row per person and campaign; `status` waiting (for a first or a next dose) | invited |
+-- completed (the series is done) | cancelled | refused (contraindicated at screening).
 CREATE TABLE registrations (
     registration_id  TEXT PRIMARY KEY,
     campaign         TEXT NOT NULL,

@@ -43,9 +43,9 @@ const WORKER_INTERVAL: Duration = Duration::from_secs(1);
 /// How often tomorrow's appointments are looked at for reminders not yet written.
 const REMINDER_INTERVAL: Duration = Duration::from_secs(60);
 
-/// Intake's options, for every command that opens it. `Debug` leaves out the database URL.
+/// Where intake's database is, for every command that opens it. `Debug` leaves out the URL.
 #[derive(Args)]
-pub struct IntakeArgs {
+pub struct IntakeDatabaseArgs {
     /// The intake database: `postgres://…` or `sqlite:PATH` (default: `<data>/intake.sqlite`).
     #[arg(
         long,
@@ -54,6 +54,56 @@ pub struct IntakeArgs {
         hide_env_values = true
     )]
     pub intake_database_url: Option<String>,
+}
+
+impl std::fmt::Debug for IntakeDatabaseArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IntakeDatabaseArgs").finish_non_exhaustive()
+    }
+}
+
+impl IntakeDatabaseArgs {
+    /// The database URL: the option, else the SQLite file in `data`.
+    pub fn url(&self, data: &Path) -> String {
+        match self
+            .intake_database_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+        {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite:{}", data.join(INTAKE_DATABASE_FILE).display()),
+        }
+    }
+
+    /// Where the database is, for messages: no credentials.
+    pub fn description(&self, data: &Path) -> String {
+        match self
+            .intake_database_url
+            .as_deref()
+            .filter(|url| !url.is_empty())
+        {
+            Some(url) => redacted_url(url),
+            None => format!("SQLite {}", data.join(INTAKE_DATABASE_FILE).display()),
+        }
+    }
+
+    /// Opens (creating and migrating as needed) the database.
+    pub async fn open(&self, data: &Path) -> Result<Intake> {
+        Intake::open(&self.url(data)).await.with_context(|| {
+            format!(
+                "cannot open the intake database ({})",
+                self.description(data)
+            )
+        })
+    }
+}
+
+/// Intake's service options (`vaxcert up`, `vaxcert serve intake`).
+#[derive(Args)]
+pub struct IntakeArgs {
+    /// Where intake's database is.
+    #[command(flatten)]
+    pub database: IntakeDatabaseArgs,
     /// People one phone may register (themselves and relatives).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_people_per_phone: u8,
@@ -83,28 +133,14 @@ impl std::fmt::Debug for IntakeArgs {
 }
 
 impl IntakeArgs {
-    /// The database URL: the option, else the SQLite file in `data`.
+    /// The database URL ([`IntakeDatabaseArgs::url`]).
     pub fn url(&self, data: &Path) -> String {
-        match self
-            .intake_database_url
-            .as_deref()
-            .filter(|url| !url.is_empty())
-        {
-            Some(url) => url.to_owned(),
-            None => format!("sqlite:{}", data.join(INTAKE_DATABASE_FILE).display()),
-        }
+        self.database.url(data)
     }
 
     /// Where the database is, for messages: no credentials.
     pub fn description(&self, data: &Path) -> String {
-        match self
-            .intake_database_url
-            .as_deref()
-            .filter(|url| !url.is_empty())
-        {
-            Some(url) => redacted_url(url),
-            None => format!("SQLite {}", data.join(INTAKE_DATABASE_FILE).display()),
-        }
+        self.database.description(data)
     }
 
     /// The client delivering confirmed doses to the issuer at `issuer_url`, with the token of
@@ -128,12 +164,7 @@ impl IntakeArgs {
 
     /// Opens (creating and migrating as needed) the database.
     pub async fn open(&self, data: &Path) -> Result<Intake> {
-        Intake::open(&self.url(data)).await.with_context(|| {
-            format!(
-                "cannot open the intake database ({})",
-                self.description(data)
-            )
-        })
+        self.database.open(data).await
     }
 
     /// The handlers' state over `intake`, with `sender` for one-time codes; `base` is this node's URL

@@ -51,6 +51,8 @@ mod openapi_tests {
         ("post", "/site/v1/appointments/{id}/dose"),
         ("post", "/site/v1/doses/{id}/attestation"),
         ("post", "/site/v1/registrations/{id}/classification"),
+        ("get", "/site/v1/lots"),
+        ("post", "/site/v1/lots"),
         ("post", "/registry/v1/doses/{id}/confirmation"),
     ];
 

@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use intake::store::{Role, Site};
 
-use crate::intake_node::IntakeArgs;
+use crate::intake_node::IntakeDatabaseArgs;
 use crate::serving::runtime;
 
 /// Arguments of `vaxcert intake`.
@@ -33,7 +33,7 @@ struct Installation {
     #[arg(long, value_name = "DIR", env = "VAXCERT_DATA", default_value = "data")]
     data: std::path::PathBuf,
     #[command(flatten)]
-    intake: IntakeArgs,
+    intake: IntakeDatabaseArgs,
 }
 
 #[derive(Debug, Args)]
@@ -58,10 +58,10 @@ struct TokenCreateArgs {
     /// What the token may do.
     #[arg(long, value_enum)]
     role: RoleArg,
-    /// The site code (role `site`), the organisation's name (role `organisation`); ignored for
+    /// The site code (role `site`) or the organisation's name (role `organisation`); none for
     /// `registry`.
-    #[arg(long, default_value = "registry")]
-    subject: String,
+    #[arg(long, required_if_eq_any = [("role", "site"), ("role", "organisation")])]
+    subject: Option<String>,
     /// Who holds it (a staff member's handle), recorded with everything it does.
     #[arg(long)]
     name: String,
@@ -111,9 +111,10 @@ pub fn run(args: IntakeCommandArgs) -> Result<ExitCode> {
                     .intake
                     .open(&token.installation.data)
                     .await?;
+                let subject = token.subject.as_deref().unwrap_or_default();
                 let (role, subject) = match token.role {
-                    RoleArg::Site => (Role::Site, token.subject.as_str()),
-                    RoleArg::Organisation => (Role::Organisation, token.subject.as_str()),
+                    RoleArg::Site => (Role::Site, subject),
+                    RoleArg::Organisation => (Role::Organisation, subject),
                     RoleArg::Registry => (Role::Registry, "registry"),
                 };
                 if role == Role::Site {

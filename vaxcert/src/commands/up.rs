@@ -238,6 +238,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         .and_then(|issuer| {
             verifier_service::merge_openapi(&issuer, verifier_service::OPENAPI, "vaxcert")
         })
+        .and_then(|all| verifier_service::merge_openapi(&all, intake::api::OPENAPI, "vaxcert"))
         .context("the OpenAPI documents do not merge")?;
     let app = router_sharing_metrics(node.service, node.publisher, config, openapi, metrics)
         .merge(verifier_service::router(verifier_service))
