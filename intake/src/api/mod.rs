@@ -12,6 +12,7 @@
 
 mod auth;
 mod problem;
+mod site_schedule;
 
 use std::sync::Arc;
 
@@ -80,5 +81,7 @@ impl IntakeState {
 
 /// Every intake route.
 pub fn router(state: IntakeState) -> Router {
-    Router::new().with_state(state)
+    Router::new()
+        .merge(site_schedule::router())
+        .with_state(state)
 }

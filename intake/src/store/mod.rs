@@ -8,6 +8,7 @@
 //! run in one transaction.
 
 pub mod notifications;
+mod scheduling;
 mod sites;
 mod tokens;
 
@@ -15,6 +16,7 @@ use sqlx::AnyPool;
 use storage::{Backend, Database, Migration, StorageError};
 
 pub use notifications::OutboxMessage;
+pub use scheduling::{Appointment, PublishedCapacity, Round, parse_day};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
 
@@ -46,6 +48,21 @@ pub enum Conflict {
     /// A site of that code exists.
     #[error("a site with that code exists")]
     DuplicateSite,
+    /// The product is not one intake schedules.
+    #[error("unknown vaccine product")]
+    UnknownProduct,
+    /// The session is neither `morning` nor `afternoon`.
+    #[error("the session is morning or afternoon")]
+    UnknownSession,
+    /// The day is not `YYYY-MM-DD`.
+    #[error("the day is not YYYY-MM-DD")]
+    InvalidDay,
+    /// The round has run already (a round runs once).
+    #[error("the round has already run")]
+    RoundAlreadyRun,
+    /// The appointment is not open (invited or confirmed) any more.
+    #[error("the appointment is no longer open")]
+    AppointmentClosed,
 }
 
 impl From<sqlx::Error> for StoreError {
