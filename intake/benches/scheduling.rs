@@ -2,7 +2,7 @@
 //! (`cargo bench -p intake --bench scheduling`). The end-to-end measurement over a database of a million
 //! registrations is `cargo run --release -p intake --example schedule_million`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::hint::black_box;
 

@@ -180,7 +180,10 @@ pub fn check(candidate: &Candidate, round: &RoundContext<'_>) -> Result<RankKey,
     if candidate.has_live_appointment {
         return Err(Exclusion::LiveAppointment);
     }
-    if candidate.postponed_until.is_some_and(|until| until > round.day) {
+    if candidate
+        .postponed_until
+        .is_some_and(|until| until > round.day)
+    {
         return Err(Exclusion::Postponed);
     }
     if candidate.caution && !round.hospital_grade {
@@ -444,7 +447,9 @@ mod tests {
     #[test]
     fn another_seed_draws_another_lottery() {
         let book = book();
-        let people: Vec<Candidate> = (0..40).map(|i| person(&format!("r{i}"), "others")).collect();
+        let people: Vec<Candidate> = (0..40)
+            .map(|i| person(&format!("r{i}"), "others"))
+            .collect();
         let one = select(&people, &round(&book, false), 10);
         let mut other_round = round(&book, false);
         other_round.seed = b"another seed";

@@ -283,11 +283,7 @@ fn age(dob: Date, day: Date) -> i32 {
 /// `(next-dose flag, -overdue days, rank, outbreak flag, age band, HMAC)` for the people of a Pfizer
 /// round on [`DAY`] under Decision 3355 (outbreak provinces 79, 74, 75, 80; bands 65, 50, 18);
 /// `overdue` maps the people with a due second dose to their days past the 21-day minimum.
-fn expected_order(
-    people: &[Person],
-    overdue: &HashMap<String, i64>,
-    seed: &[u8],
-) -> Vec<String> {
+fn expected_order(people: &[Person], overdue: &HashMap<String, i64>, seed: &[u8]) -> Vec<String> {
     let book = PolicyBook::builtin().unwrap();
     let policy = book.in_force(DAY).unwrap();
     let mut keyed: Vec<_> = people
@@ -331,7 +327,8 @@ fn crowd(n: usize) -> Vec<Person> {
             let mut p = person(format!("p{i:03}"));
             p.group = GROUPS[i % GROUPS.len()];
             p.province = PROVINCES[(i / 2) % PROVINCES.len()];
-            p.dob = date!(1940 - 03 - 01) + Duration::days(i64::try_from(i * 397 % 20_000).unwrap());
+            p.dob =
+                date!(1940 - 03 - 01) + Duration::days(i64::try_from(i * 397 % 20_000).unwrap());
             p.created_at = NOW - 1_000_000 + i64::try_from(i).unwrap();
             p
         })
@@ -380,7 +377,12 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
 
         let expected: Vec<String> = expected_order(&people, &overdue, &seed);
         let top: HashSet<String> = expected.iter().take(15).cloned().collect();
-        assert_eq!(invited_ids(&db, &published.capacity_id).await, top, "{}", db.backend);
+        assert_eq!(
+            invited_ids(&db, &published.capacity_id).await,
+            top,
+            "{}",
+            db.backend
+        );
         // The most overdue is first, and all three second doses are in.
         assert_eq!(expected[0], people[13].id);
         for id in overdue.keys() {
@@ -397,7 +399,11 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
         assert_eq!(codes.len(), 15);
         for appointment in &list {
             assert_eq!(appointment.status, "invited");
-            let want = if overdue.contains_key(&appointment.registration_id) { 2 } else { 1 };
+            let want = if overdue.contains_key(&appointment.registration_id) {
+                2
+            } else {
+                1
+            };
             assert_eq!(appointment.dose_number, want);
             assert_eq!(appointment.booking_code.len(), 6);
             let again = db
@@ -406,13 +412,12 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
                 .await
                 .unwrap();
             assert_eq!(&again, appointment);
-            let status: String = sqlx::query_scalar(
-                "SELECT status FROM registrations WHERE registration_id = $1",
-            )
-            .bind(&appointment.registration_id)
-            .fetch_one(&db.raw)
-            .await
-            .unwrap();
+            let status: String =
+                sqlx::query_scalar("SELECT status FROM registrations WHERE registration_id = $1")
+                    .bind(&appointment.registration_id)
+                    .fetch_one(&db.raw)
+                    .await
+                    .unwrap();
             assert_eq!(status, "invited");
             let messages = db
                 .intake
@@ -428,12 +433,19 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
             );
         }
         assert_eq!(
-            scalar(&db, "SELECT reserved FROM capacity WHERE capacity_id = $1", &published.capacity_id).await,
+            scalar(
+                &db,
+                "SELECT reserved FROM capacity WHERE capacity_id = $1",
+                &published.capacity_id
+            )
+            .await,
             15
         );
         // A round runs once.
         assert!(matches!(
-            db.intake.run_round(&published.round_id, &book, NOW + 20).await,
+            db.intake
+                .run_round(&published.round_id, &book, NOW + 20)
+                .await,
             Err(StoreError::Conflict(Conflict::RoundAlreadyRun))
         ));
     }
@@ -506,8 +518,18 @@ async fn each_hard_filter_keeps_people_out() {
         let complete = person("complete");
         let live = person("live");
         for p in [
-            &control, &young, &postponed, &postponed_ends, &caution, &elsewhere, &already,
-            &cancelled, &mixing, &too_soon, &complete, &live,
+            &control,
+            &young,
+            &postponed,
+            &postponed_ends,
+            &caution,
+            &elsewhere,
+            &already,
+            &cancelled,
+            &mixing,
+            &too_soon,
+            &complete,
+            &live,
         ] {
             insert_person(&db, p).await;
         }
@@ -551,10 +573,12 @@ async fn each_hard_filter_keeps_people_out() {
             .publish_capacity("HN-0002", DAY_TEXT, "afternoon", PFIZER, 100, "nurse", NOW)
             .await
             .unwrap();
-        sqlx::query("UPDATE registrations SET preferred_site = 'HN-0002' WHERE registration_id = 'caution'")
-            .execute(&db.raw)
-            .await
-            .unwrap();
+        sqlx::query(
+            "UPDATE registrations SET preferred_site = 'HN-0002' WHERE registration_id = 'caution'",
+        )
+        .execute(&db.raw)
+        .await
+        .unwrap();
         db.intake
             .run_round(&hospital.round_id, &book, NOW)
             .await
@@ -592,7 +616,11 @@ async fn a_due_second_dose_jumps_the_queue() {
                 .unwrap(),
             1
         );
-        let list = db.intake.appointments_for_site("HN-0001", DAY_TEXT).await.unwrap();
+        let list = db
+            .intake
+            .appointments_for_site("HN-0001", DAY_TEXT)
+            .await
+            .unwrap();
         assert_eq!(list.len(), 1);
         assert_eq!(list[0].registration_id, "second-dose", "{}", db.backend);
         assert_eq!(list[0].dose_number, 2);
@@ -604,9 +632,18 @@ async fn a_due_second_dose_jumps_the_queue() {
 async fn assert_not_overbooked(db: &Db, capacity_ids: &[&str]) -> usize {
     let mut total = 0;
     for capacity_id in capacity_ids {
-        let slots = scalar(db, "SELECT slots FROM capacity WHERE capacity_id = $1", capacity_id).await;
-        let reserved =
-            scalar(db, "SELECT reserved FROM capacity WHERE capacity_id = $1", capacity_id).await;
+        let slots = scalar(
+            db,
+            "SELECT slots FROM capacity WHERE capacity_id = $1",
+            capacity_id,
+        )
+        .await;
+        let reserved = scalar(
+            db,
+            "SELECT reserved FROM capacity WHERE capacity_id = $1",
+            capacity_id,
+        )
+        .await;
         let live = invited_ids(db, capacity_id).await.len();
         assert!(reserved <= slots, "{}: {reserved} > {slots}", db.backend);
         assert_eq!(usize::try_from(reserved).unwrap(), live, "{}", db.backend);
@@ -621,13 +658,17 @@ async fn assert_not_overbooked(db: &Db, capacity_ids: &[&str]) -> usize {
     .await
     .unwrap();
     assert_eq!(twice, 0, "{}: someone invited twice", db.backend);
-    let invited_status: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM registrations WHERE status = 'invited'",
-    )
-    .fetch_one(&db.raw)
-    .await
-    .unwrap();
-    assert_eq!(usize::try_from(invited_status).unwrap(), total, "{}", db.backend);
+    let invited_status: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM registrations WHERE status = 'invited'")
+            .fetch_one(&db.raw)
+            .await
+            .unwrap();
+    assert_eq!(
+        usize::try_from(invited_status).unwrap(),
+        total,
+        "{}",
+        db.backend
+    );
     total
 }
 
@@ -670,7 +711,10 @@ async fn concurrent_schedulers_never_overbook() {
             db.intake.run_round(&three.round_id, &book, NOW),
             db.intake.run_round(&three.round_id, &book, NOW)
         );
-        let ran: Vec<u32> = [&a, &b].iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+        let ran: Vec<u32> = [&a, &b]
+            .iter()
+            .filter_map(|r| r.as_ref().ok().copied())
+            .collect();
         assert_eq!(ran, [10], "{}: {a:?} {b:?}", db.backend);
         assert!(
             [a, b]
@@ -720,10 +764,20 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
             .run_round(&published.round_id, &book, NOW)
             .await
             .unwrap();
-        let list = db.intake.appointments_for_site("HN-0001", DAY_TEXT).await.unwrap();
+        let list = db
+            .intake
+            .appointments_for_site("HN-0001", DAY_TEXT)
+            .await
+            .unwrap();
         assert_eq!(list.len(), 2);
         let (a, b) = (&list[0], &list[1]);
-        let reserved = || scalar(&db, "SELECT reserved FROM capacity WHERE capacity_id = $1", &published.capacity_id);
+        let reserved = || {
+            scalar(
+                &db,
+                "SELECT reserved FROM capacity WHERE capacity_id = $1",
+                &published.capacity_id,
+            )
+        };
         let status_of = |id: String| {
             let raw = db.raw.clone();
             async move {
@@ -739,7 +793,9 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
 
         // Another phone cannot touch it.
         assert!(matches!(
-            db.intake.confirm_appointment(&a.booking_code, "+84000000000", NOW).await,
+            db.intake
+                .confirm_appointment(&a.booking_code, "+84000000000", NOW)
+                .await,
             Err(StoreError::NotFound)
         ));
         let confirmed = db
@@ -756,7 +812,11 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
         assert_eq!(reserved().await, 1);
         assert_eq!(status_of(a.registration_id.clone()).await, "waiting");
         assert_eq!(
-            db.intake.appointment_by_code(&a.booking_code).await.unwrap().status,
+            db.intake
+                .appointment_by_code(&a.booking_code)
+                .await
+                .unwrap()
+                .status,
             "cancelled"
         );
         let messages = db
@@ -774,7 +834,9 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
 
         // Another site cannot mark it.
         assert!(matches!(
-            db.intake.mark_no_show(&b.appointment_id, "HN-0002", NOW).await,
+            db.intake
+                .mark_no_show(&b.appointment_id, "HN-0002", NOW)
+                .await,
             Err(StoreError::NotFound)
         ));
         let marked = db
@@ -793,7 +855,10 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
             .await
             .unwrap();
         assert_eq!(
-            db.intake.run_round(&again.round_id, &book, NOW).await.unwrap(),
+            db.intake
+                .run_round(&again.round_id, &book, NOW)
+                .await
+                .unwrap(),
             2
         );
         assert_eq!(reserved().await, 2);
@@ -803,14 +868,27 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
             .await
             .unwrap();
         assert_eq!(
-            scalar(&db, "SELECT slots FROM capacity WHERE capacity_id = $1", &published.capacity_id).await,
+            scalar(
+                &db,
+                "SELECT slots FROM capacity WHERE capacity_id = $1",
+                &published.capacity_id
+            )
+            .await,
             2
         );
         // Rescheduling is a cancellation: back to waiting, slot freed.
-        let list = db.intake.appointments_for_site("HN-0001", DAY_TEXT).await.unwrap();
+        let list = db
+            .intake
+            .appointments_for_site("HN-0001", DAY_TEXT)
+            .await
+            .unwrap();
         let live = list.iter().find(|x| x.status == "invited").unwrap();
         db.intake
-            .reschedule(&live.booking_code, &phone_of(&live.registration_id), NOW + 4)
+            .reschedule(
+                &live.booking_code,
+                &phone_of(&live.registration_id),
+                NOW + 4,
+            )
             .await
             .unwrap();
         assert_eq!(reserved().await, 1);
@@ -823,9 +901,27 @@ async fn publication_is_validated() {
     let db = open("sqlite", &sqlite_url()).await;
     add_sites(&db).await;
     let cases = [
-        ("HN-0001", DAY_TEXT, "morning", "J07BX03", Conflict::UnknownProduct),
-        ("HN-0001", DAY_TEXT, "evening", PFIZER, Conflict::UnknownSession),
-        ("HN-0001", "14/09/2021", "morning", PFIZER, Conflict::InvalidDay),
+        (
+            "HN-0001",
+            DAY_TEXT,
+            "morning",
+            "J07BX03",
+            Conflict::UnknownProduct,
+        ),
+        (
+            "HN-0001",
+            DAY_TEXT,
+            "evening",
+            PFIZER,
+            Conflict::UnknownSession,
+        ),
+        (
+            "HN-0001",
+            "14/09/2021",
+            "morning",
+            PFIZER,
+            Conflict::InvalidDay,
+        ),
     ];
     for (site, day, session, product, conflict) in cases {
         assert!(matches!(
@@ -884,8 +980,16 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     for p in crowd(5) {
         insert_person(&db, &p).await;
     }
-    let token = db.intake.create_token(Role::Site, "HN-0001", "nurse", 0).await.unwrap();
-    let other = db.intake.create_token(Role::Site, "HN-0002", "nurse", 0).await.unwrap();
+    let token = db
+        .intake
+        .create_token(Role::Site, "HN-0001", "nurse", 0)
+        .await
+        .unwrap();
+    let other = db
+        .intake
+        .create_token(Role::Site, "HN-0002", "nurse", 0)
+        .await
+        .unwrap();
     let registry = db
         .intake
         .create_token(Role::Registry, "registry", "registry", 0)
@@ -898,11 +1002,31 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
         policies: Arc::new(PolicyBook::builtin().unwrap()),
         config: Arc::new(IntakeConfig::default()),
     });
-    let capacity = serde_json::json!({"day": DAY_TEXT, "session": "morning", "product": PFIZER, "slots": 3});
+    let capacity =
+        serde_json::json!({"day": DAY_TEXT, "session": "morning", "product": PFIZER, "slots": 3});
 
-    assert_eq!(call(&app, "POST", "/site/v1/capacity", None, Some(capacity.clone())).await.0, 401);
     assert_eq!(
-        call(&app, "POST", "/site/v1/capacity", Some(&registry), Some(capacity.clone())).await.0,
+        call(
+            &app,
+            "POST",
+            "/site/v1/capacity",
+            None,
+            Some(capacity.clone())
+        )
+        .await
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            &app,
+            "POST",
+            "/site/v1/capacity",
+            Some(&registry),
+            Some(capacity.clone())
+        )
+        .await
+        .0,
         403
     );
     let (status, body) = call(
@@ -915,13 +1039,26 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     .await;
     assert_eq!((status, body["field"].as_str()), (422, Some("product")));
 
-    let (status, published) =
-        call(&app, "POST", "/site/v1/capacity", Some(&token), Some(capacity)).await;
+    let (status, published) = call(
+        &app,
+        "POST",
+        "/site/v1/capacity",
+        Some(&token),
+        Some(capacity),
+    )
+    .await;
     assert_eq!(status, 201);
     let round_id = published["round_id"].as_str().unwrap().to_owned();
     let seed_hash = published["seed_hash"].as_str().unwrap().to_owned();
 
-    let (status, view) = call(&app, "GET", &format!("/intake/v1/rounds/{round_id}"), None, None).await;
+    let (status, view) = call(
+        &app,
+        "GET",
+        &format!("/intake/v1/rounds/{round_id}"),
+        None,
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(view["seed_hash"], seed_hash.as_str());
     assert!(view["seed"].is_null());
@@ -932,7 +1069,14 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     assert_eq!((status, ran["invited"].as_u64()), (200, Some(3)));
     assert_eq!(call(&app, "POST", &run, Some(&token), None).await.0, 409);
 
-    let (_, view) = call(&app, "GET", &format!("/intake/v1/rounds/{round_id}"), None, None).await;
+    let (_, view) = call(
+        &app,
+        "GET",
+        &format!("/intake/v1/rounds/{round_id}"),
+        None,
+        None,
+    )
+    .await;
     let seed = hex::decode(view["seed"].as_str().unwrap()).unwrap();
     assert_eq!(hex::encode(Sha256::digest(&seed)), seed_hash);
     assert_eq!(view["invited"], 3);
@@ -948,7 +1092,12 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     assert_eq!(status, 200);
     let items = list["appointments"].as_array().unwrap();
     assert_eq!(items.len(), 3);
-    assert!(items[0]["full_name"].as_str().unwrap().starts_with("Nguyen Van"));
+    assert!(
+        items[0]["full_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Nguyen Van")
+    );
     let (_, theirs) = call(
         &app,
         "GET",
@@ -959,18 +1108,34 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     .await;
     assert_eq!(theirs["appointments"].as_array().unwrap().len(), 0);
     assert_eq!(
-        call(&app, "GET", "/site/v1/appointments?day=tomorrow", Some(&token), None).await.0,
+        call(
+            &app,
+            "GET",
+            "/site/v1/appointments?day=tomorrow",
+            Some(&token),
+            None
+        )
+        .await
+        .0,
         422
     );
 
     let id = items[0]["appointment_id"].as_str().unwrap();
     let no_show = format!("/site/v1/appointments/{id}/no-show");
-    assert_eq!(call(&app, "POST", &no_show, Some(&other), None).await.0, 403);
+    assert_eq!(
+        call(&app, "POST", &no_show, Some(&other), None).await.0,
+        403
+    );
     let (status, marked) = call(&app, "POST", &no_show, Some(&token), None).await;
     assert_eq!((status, marked["status"].as_str()), (200, Some("no_show")));
-    assert_eq!(call(&app, "POST", &no_show, Some(&token), None).await.0, 409);
     assert_eq!(
-        call(&app, "GET", "/intake/v1/rounds/nope", None, None).await.0,
+        call(&app, "POST", &no_show, Some(&token), None).await.0,
+        409
+    );
+    assert_eq!(
+        call(&app, "GET", "/intake/v1/rounds/nope", None, None)
+            .await
+            .0,
         404
     );
 }

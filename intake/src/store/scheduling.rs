@@ -17,6 +17,7 @@
 use std::collections::{HashMap, HashSet};
 
 use sqlx::{AnyConnection, Row as _};
+use storage::Backend;
 use time::Date;
 
 use super::{Conflict, Intake, StoreError, new_id};
@@ -25,8 +26,11 @@ use crate::policy::PolicyBook;
 use crate::scheduling::{self, Candidate, PreviousDose, RoundContext};
 use crate::vaccines;
 
-/// Rows per multi-row statement (9 parameters a row stays far under every engine's limit).
-const BATCH: usize = 500;
+/// Rows per multi-row statement (see [`rows_sql`] for why not more).
+const BATCH: usize = 200;
+
+/// SQLite's page cache while a round writes, KiB.
+const ROUND_CACHE_KIB: i64 = 262_144;
 
 /// The booking code alphabet: 31 symbols without `0`/`O`, `1`/`I`/`L`, padded to 32 with `#`, which is
 /// never drawn.
@@ -163,7 +167,7 @@ fn is_contention(error: &sqlx::Error) -> bool {
             db.is_unique_violation()
                 || matches!(
                     db.code().as_deref(),
-                    Some("40001" | "40P01" | "2067" | "1555" | "5" | "6")
+                    Some("40001" | "40P01" | "2067" | "1555")
                 )
         }
         _ => false,
@@ -178,14 +182,21 @@ fn placeholders(from: usize, n: usize) -> String {
         .join(", ")
 }
 
-/// `($1, …, $w), ($w+1, …)` — `rows` tuples of `width` placeholders.
-fn row_placeholders(rows: usize, width: usize) -> String {
+/// `rows` comma-separated row tuples, each `shape` of its own `width` placeholders, numbered after the
+/// `shared` ones (`$1…$shared`) that every row may use. Few placeholders a row keeps binding cheap:
+/// SQLite looks each `$N` up by a linear scan, so a statement's cost grows with the square of its
+/// placeholders.
+fn rows_sql(rows: usize, shared: usize, width: usize, shape: fn(&[String]) -> String) -> String {
     (0..rows)
         .map(|row| {
-            format!(
-                "({})",
-                placeholders(row.saturating_mul(width).saturating_add(1), width)
-            )
+            let first = row
+                .saturating_mul(width)
+                .saturating_add(shared)
+                .saturating_add(1);
+            let names: Vec<String> = (first..first.saturating_add(width))
+                .map(|i| format!("${i}"))
+                .collect();
+            shape(&names)
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -244,7 +255,8 @@ fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, StoreError> 
                 .ok_or_else(|| corrupt("a day is not YYYY-MM-DD")),
         }
     };
-    let small = |value: i64| u8::try_from(value).map_err(|_| corrupt("a dose number is out of range"));
+    let small =
+        |value: i64| u8::try_from(value).map_err(|_| corrupt("a dose number is out of range"));
     let previous_dose = match row.try_get::<Option<String>, _>("product")? {
         None => None,
         Some(product) => Some(PreviousDose {
@@ -314,10 +326,11 @@ impl Intake {
         let round_id = new_id()?;
         let fresh_id = new_id()?;
         let mut tx = self.write().begin().await?;
-        let site: Option<String> = sqlx::query_scalar("SELECT site_code FROM sites WHERE site_code = $1")
-            .bind(site_code)
-            .fetch_optional(&mut *tx)
-            .await?;
+        let site: Option<String> =
+            sqlx::query_scalar("SELECT site_code FROM sites WHERE site_code = $1")
+                .bind(site_code)
+                .fetch_optional(&mut *tx)
+                .await?;
         if site.is_none() {
             return Err(StoreError::NotFound);
         }
@@ -467,8 +480,8 @@ impl Intake {
         if round.ran_at.is_some() {
             return Err(StoreError::Conflict(Conflict::RoundAlreadyRun));
         }
-        let vaccine =
-            vaccines::vaccine(&round.product).ok_or_else(|| corrupt("a capacity's product is unknown"))?;
+        let vaccine = vaccines::vaccine(&round.product)
+            .ok_or_else(|| corrupt("a capacity's product is unknown"))?;
         let day = parse_day(&round.day).ok_or_else(|| corrupt("a capacity's day is malformed"))?;
         let seed = hex::decode(&round.seed).map_err(|_| corrupt("a round's seed is not hex"))?;
         let hospital_grade: i64 =
@@ -488,58 +501,46 @@ impl Intake {
         };
         let ranked = scheduling::rank_indices(&candidates, &context);
 
-        let mut tx = self.write().begin().await?;
-        let claimed = sqlx::query("UPDATE rounds SET ran_at = $1 WHERE round_id = $2 AND ran_at IS NULL")
-            .bind(now)
-            .bind(round_id)
-            .execute(&mut *tx)
+        let mut conn = self.write().acquire().await?;
+        // A round touches pages all over a large file: with SQLite's default 2 MiB page cache they
+        // would spill to the WAL and be read back again and again, and its multi-row statements keep a
+        // statement journal in a temporary file. A bigger cache and journals in memory for the round,
+        // then the connection's settings back.
+        let sqlite = self.backend() == Backend::Sqlite;
+        let settings: Option<(i64, i64)> = if sqlite {
+            let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+                .fetch_one(&mut *conn)
+                .await?;
+            let temp_store: i64 = sqlx::query_scalar("PRAGMA temp_store")
+                .fetch_one(&mut *conn)
+                .await?;
+            sqlx::query(&format!(
+                "PRAGMA cache_size = -{ROUND_CACHE_KIB}; PRAGMA temp_store = MEMORY"
+            ))
+            .execute(&mut *conn)
             .await?;
-        if claimed.rows_affected() == 0 {
-            return Err(StoreError::Conflict(Conflict::RoundAlreadyRun));
-        }
-        // Locks the capacity row until commit: a second scheduler on it waits, then sees our count.
-        let row = sqlx::query(
-            "UPDATE capacity SET reserved = reserved WHERE capacity_id = $1 RETURNING slots, reserved",
+            Some((cache, temp_store))
+        } else {
+            None
+        };
+        let result = invite_ranked(
+            &mut conn,
+            sqlite,
+            &round,
+            round_id,
+            &candidates,
+            &ranked,
+            now,
         )
-        .bind(&round.capacity_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let slots: i64 = row.try_get("slots")?;
-        let reserved: i64 = row.try_get("reserved")?;
-        let free = usize::try_from(slots.saturating_sub(reserved).max(0)).unwrap_or(0);
-
-        let mut made: usize = 0;
-        let mut next = ranked.iter();
-        while made < free {
-            let want = free.saturating_sub(made).min(BATCH);
-            let batch: Vec<&Candidate> = next
-                .by_ref()
-                .take(want)
-                .filter_map(|(i, _)| candidates.get(*i))
-                .collect();
-            if batch.is_empty() {
-                break;
-            }
-            let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
-            match invite_batch(&mut savepoint, &round, &batch, now).await {
-                Ok(count) => {
-                    savepoint.commit().await?;
-                    made = made.saturating_add(count);
-                }
-                Err(BatchError::Contention) => {
-                    savepoint.rollback().await?;
-                }
-                Err(BatchError::Store(error)) => return Err(error),
-            }
-        }
-        let invited = u32::try_from(made).unwrap_or(u32::MAX);
-        sqlx::query("UPDATE rounds SET invited = $1 WHERE round_id = $2")
-            .bind(i64::from(invited))
-            .bind(round_id)
-            .execute(&mut *tx)
+        .await;
+        if let Some((cache, temp_store)) = settings {
+            sqlx::query(&format!(
+                "PRAGMA cache_size = {cache}; PRAGMA temp_store = {temp_store}"
+            ))
+            .execute(&mut *conn)
             .await?;
-        tx.commit().await?;
-        Ok(invited)
+        }
+        result
     }
 
     /// The appointment of that booking code.
@@ -706,6 +707,85 @@ impl Intake {
     }
 }
 
+/// The writing half of a round, in one transaction on `conn`: claims the round, locks its capacity and
+/// invites the `ranked` candidates in order, batch by batch, until the free slots are taken.
+async fn invite_ranked(
+    conn: &mut AnyConnection,
+    sqlite: bool,
+    round: &RoundRow,
+    round_id: &str,
+    candidates: &[Candidate],
+    ranked: &[(usize, scheduling::RankKey)],
+    now: i64,
+) -> Result<u32, StoreError> {
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let claimed =
+        sqlx::query("UPDATE rounds SET ran_at = $1 WHERE round_id = $2 AND ran_at IS NULL")
+            .bind(now)
+            .bind(round_id)
+            .execute(&mut *tx)
+            .await?;
+    if claimed.rows_affected() == 0 {
+        return Err(StoreError::Conflict(Conflict::RoundAlreadyRun));
+    }
+    // Locks the capacity row until commit: a second scheduler on it waits, then sees our count.
+    let row = sqlx::query(
+        "UPDATE capacity SET reserved = reserved WHERE capacity_id = $1 RETURNING slots, reserved",
+    )
+    .bind(&round.capacity_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let slots: i64 = row.try_get("slots")?;
+    let reserved: i64 = row.try_get("reserved")?;
+    let free = usize::try_from(slots.saturating_sub(reserved).max(0)).unwrap_or(0);
+
+    let mut made: usize = 0;
+    let mut next = ranked.iter();
+    while made < free {
+        let want = free.saturating_sub(made).min(BATCH);
+        let batch: Vec<&Candidate> = next
+            .by_ref()
+            .take(want)
+            .filter_map(|(i, _)| candidates.get(*i))
+            .collect();
+        if batch.is_empty() {
+            break;
+        }
+        if sqlite {
+            // One writer: nothing runs concurrently to contend with, and no savepoint journal.
+            match invite_batch(&mut tx, round, &batch, now).await {
+                Ok(count) => made = made.saturating_add(count),
+                Err(BatchError::Store(error)) => return Err(error),
+                Err(BatchError::Contention) => {
+                    return Err(StoreError::Storage(storage::StorageError::Unavailable(
+                        "a constraint refused an invitation".to_owned(),
+                    )));
+                }
+            }
+            continue;
+        }
+        let mut savepoint = sqlx::Connection::begin(&mut *tx).await?;
+        match invite_batch(&mut savepoint, round, &batch, now).await {
+            Ok(count) => {
+                savepoint.commit().await?;
+                made = made.saturating_add(count);
+            }
+            Err(BatchError::Contention) => {
+                savepoint.rollback().await?;
+            }
+            Err(BatchError::Store(error)) => return Err(error),
+        }
+    }
+    let invited = u32::try_from(made).unwrap_or(u32::MAX);
+    sqlx::query("UPDATE rounds SET invited = $1 WHERE round_id = $2")
+        .bind(i64::from(invited))
+        .bind(round_id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(invited)
+}
+
 /// Moves a live (invited or confirmed) appointment to `status`, frees its slot and puts the
 /// registration back on the waiting list.
 async fn close_appointment(
@@ -833,8 +913,8 @@ async fn invite_batch(
         let mut done = false;
         for _ in 0..3 {
             invitee.booking_code = booking_code()?;
-            let single = insert_appointments(&mut *conn, round, std::slice::from_ref(invitee), now)
-                .await?;
+            let single =
+                insert_appointments(&mut *conn, round, std::slice::from_ref(invitee), now).await?;
             if !single.is_empty() {
                 done = true;
                 break;
@@ -871,21 +951,23 @@ async fn insert_appointments(
         "INSERT INTO appointments (appointment_id, registration_id, capacity_id, round_id, \
          dose_number, booking_code, status, created_at, updated_at) VALUES {} \
          ON CONFLICT DO NOTHING RETURNING appointment_id",
-        row_placeholders(invitees.len(), 9)
+        rows_sql(invitees.len(), 3, 4, |p| match p {
+            [id, registration, dose, code] => {
+                format!("({id}, {registration}, $1, $2, {dose}, {code}, 'invited', $3, $3)")
+            }
+            _ => String::new(),
+        })
     );
-    let mut insert = sqlx::query(&sql);
-    let round_id = round.round_id.as_str();
+    let mut insert = sqlx::query(&sql)
+        .bind(round.capacity_id.as_str())
+        .bind(round.round_id.as_str())
+        .bind(now);
     for invitee in invitees {
         insert = insert
             .bind(invitee.appointment_id.as_str())
             .bind(invitee.registration_id.as_str())
-            .bind(round.capacity_id.as_str())
-            .bind(round_id)
             .bind(invitee.dose_number)
-            .bind(invitee.booking_code.as_str())
-            .bind("invited")
-            .bind(now)
-            .bind(now);
+            .bind(invitee.booking_code.as_str());
     }
     let rows = insert.fetch_all(&mut *conn).await?;
     rows.iter()
@@ -907,6 +989,7 @@ async fn enqueue_invitations(
         return Ok(());
     }
     let mut rows = Vec::with_capacity(made.len());
+    let mut kind = "invitation";
     for invitee in made {
         let message = Message::Invitation {
             name: invitee.full_name.clone(),
@@ -915,20 +998,19 @@ async fn enqueue_invitations(
             session: round.session.clone(),
             booking_code: invitee.booking_code.clone(),
         };
-        rows.push((new_id()?, invitee.phone.as_str(), message.kind(), message.text()));
+        kind = message.kind();
+        rows.push((new_id()?, invitee.phone.as_str(), message.text()));
     }
     let sql = format!(
         "INSERT INTO notifications (notification_id, phone, kind, text, created_at) VALUES {}",
-        row_placeholders(rows.len(), 5)
+        rows_sql(rows.len(), 2, 3, |p| match p {
+            [id, phone, text] => format!("({id}, {phone}, $1, {text}, $2)"),
+            _ => String::new(),
+        })
     );
-    let mut insert = sqlx::query(&sql);
-    for (id, phone, kind, text) in &rows {
-        insert = insert
-            .bind(id.as_str())
-            .bind(*phone)
-            .bind(*kind)
-            .bind(text.as_str())
-            .bind(now);
+    let mut insert = sqlx::query(&sql).bind(kind).bind(now);
+    for (id, phone, text) in &rows {
+        insert = insert.bind(id.as_str()).bind(*phone).bind(text.as_str());
     }
     insert.execute(&mut *conn).await?;
     Ok(())
@@ -936,14 +1018,17 @@ async fn enqueue_invitations(
 
 #[cfg(test)]
 mod tests {
-    use super::{BOOKING_ALPHABET, booking_code, parse_day, row_placeholders};
+    use super::{BOOKING_ALPHABET, booking_code, parse_day, rows_sql};
 
     #[test]
     fn booking_codes_are_six_unambiguous_characters() {
         for _ in 0..200 {
             let code = booking_code().unwrap_or_default();
             assert_eq!(code.len(), 6);
-            assert!(code.bytes().all(|c| BOOKING_ALPHABET.contains(&c) && c != b'#'));
+            assert!(
+                code.bytes()
+                    .all(|c| BOOKING_ALPHABET.contains(&c) && c != b'#')
+            );
             assert!(!code.contains(['0', 'O', '1', 'I', 'L']), "{code}");
         }
     }
@@ -957,7 +1042,11 @@ mod tests {
     }
 
     #[test]
-    fn placeholders_number_rows() {
-        assert_eq!(row_placeholders(2, 2), "($1, $2), ($3, $4)");
+    fn rows_number_their_placeholders_after_the_shared_ones() {
+        let sql = rows_sql(2, 1, 2, |p| match p {
+            [a, b] => format!("({a}, $1, {b})"),
+            _ => String::new(),
+        });
+        assert_eq!(sql, "($2, $1, $3), ($4, $1, $5)");
     }
 }
