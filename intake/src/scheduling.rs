@@ -456,6 +456,23 @@ mod tests {
         assert_ne!(one, select(&people, &other_round, 10));
     }
 
+    /// A [`Candidate`] carries no registration time; even ids issued in the order people registered
+    /// give the early ones no edge: of 200 equal people, the 100 slots do not go to the first 100.
+    #[test]
+    fn registering_early_is_no_advantage() {
+        let book = book();
+        let ctx = round(&book, false);
+        let people: Vec<Candidate> = (0..200)
+            .map(|i| person(&format!("{i:06}"), "others"))
+            .collect();
+        let chosen = select(&people, &ctx, 100);
+        let early = chosen
+            .iter()
+            .filter(|id| id.parse::<u32>().unwrap() < 100)
+            .count();
+        assert!((25..=75).contains(&early), "{early} of the first 100");
+    }
+
     fn arbitrary_candidate() -> impl Strategy<Value = Candidate> {
         (
             "[a-f0-9]{8}",

@@ -246,40 +246,53 @@ fn appointment_from_row(row: &sqlx::any::AnyRow) -> Result<Appointment, StoreErr
     })
 }
 
+/// A row of [`CANDIDATES`], read by position (a million rows: no column-name lookups).
 fn candidate_from_row(row: &sqlx::any::AnyRow) -> Result<Candidate, StoreError> {
-    let day = |column: &str| -> Result<Option<Date>, StoreError> {
-        match row.try_get::<Option<String>, _>(column)? {
+    let day = |column: usize| -> Result<Option<Date>, StoreError> {
+        match row.try_get::<Option<&str>, _>(column)? {
             None => Ok(None),
-            Some(text) => parse_day(&text)
+            Some(text) => parse_day(text)
                 .map(Some)
                 .ok_or_else(|| corrupt("a day is not YYYY-MM-DD")),
         }
     };
     let small =
         |value: i64| u8::try_from(value).map_err(|_| corrupt("a dose number is out of range"));
-    let previous_dose = match row.try_get::<Option<String>, _>("product")? {
+    let previous_dose = match row.try_get::<Option<String>, _>(8)? {
         None => None,
         Some(product) => Some(PreviousDose {
             product,
-            dose_number: small(row.try_get("dose_number")?)?,
-            total_doses: small(row.try_get("total_doses")?)?,
-            date: day("vaccinated_on")?.ok_or_else(|| corrupt("a dose has no day"))?,
+            dose_number: small(row.try_get(9)?)?,
+            total_doses: small(row.try_get(10)?)?,
+            date: day(11)?.ok_or_else(|| corrupt("a dose has no day"))?,
         }),
     };
     Ok(Candidate {
-        registration_id: row.try_get("registration_id")?,
-        dob: day("dob")?.ok_or_else(|| corrupt("a date of birth is missing"))?,
-        priority_group: row.try_get("priority_group")?,
-        policy_id: row.try_get("policy_id")?,
-        policy_version: u32::try_from(row.try_get::<i64, _>("policy_version")?)
+        registration_id: row.try_get(0)?,
+        dob: day(1)?.ok_or_else(|| corrupt("a date of birth is missing"))?,
+        priority_group: row.try_get(2)?,
+        policy_id: row.try_get(3)?,
+        policy_version: u32::try_from(row.try_get::<i64, _>(4)?)
             .map_err(|_| corrupt("a policy version is out of range"))?,
-        province_code: row.try_get("province_code")?,
-        caution: row.try_get::<i64, _>("caution")? != 0,
-        postponed_until: day("postponed_until")?,
+        province_code: row.try_get(5)?,
+        caution: row.try_get::<i64, _>(6)? != 0,
+        postponed_until: day(7)?,
         previous_dose,
-        has_live_appointment: row.try_get::<i64, _>("live")? != 0,
+        has_live_appointment: row.try_get::<i64, _>(12)? != 0,
     })
 }
+
+/// The waiting registrations preferring a site (`$1`) with what the ranking needs, in the column order
+/// [`candidate_from_row`] reads: each one's last dose and whether an appointment is open.
+const CANDIDATES: &str = "SELECT r.registration_id, r.dob, r.priority_group, r.policy_id, \
+     r.policy_version, r.province_code, r.caution, r.postponed_until, \
+     d.product, d.dose_number, d.total_doses, d.vaccinated_on, \
+     CASE WHEN EXISTS (SELECT 1 FROM appointments a WHERE a.registration_id = r.registration_id \
+       AND a.status IN ('invited', 'confirmed', 'checked_in')) THEN 1 ELSE 0 END AS live \
+     FROM registrations r LEFT JOIN doses d ON d.registration_id = r.registration_id \
+       AND d.dose_number = (SELECT MAX(e.dose_number) FROM doses e \
+                            WHERE e.registration_id = r.registration_id) \
+     WHERE r.preferred_site = $1 AND r.status = 'waiting'";
 
 /// Releases one reserved slot of `capacity_id`.
 async fn release_slot(conn: &mut AnyConnection, capacity_id: &str) -> Result<(), StoreError> {
@@ -443,19 +456,7 @@ impl Intake {
     /// the ranking needs, with each one's last dose and whether an appointment is open.
     async fn candidates(&self, site_code: &str) -> Result<Vec<Candidate>, StoreError> {
         use futures_util::TryStreamExt as _;
-        let mut rows = sqlx::query(
-            "SELECT r.registration_id, r.dob, r.priority_group, r.policy_id, r.policy_version, \
-             r.province_code, r.caution, r.postponed_until, \
-             d.product, d.dose_number, d.total_doses, d.vaccinated_on, \
-             CASE WHEN EXISTS (SELECT 1 FROM appointments a WHERE a.registration_id = r.registration_id \
-               AND a.status IN ('invited', 'confirmed', 'checked_in')) THEN 1 ELSE 0 END AS live \
-             FROM registrations r LEFT JOIN doses d ON d.registration_id = r.registration_id \
-               AND d.dose_number = (SELECT MAX(e.dose_number) FROM doses e \
-                                    WHERE e.registration_id = r.registration_id) \
-             WHERE r.preferred_site = $1 AND r.status = 'waiting'",
-        )
-        .bind(site_code)
-        .fetch(self.read());
+        let mut rows = sqlx::query(CANDIDATES).bind(site_code).fetch(self.read());
         let mut candidates = Vec::new();
         while let Some(row) = rows.try_next().await? {
             candidates.push(candidate_from_row(&row)?);
