@@ -7,12 +7,19 @@
 //! slots: the capacity row is locked for the transaction and raised by a conditional
 //! `UPDATE … WHERE reserved + n <= slots`; each registration is claimed by a conditional
 //! `UPDATE … WHERE status = 'waiting'`; and the unique partial index on live appointments per person
-//! and dose refuses a second one. A batch that a concurrent writer makes fail (PostgreSQL's deadlock or
-//! serialization failure, a unique violation) is rolled back to its savepoint and counted as not made.
+//! and dose refuses a second one. On PostgreSQL each batch of invitations runs under a savepoint: a
+//! batch that a concurrent writer makes fail (a deadlock or serialization failure, a unique violation)
+//! is rolled back to it and counted as not made, and the round goes on down its list. On SQLite the one
+//! writer connection serializes rounds, so nothing can contend.
+//!
+//! A round over a large waiting list is one read (only the columns the ranking needs, streamed) and
+//! then multi-row statements of [`BATCH`] rows: `cargo run --release -p intake --example
+//! schedule_million` measures one over a million registrations.
 //!
 //! Cancelling or rescheduling puts the person back on the waiting list with the same standing: the
-//! ranking never looks at when someone (re)joined the list, so a later round ranks them exactly as it
-//! would have had they never been invited.
+//! ranking never looks at when someone (re)joined the list, so a later round ranks them by the same
+//! due-dose, priority, outbreak and age keys as before, and draws their lottery key under its own seed
+//! like everyone else's — exactly as if they had never been invited.
 
 use std::collections::{HashMap, HashSet};
 
@@ -654,8 +661,9 @@ impl Intake {
     }
 
     /// The registrant asks for another day: the same as [`Intake::cancel_appointment`] — back on the
-    /// waiting list with the same standing (the ranking never looks at when someone joined the list),
-    /// so the next round at the site ranks them as if they had never been invited.
+    /// waiting list with the same standing (the ranking never looks at when someone joined the list,
+    /// so the next round at the site ranks them as if they had never been invited; its lottery is
+    /// drawn afresh for everyone under its own seed).
     ///
     /// # Errors
     /// As [`Intake::cancel_appointment`].
