@@ -6,7 +6,8 @@
 //! cargo run --release -p intake --example schedule_million -- [N=1000000] [SLOTS=100000]
 //! ```
 //!
-//! With `SCHEDULE_MILLION_TEMPLATE=FILE`, the filled database is kept in `FILE` and later runs start
+//! With `SCHEDULE_MILLION_URL=postgres://…` (an empty database or schema, e.g. a `search_path` in the
+//! URL's `options`) it measures on PostgreSQL instead. With `SCHEDULE_MILLION_TEMPLATE=FILE` (SQLite), the filled database is kept in `FILE` and later runs start
 //! from a copy of it instead of inserting again (for profiling the round alone).
 
 #![allow(
@@ -47,9 +48,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let slots: u32 = args.next().map_or(Ok(100_000), |a| a.parse())?;
     let dir = std::env::temp_dir().join(format!("vaxcert-schedule-million-{}", std::process::id()));
     let db_path = dir.join("intake.sqlite");
-    let url = format!("sqlite:{}", db_path.display());
+    let given = std::env::var("SCHEDULE_MILLION_URL").ok();
+    let url = given
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", db_path.display()));
     let template = std::env::var_os("SCHEDULE_MILLION_TEMPLATE").map(std::path::PathBuf::from);
-    if let Some(template) = template.as_ref().filter(|t| t.exists()) {
+    if given.is_some() {
+        fill(&url, n).await?;
+    } else if let Some(template) = template.as_ref().filter(|t| t.exists()) {
         std::fs::create_dir_all(&dir)?;
         std::fs::copy(template, &db_path)?;
         println!("starting from {}", template.display());
@@ -82,7 +88,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
         elapsed.as_secs_f64()
     );
     intake.close().await;
-    std::fs::remove_dir_all(&dir)?;
+    if given.is_none() {
+        std::fs::remove_dir_all(&dir)?;
+    }
     Ok(())
 }
 

@@ -60,8 +60,12 @@ async fn publish_capacity(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let holder = site_staff(&state, &headers).await?;
-    let request: CapacityRequest = serde_json::from_slice(&body)
-        .map_err(|_| Problem::invalid("", "the body is not a capacity publication"))?;
+    let request: CapacityRequest = serde_json::from_slice(&body).map_err(|_| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body is not {day, session, product, slots}",
+        )
+    })?;
     if parse_day(&request.day).is_none() {
         return Err(Problem::invalid("day", "a day is YYYY-MM-DD"));
     }
