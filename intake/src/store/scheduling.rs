@@ -219,6 +219,7 @@ struct RoundRow {
     product: String,
     seed: String,
     ran_at: Option<i64>,
+    hospital_grade: bool,
 }
 
 /// One invitee, claimed.
@@ -438,8 +439,9 @@ impl Intake {
 
     async fn round_row(&self, round_id: &str) -> Result<RoundRow, StoreError> {
         let row = sqlx::query(
-            "SELECT o.capacity_id, c.site_code, c.day, c.session, c.product, o.seed, o.ran_at \
-             FROM rounds o JOIN capacity c ON c.capacity_id = o.capacity_id WHERE o.round_id = $1",
+            "SELECT o.capacity_id, c.site_code, c.day, c.session, c.product, o.seed, o.ran_at, \
+             s.hospital_grade FROM rounds o JOIN capacity c ON c.capacity_id = o.capacity_id \
+             JOIN sites s ON s.site_code = c.site_code WHERE o.round_id = $1",
         )
         .bind(round_id)
         .fetch_optional(self.read())
@@ -456,6 +458,7 @@ impl Intake {
                 .try_get::<Option<String>, _>("seed")?
                 .ok_or_else(|| corrupt("a round has no seed"))?,
             ran_at: row.try_get("ran_at")?,
+            hospital_grade: row.try_get::<i64, _>("hospital_grade")? != 0,
         })
     }
 
@@ -492,18 +495,12 @@ impl Intake {
             .ok_or_else(|| corrupt("a capacity's product is unknown"))?;
         let day = parse_day(&round.day).ok_or_else(|| corrupt("a capacity's day is malformed"))?;
         let seed = hex::decode(&round.seed).map_err(|_| corrupt("a round's seed is not hex"))?;
-        let hospital_grade: i64 =
-            sqlx::query_scalar("SELECT hospital_grade FROM sites WHERE site_code = $1")
-                .bind(&round.site_code)
-                .fetch_optional(self.read())
-                .await?
-                .ok_or_else(|| corrupt("a capacity's site is missing"))?;
 
         let candidates = self.candidates(&round.site_code).await?;
         let context = RoundContext {
             day,
             vaccine,
-            hospital_grade: hospital_grade != 0,
+            hospital_grade: round.hospital_grade,
             seed: &seed,
             policies,
         };
@@ -868,17 +865,41 @@ async fn invite_batch(
             )
         })
         .collect();
-    let sql = format!(
-        "UPDATE registrations SET status = 'invited' \
-         WHERE status = 'waiting' AND registration_id IN ({}) \
-         RETURNING registration_id, phone, full_name",
-        placeholders(1, batch.len())
-    );
-    let mut claim = sqlx::query(&sql);
+    // The claim re-checks what may have changed since the candidates were read: still waiting, not
+    // postponed past the day, not become a caution case for a site that cannot take one, and no dose
+    // recorded since (the last dose still the one the ranking saw).
+    let mut by_previous: std::collections::BTreeMap<i64, Vec<&str>> = Default::default();
     for candidate in batch {
-        claim = claim.bind(candidate.registration_id.as_str());
+        let previous = next_dose
+            .get(candidate.registration_id.as_str())
+            .copied()
+            .unwrap_or(1)
+            .saturating_sub(1);
+        by_previous
+            .entry(previous)
+            .or_default()
+            .push(candidate.registration_id.as_str());
     }
-    let rows = claim.fetch_all(&mut *conn).await?;
+    let mut rows = Vec::with_capacity(batch.len());
+    for (previous, ids) in &by_previous {
+        let sql = format!(
+            "UPDATE registrations SET status = 'invited' \
+             WHERE status = 'waiting' AND registration_id IN ({}) \
+             AND (postponed_until IS NULL OR postponed_until <= $1) AND (caution = 0 OR $2 = 1) \
+             AND COALESCE((SELECT MAX(d.dose_number) FROM doses d \
+                           WHERE d.registration_id = registrations.registration_id), 0) = $3 \
+             RETURNING registration_id, phone, full_name",
+            placeholders(4, ids.len())
+        );
+        let mut claim = sqlx::query(&sql)
+            .bind(round.day.as_str())
+            .bind(i64::from(round.hospital_grade))
+            .bind(*previous);
+        for id in ids {
+            claim = claim.bind(*id);
+        }
+        rows.extend(claim.fetch_all(&mut *conn).await?);
+    }
     if rows.is_empty() {
         return Ok(0);
     }
@@ -1027,7 +1048,103 @@ async fn enqueue_invitations(
 
 #[cfg(test)]
 mod tests {
-    use super::{BOOKING_ALPHABET, booking_code, parse_day, rows_sql};
+    #![allow(clippy::unwrap_used)]
+    use super::{BOOKING_ALPHABET, RoundRow, booking_code, invite_batch, parse_day, rows_sql};
+    use crate::scheduling::Candidate;
+    use crate::store::{Site, testing};
+    use time::macros::date;
+
+    /// What changed between reading the candidates and claiming them is checked again at the claim:
+    /// a postponement, a caution flag at a site that cannot take it, or a dose recorded meanwhile.
+    #[tokio::test]
+    async fn a_stale_candidate_is_not_claimed() {
+        let intake = testing::sqlite().await;
+        let site = Site {
+            site_code: "HN-0001".into(),
+            name: "Site".into(),
+            province_code: "01".into(),
+            hospital_grade: false,
+        };
+        intake.add_site(&site, 0).await.unwrap();
+        let published = intake
+            .publish_capacity(
+                "HN-0001",
+                "2021-09-14",
+                "morning",
+                "EU/1/20/1528",
+                10,
+                "n",
+                0,
+            )
+            .await
+            .unwrap();
+        let ids = ["fresh", "postponed", "caution", "dosed"];
+        for id in ids {
+            sqlx::query(
+                "INSERT INTO registrations (registration_id, campaign, phone, full_name, dob, sex, \
+                 id_kind, id_number, occupation, province_code, commune_code, admin_scheme, \
+                 declared_group, priority_group, policy_id, policy_version, preferred_site, \
+                 medical_history, status, created_at) VALUES ($1, 'covid-19', '+84900000000', 'A B', \
+                 '1980-01-01', 'male', 'citizen_id', $1, 'x', '01', '00001', 'vn-2021', 'others', \
+                 'others', 'qd-3355-byt', 1, 'HN-0001', '{}', 'waiting', 0)",
+            )
+            .bind(id)
+            .execute(intake.write())
+            .await
+            .unwrap();
+        }
+        // Changed after the round read them as plain first-dose candidates.
+        for sql in [
+            "UPDATE registrations SET postponed_until = '2021-09-20' WHERE registration_id = 'postponed'",
+            "UPDATE registrations SET caution = 1 WHERE registration_id = 'caution'",
+            "INSERT INTO appointments (appointment_id, registration_id, capacity_id, dose_number, \
+             booking_code, status, created_at, updated_at) \
+             SELECT 'old', 'dosed', capacity_id, 1, 'OLD001', 'vaccinated', 0, 0 FROM capacity",
+            "INSERT INTO doses (dose_event_id, registration_id, appointment_id, site_code, product, \
+             manufacturer, prophylaxis, lot_number, dose_number, total_doses, vaccinated_on, \
+             recorded_by, recorded_at, record_hash) VALUES ('d1', 'dosed', 'old', 'HN-0001', \
+             'EU/1/20/1528', 'm', 'vp', 'L', 1, 2, '2021-09-13', 't', 0, 'sha256:00')",
+        ] {
+            sqlx::query(sql).execute(intake.write()).await.unwrap();
+        }
+        let candidates: Vec<Candidate> = ids
+            .iter()
+            .map(|id| Candidate {
+                registration_id: (*id).to_owned(),
+                dob: date!(1980 - 01 - 01),
+                priority_group: "others".into(),
+                policy_id: "qd-3355-byt".into(),
+                policy_version: 1,
+                province_code: "01".into(),
+                caution: false,
+                postponed_until: None,
+                previous_dose: None,
+                has_live_appointment: false,
+            })
+            .collect();
+        let batch: Vec<&Candidate> = candidates.iter().collect();
+        let round = RoundRow {
+            round_id: published.round_id.clone(),
+            capacity_id: published.capacity_id.clone(),
+            site_code: "HN-0001".into(),
+            day: "2021-09-14".into(),
+            session: "morning".into(),
+            product: "EU/1/20/1528".into(),
+            seed: String::new(),
+            ran_at: None,
+            hospital_grade: false,
+        };
+        let mut conn = intake.write().acquire().await.unwrap();
+        let made = invite_batch(&mut conn, &round, &batch, 1).await;
+        assert!(matches!(made, Ok(1)));
+        let invited: Vec<String> = sqlx::query_scalar(
+            "SELECT registration_id FROM registrations WHERE status = 'invited'",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(invited, ["fresh"]);
+    }
 
     #[test]
     fn booking_codes_are_six_unambiguous_characters() {
