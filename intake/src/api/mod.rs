@@ -25,6 +25,7 @@ mod public;
 mod registry;
 mod session;
 mod site_lots;
+mod site_schedule;
 mod site_workflow;
 
 use std::sync::Arc;
@@ -105,5 +106,6 @@ pub fn router(state: IntakeState) -> Router {
         .merge(site_workflow::routes())
         .merge(site_lots::routes())
         .merge(registry::routes())
+        .merge(site_schedule::router())
         .with_state(state)
 }

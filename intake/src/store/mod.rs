@@ -13,6 +13,7 @@ mod outbox;
 mod phones;
 mod registrations;
 mod reminders;
+mod scheduling;
 mod sites;
 mod tokens;
 mod workflow;
@@ -25,6 +26,7 @@ pub use notifications::OutboxMessage;
 pub use outbox::{Confirmed, Dose, OutboxEntry};
 pub use phones::{CodeError, LoginError, PhoneSession};
 pub use registrations::{BulkError, BulkPerson, Registration};
+pub use scheduling::{Appointment, PublishedCapacity, Round, parse_day};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
 pub use workflow::{Classification, DoseInput, RecordedDose, ScreeningEffect, local_day};
@@ -102,6 +104,21 @@ pub enum Conflict {
     /// The registration is vaccinated or already cancelled.
     #[error("the registration can no longer be cancelled")]
     NotCancellable,
+    /// The product is not one intake schedules.
+    #[error("unknown vaccine product")]
+    UnknownProduct,
+    /// The session is neither `morning` nor `afternoon`.
+    #[error("the session is morning or afternoon")]
+    UnknownSession,
+    /// The day is not `YYYY-MM-DD`.
+    #[error("the day is not YYYY-MM-DD")]
+    InvalidDay,
+    /// The round has run already (a round runs once).
+    #[error("the round has already run")]
+    RoundAlreadyRun,
+    /// The appointment is not open (invited or confirmed) any more.
+    #[error("the appointment is no longer open")]
+    AppointmentClosed,
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -1,0 +1,198 @@
+//! Capacity, rounds and the day's appointments, for a site's staff (`/site/v1/…`, a site token whose
+//! subject is the site), and the public view of a round (`/intake/v1/rounds/{id}`), where anyone can
+//! check the seed against the commitment published before the round ran.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `POST /site/v1/capacity` `{day, session, product, slots}` | 201 `{capacity_id, round_id, seed_hash}` |
+//! | `POST /site/v1/rounds/{id}/run` | 200 `{invited}` |
+//! | `GET /site/v1/appointments?day=YYYY-MM-DD` | 200 `{appointments: [...]}` |
+//! | `POST /site/v1/appointments/{id}/no-show` | 200 the appointment |
+//! | `GET /intake/v1/rounds/{id}` | 200 the round (the seed once it has run) |
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{IntakeState, Problem, require_role};
+use crate::store::{Appointment, Role, StoreError, TokenHolder, parse_day};
+use crate::vaccines;
+
+/// Largest number of slots one publication may carry.
+const MAX_SLOTS: u32 = 1_000_000;
+
+/// The scheduling routes.
+pub fn router() -> Router<IntakeState> {
+    Router::new()
+        .route("/site/v1/capacity", post(publish_capacity))
+        .route("/site/v1/rounds/{id}/run", post(run_round))
+        .route("/site/v1/appointments", get(appointments))
+        .route("/site/v1/appointments/{id}/no-show", post(no_show))
+        .route("/intake/v1/rounds/{id}", get(round))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CapacityRequest {
+    day: String,
+    session: String,
+    product: String,
+    slots: u32,
+}
+
+#[derive(Deserialize)]
+struct DayQuery {
+    day: String,
+}
+
+async fn site_staff(state: &IntakeState, headers: &HeaderMap) -> Result<TokenHolder, Problem> {
+    require_role(&state.intake, headers, Role::Site).await
+}
+
+async fn publish_capacity(
+    State(state): State<IntakeState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, Problem> {
+    let holder = site_staff(&state, &headers).await?;
+    let request: CapacityRequest = serde_json::from_slice(&body).map_err(|_| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the body is not {day, session, product, slots}",
+        )
+    })?;
+    if parse_day(&request.day).is_none() {
+        return Err(Problem::invalid("day", "a day is YYYY-MM-DD"));
+    }
+    if !matches!(request.session.as_str(), "morning" | "afternoon") {
+        return Err(Problem::invalid("session", "morning or afternoon"));
+    }
+    if vaccines::vaccine(&request.product).is_none() {
+        return Err(Problem::invalid("product", "unknown vaccine product"));
+    }
+    if request.slots == 0 || request.slots > MAX_SLOTS {
+        return Err(Problem::invalid("slots", "between 1 and 1000000"));
+    }
+    let published = state
+        .intake
+        .publish_capacity(
+            &holder.subject,
+            &request.day,
+            &request.session,
+            &request.product,
+            request.slots,
+            &holder.name,
+            state.now(),
+        )
+        .await
+        .map_err(|error| match error {
+            // The token names a site that is not (or no longer) recorded.
+            StoreError::NotFound => Problem::forbidden(),
+            other => other.into(),
+        })?;
+    tracing::info!(route = "publish_capacity", "capacity published");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({
+            "capacity_id": published.capacity_id,
+            "round_id": published.round_id,
+            "seed_hash": published.seed_hash,
+        })),
+    )
+        .into_response())
+}
+
+async fn run_round(
+    State(state): State<IntakeState>,
+    headers: HeaderMap,
+    Path(round_id): Path<String>,
+) -> Result<Response, Problem> {
+    let holder = site_staff(&state, &headers).await?;
+    let round = state.intake.round(&round_id).await?;
+    if round.site_code != holder.subject {
+        return Err(Problem::forbidden());
+    }
+    let invited = state
+        .intake
+        .run_round(&round_id, &state.policies, state.now())
+        .await?;
+    tracing::info!(route = "run_round", invited, "round ran");
+    Ok(Json(json!({ "invited": invited })).into_response())
+}
+
+fn appointment_json(appointment: &Appointment) -> serde_json::Value {
+    json!({
+        "appointment_id": appointment.appointment_id,
+        "booking_code": appointment.booking_code,
+        "registration_id": appointment.registration_id,
+        "full_name": appointment.full_name,
+        "dose_number": appointment.dose_number,
+        "status": appointment.status,
+        "day": appointment.day,
+        "session": appointment.session,
+        "product": appointment.product,
+    })
+}
+
+async fn appointments(
+    State(state): State<IntakeState>,
+    headers: HeaderMap,
+    query: Result<Query<DayQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let holder = site_staff(&state, &headers).await?;
+    let Ok(Query(query)) = query else {
+        return Err(Problem::invalid("day", "a day is YYYY-MM-DD"));
+    };
+    if parse_day(&query.day).is_none() {
+        return Err(Problem::invalid("day", "a day is YYYY-MM-DD"));
+    }
+    let list = state
+        .intake
+        .appointments_for_site(&holder.subject, &query.day)
+        .await?;
+    let items: Vec<serde_json::Value> = list.iter().map(appointment_json).collect();
+    Ok(Json(json!({ "appointments": items })).into_response())
+}
+
+async fn no_show(
+    State(state): State<IntakeState>,
+    headers: HeaderMap,
+    Path(appointment_id): Path<String>,
+) -> Result<Response, Problem> {
+    let holder = site_staff(&state, &headers).await?;
+    let appointment = state.intake.appointment(&appointment_id).await?;
+    if appointment.site_code != holder.subject {
+        return Err(Problem::forbidden());
+    }
+    let appointment = state
+        .intake
+        .mark_no_show(&appointment_id, &holder.subject, state.now())
+        .await?;
+    tracing::info!(route = "no_show", "appointment marked no-show");
+    Ok(Json(appointment_json(&appointment)).into_response())
+}
+
+async fn round(
+    State(state): State<IntakeState>,
+    Path(round_id): Path<String>,
+) -> Result<Response, Problem> {
+    let round = state.intake.round(&round_id).await?;
+    Ok(Json(json!({
+        "round_id": round.round_id,
+        "capacity_id": round.capacity_id,
+        "site": round.site_code,
+        "day": round.day,
+        "session": round.session,
+        "product": round.product,
+        "seed_hash": round.seed_hash,
+        "seed": round.seed,
+        "ran_at": round.ran_at,
+        "invited": round.invited,
+    }))
+    .into_response())
+}
