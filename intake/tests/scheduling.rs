@@ -1064,7 +1064,8 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     assert!(view["seed"].is_null());
 
     let run = format!("/site/v1/rounds/{round_id}/run");
-    assert_eq!(call(&app, "POST", &run, Some(&other), None).await.0, 403);
+    // Another site's round is not shown to exist.
+    assert_eq!(call(&app, "POST", &run, Some(&other), None).await.0, 404);
     let (status, ran) = call(&app, "POST", &run, Some(&token), None).await;
     assert_eq!((status, ran["invited"].as_u64()), (200, Some(3)));
     assert_eq!(call(&app, "POST", &run, Some(&token), None).await.0, 409);
@@ -1124,7 +1125,7 @@ async fn site_routes_publish_run_list_and_mark_no_show() {
     let no_show = format!("/site/v1/appointments/{id}/no-show");
     assert_eq!(
         call(&app, "POST", &no_show, Some(&other), None).await.0,
-        403
+        404
     );
     let (status, marked) = call(&app, "POST", &no_show, Some(&token), None).await;
     assert_eq!((status, marked["status"].as_str()), (200, Some("no_show")));

@@ -145,10 +145,10 @@ fn latest_code(data: &Path, phone: &str) -> String {
             .rev()
             .find(|line| line["to"] == phone && line["kind"] == "one_time_code")
             .and_then(|line| {
+                // The first run of exactly six digits in the text.
                 let text = line["text"].as_str()?;
-                let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-                digits
-                    .get(digits.len().checked_sub(6)?..)
+                text.split(|c: char| !c.is_ascii_digit())
+                    .find(|run| run.len() == 6)
                     .map(str::to_owned)
             });
         if let Some(code) = code {
@@ -287,6 +287,7 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
     // 1,000 people register, in an order unrelated to their rank.
     let everyone = people();
     let mut by_id: HashMap<String, Person> = HashMap::new();
+    let mut cookies: HashMap<String, String> = HashMap::new();
     for phone_people in everyone.chunks(PER_PHONE).rev() {
         let phone = &phone_people[0].phone;
         let (status, _, _) = post(
@@ -303,6 +304,7 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
         );
         assert_eq!(status, 201);
         let cookie = cookie.expect("a session cookie");
+        cookies.insert(phone.clone(), cookie.clone());
         for person in phone_people {
             let (status, answer, _) = post(
                 &format!("{base}/intake/v1/registrations"),
@@ -361,10 +363,103 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
     assert_eq!(invited.len(), SLOTS, "someone was invited twice");
     assert_eq!(invited, expected_invitees(&by_id, &seed, today));
 
+    // A registrant sees and confirms their invitation; another phone cannot touch it.
+    let invitation = |id: &str| {
+        let phone = &by_id[id].phone;
+        let (status, mine) = get(
+            &format!("{base}/intake/v1/appointments"),
+            &[("Cookie", &cookies[phone])],
+        );
+        assert_eq!(status, 200);
+        mine["appointments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["registration_id"] == id && a["status"] != "cancelled")
+            .unwrap_or_else(|| panic!("no invitation listed for {id}: {mine}"))
+            .clone()
+    };
+    let first = appointments[0]["registration_id"].as_str().unwrap();
+    let code = invitation(first)["booking_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stranger = cookies
+        .iter()
+        .find(|(phone, _)| **phone != by_id[first].phone)
+        .map(|(_, cookie)| cookie.clone())
+        .unwrap();
+    let confirm = format!("{base}/intake/v1/appointments/{code}/confirmation");
+    let (status, _, _) = post(&confirm, &[("Cookie", &stranger)], &json!({}));
+    assert_eq!(status, 404, "another phone's booking code");
+    let (status, confirmed, _) = post(
+        &confirm,
+        &[("Cookie", &cookies[&by_id[first].phone])],
+        &json!({}),
+    );
+    assert_eq!(
+        (status, confirmed["status"].as_str()),
+        (200, Some("confirmed"))
+    );
+
+    // Another cancels (to come another day): the slot goes back, and the next round at the site
+    // invites them again — cancelling keeps one's standing, it is not a way to jump ahead or fall back.
+    let second = appointments[1]["registration_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let code = invitation(&second)["booking_code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _, _) = post(
+        &format!("{base}/intake/v1/appointments/{code}/cancellation"),
+        &[("Cookie", &cookies[&by_id[&second].phone])],
+        &json!({}),
+    );
+    assert_eq!(status, 200);
+    let (status, again, _) = post(
+        &format!("{base}/site/v1/capacity"),
+        &[("Authorization", &site_auth)],
+        &json!({"day": today.to_string(), "session": "morning", "product": PRODUCT, "slots": SLOTS}),
+    );
+    assert_eq!(status, 201, "{again}");
+    let (status, ran, _) = post(
+        &format!(
+            "{base}/site/v1/rounds/{}/run",
+            again["round_id"].as_str().unwrap()
+        ),
+        &[("Authorization", &site_auth)],
+        &json!({}),
+    );
+    assert_eq!((status, ran["invited"].as_u64()), (200, Some(1)));
+    assert_eq!(invitation(&second)["status"], "invited");
+    let (_, listed) = get(
+        &format!("{base}/site/v1/appointments?day={today}"),
+        &[("Authorization", &site_auth)],
+    );
+    let appointments: Vec<Value> = listed["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["status"] == "invited" || a["status"] == "confirmed")
+        .cloned()
+        .collect();
+    let live: BTreeSet<String> = appointments
+        .iter()
+        .map(|a| a["registration_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(live, invited, "the same 300, each once");
+    assert_eq!(appointments.len(), SLOTS);
+
     // On the day: check-in, screening, the dose, the site's attestation, the registry's confirmation.
     let healthy = json!({
-        "answers": {}, "vitals": {"temperature_c": 36.6, "pulse_per_min": 78, "systolic_mmhg": 120,
-                                  "diastolic_mmhg": 80, "spo2_percent": 98}
+        "answers": {
+            "severe_allergy_history": false, "reaction_previous_dose": false, "acute_illness": false,
+            "immunodeficiency": false, "pregnancy": false, "covid_last_6_months": false,
+            "bleeding_disorder": false, "uncontrolled_chronic_disease": false, "other": false
+        },
+        "vitals": {"temperature_c": 36.6, "pulse": 78, "systolic": 120, "diastolic": 80, "spo2": 98}
     });
     let mut dose_event_ids = Vec::new();
     for appointment in &appointments {
@@ -431,8 +526,18 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
     }
     assert_eq!(kinds.get("one_time_code"), Some(&(PEOPLE / PER_PHONE)));
     assert_eq!(kinds.get("registration_received"), Some(&PEOPLE));
-    assert_eq!(kinds.get("invitation"), Some(&SLOTS));
+    assert_eq!(
+        kinds.get("invitation"),
+        Some(&(SLOTS + 1)),
+        "one person invited twice"
+    );
+    assert_eq!(kinds.get("cancelled"), Some(&1));
     assert_eq!(kinds.get("dose_recorded"), Some(&SLOTS));
+    assert_eq!(
+        kinds.get("next_dose_due"),
+        Some(&SLOTS),
+        "a first dose of two"
+    );
     assert_eq!(kinds.get("certificate_available"), Some(&SLOTS));
     for line in &lines {
         let text = line["text"].as_str().unwrap();
@@ -468,6 +573,8 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
     assert_eq!(certificates.len(), SLOTS);
     let mut holders = BTreeSet::new();
     for hc1 in &certificates {
+        // Under the verifier's rate limit for one address (100/s).
+        std::thread::sleep(Duration::from_millis(12));
         let (status, report, _) = post(&format!("{base}/v1/verify"), &[], &json!({"hc1": hc1}));
         assert_eq!(status, 200);
         assert_eq!(report["valid"], true, "{report}");

@@ -16,6 +16,7 @@
 //! is echoed in an error (a field is named, its value never). Log lines name the route and the outcome,
 //! never a name, a date of birth, a document or phone number.
 
+mod appointments;
 mod auth;
 #[cfg(test)]
 mod openapi_check;

@@ -41,6 +41,15 @@ mod openapi_tests {
         ("get", "/intake/v1/policy"),
         ("get", "/intake/v1/sites"),
         ("post", "/intake/v1/organisations/staff"),
+        ("get", "/intake/v1/appointments"),
+        (
+            "post",
+            "/intake/v1/appointments/{booking_code}/confirmation",
+        ),
+        (
+            "post",
+            "/intake/v1/appointments/{booking_code}/cancellation",
+        ),
         ("get", "/intake/v1/rounds/{id}"),
         ("post", "/site/v1/capacity"),
         ("post", "/site/v1/rounds/{id}/run"),
@@ -54,16 +63,6 @@ mod openapi_tests {
         ("get", "/site/v1/lots"),
         ("post", "/site/v1/lots"),
         ("post", "/registry/v1/doses/{id}/confirmation"),
-    ];
-
-    /// The routes of `api/site_schedule.rs` (branch h/scheduling): served once that file is in the
-    /// crate, and then exactly like the others. After the merge this exception can go.
-    const SCHEDULING: &[(&str, &str)] = &[
-        ("get", "/intake/v1/rounds/{id}"),
-        ("post", "/site/v1/capacity"),
-        ("post", "/site/v1/rounds/{id}/run"),
-        ("get", "/site/v1/appointments"),
-        ("post", "/site/v1/appointments/{id}/no-show"),
     ];
 
     const HTTP_METHODS: &[&str] = &["get", "post", "put", "patch", "delete", "head", "options"];
@@ -99,20 +98,9 @@ mod openapi_tests {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("src/api")
     }
 
-    /// Whether the scheduling routes are part of this crate yet.
-    fn scheduling_merged() -> bool {
-        api_dir().join("site_schedule.rs").exists()
-    }
-
-    /// The operations the router should serve: [`ROUTES`], less [`SCHEDULING`] before its merge.
+    /// The operations the router should serve.
     fn expected() -> BTreeSet<Route> {
-        let mut routes = set(ROUTES);
-        if !scheduling_merged() {
-            for route in set(SCHEDULING) {
-                routes.remove(&route);
-            }
-        }
-        routes
+        set(ROUTES)
     }
 
     /// The path a `route` call names: a string literal, or one of the page's constants.
@@ -303,7 +291,6 @@ mod openapi_tests {
     #[test]
     fn the_document_describes_exactly_the_listed_routes() {
         assert_eq!(documented(&document()), set(ROUTES));
-        assert!(set(SCHEDULING).is_subset(&set(ROUTES)));
     }
 
     #[test]

@@ -32,22 +32,18 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use time::macros::offset;
-use time::{Date, UtcOffset};
+use time::Date;
 
 use super::session::{CLEARED_COOKIE, session_cookie, session_phone, session_token};
 use super::{IntakeState, Problem, require_role};
 use crate::registration::{MEDICAL_ITEMS, RegistrationForm, normalise_phone, validate};
 use crate::staff_csv::{self, RejectedRow, StaffCsvError};
 use crate::store::{
-    BulkPerson, CodeError, Conflict, LoginError, Registration, Role, Site, StoreError,
+    BulkPerson, CodeError, Conflict, LoginError, Registration, Role, Site, StoreError, local_day,
 };
 
 /// The largest JSON body, bytes.
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
-
-/// Viet Nam's offset: the day a registrant lives in.
-const VIETNAM: UtcOffset = offset!(+7);
 
 /// The public routes (merged into [`super::router`]).
 pub(crate) fn routes() -> Router<IntakeState> {
@@ -65,6 +61,7 @@ pub(crate) fn routes() -> Router<IntakeState> {
         .route("/intake/v1/policy", get(policy))
         .route("/intake/v1/sites", get(sites))
         .route("/intake/v1/organisations/staff", post(import_staff))
+        .merge(super::appointments::routes())
         .route_layer(from_fn(no_store_and_log))
 }
 
@@ -86,7 +83,7 @@ async fn no_store_and_log(request: Request, next: Next) -> Response {
 
 /// The day in Viet Nam.
 fn today(state: &IntakeState) -> Date {
-    (state.clock)().to_offset(VIETNAM).date()
+    local_day(state.now())
 }
 
 /// JSON paths a 422 may name: the request bodies' fields.

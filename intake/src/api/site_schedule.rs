@@ -114,8 +114,9 @@ async fn run_round(
 ) -> Result<Response, Problem> {
     let holder = site_staff(&state, &headers).await?;
     let round = state.intake.round(&round_id).await?;
+    // Another site's round is not shown to exist (as everywhere under /site/v1/).
     if round.site_code != holder.subject {
-        return Err(Problem::forbidden());
+        return Err(Problem::not_found());
     }
     let invited = state
         .intake
@@ -167,7 +168,7 @@ async fn no_show(
     let holder = site_staff(&state, &headers).await?;
     let appointment = state.intake.appointment(&appointment_id).await?;
     if appointment.site_code != holder.subject {
-        return Err(Problem::forbidden());
+        return Err(Problem::not_found());
     }
     let appointment = state
         .intake

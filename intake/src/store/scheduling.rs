@@ -578,6 +578,21 @@ impl Intake {
         appointment_from_row(&row)
     }
 
+    /// The appointments of everyone registered under `phone`, latest day first.
+    ///
+    /// # Errors
+    /// [`StoreError::Storage`].
+    pub async fn appointments_of_phone(&self, phone: &str) -> Result<Vec<Appointment>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {APPOINTMENT_COLUMNS} {APPOINTMENT_FROM} \
+             WHERE r.phone = $1 ORDER BY c.day DESC, a.booking_code"
+        ))
+        .bind(phone)
+        .fetch_all(self.read())
+        .await?;
+        rows.iter().map(appointment_from_row).collect()
+    }
+
     /// Every appointment at `site_code` on `day`, by session and booking code.
     ///
     /// # Errors
