@@ -587,3 +587,173 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
     drop(up);
     let _ = std::fs::remove_dir_all(&data);
 }
+
+/// `vaxcert serve intake` alone, in a process and a data folder of its own, delivers a confirmed dose
+/// to another process's issuer (`vaxcert up`) over HTTP with the issuer's token, the registry's step
+/// taken by `--registry-auto-confirm`; `/healthz` and `/openapi.json` describe it.
+#[test]
+fn serve_intake_delivers_to_an_issuer_in_another_process() {
+    let Some(value_sets) = value_sets() else {
+        return;
+    };
+    let issuer_data = temp_dir("intake-issuer");
+    let issuer = start_up(&issuer_data, &value_sets);
+    let data = temp_dir("intake-alone");
+    intake_cli(
+        &data,
+        &["site-add", SITE, "--name", "Trạm Y tế", "--province", "01"],
+    );
+    let site_token = intake_cli(
+        &data,
+        &[
+            "token-create",
+            "--role",
+            "site",
+            "--subject",
+            SITE,
+            "--name",
+            "nurse-lan",
+        ],
+    );
+    let token_file = issuer_data.join("internal-api.token");
+    let mut serve = command(&[
+        "serve",
+        "intake",
+        "--data",
+        data.to_str().unwrap(),
+        "--listen",
+        "127.0.0.1:0",
+        "--issuer-url",
+        &issuer.base,
+        "--issuer-token-file",
+        token_file.to_str().unwrap(),
+        "--registry-auto-confirm",
+    ]);
+    let intake = support::running::spawn(
+        &mut serve,
+        "vaxcert serve intake: listening on ",
+        "vaxcert serve intake: ready",
+    );
+    let base = intake.base.clone();
+    let (status, health) = get(&format!("{base}/healthz"), &[]);
+    assert_eq!((status, health["database"].as_str()), (200, Some("ok")));
+    let (_, openapi) = get(&format!("{base}/openapi.json"), &[]);
+    assert!(
+        openapi["paths"]["/site/v1/capacity"].is_object(),
+        "{openapi}"
+    );
+
+    let person = people().remove(0);
+    let (status, _, _) = post(
+        &format!("{base}/intake/v1/phone-codes"),
+        &[],
+        &json!({"phone": person.phone}),
+    );
+    assert_eq!(status, 202);
+    let code = latest_code(&data, &person.phone);
+    let (_, _, cookie) = post(
+        &format!("{base}/intake/v1/sessions"),
+        &[],
+        &json!({"phone": person.phone, "code": code}),
+    );
+    let cookie = cookie.expect("a session cookie");
+    let (status, _, _) = post(
+        &format!("{base}/intake/v1/registrations"),
+        &[("Cookie", &cookie)],
+        &form(&person),
+    );
+    assert_eq!(status, 201);
+
+    let site = format!("Bearer {site_token}");
+    let site = [("Authorization", site.as_str())];
+    let today = time::OffsetDateTime::now_utc()
+        .to_offset(time::macros::offset!(+7))
+        .date();
+    let (_, capacity, _) = post(
+        &format!("{base}/site/v1/capacity"),
+        &site,
+        &json!({"day": today.to_string(), "session": "afternoon", "product": PRODUCT, "slots": 1}),
+    );
+    let round = capacity["round_id"].as_str().unwrap();
+    let (_, ran, _) = post(
+        &format!("{base}/site/v1/rounds/{round}/run"),
+        &site,
+        &json!({}),
+    );
+    assert_eq!(ran["invited"], 1);
+    let (_, listed) = get(&format!("{base}/site/v1/appointments?day={today}"), &site);
+    let id = listed["appointments"][0]["appointment_id"]
+        .as_str()
+        .unwrap();
+    let steps = [
+        ("check-in", json!({})),
+        (
+            "screening",
+            json!({"answers": {"severe_allergy_history": false, "reaction_previous_dose": false,
+                    "acute_illness": false, "immunodeficiency": false, "pregnancy": false,
+                    "covid_last_6_months": false, "bleeding_disorder": false,
+                    "uncontrolled_chronic_disease": false, "other": false},
+                   "vitals": {"temperature_c": 36.8, "pulse": 70, "systolic": 118, "diastolic": 76, "spo2": 99}}),
+        ),
+        (
+            "dose",
+            json!({"lot_number": "AB1234", "vaccinated_on": today.to_string(), "dose_number": 1, "total_doses": 2}),
+        ),
+    ];
+    let mut dose_event_id = String::new();
+    for (step, body) in steps {
+        let (status, answer, _) = post(
+            &format!("{base}/site/v1/appointments/{id}/{step}"),
+            &site,
+            &body,
+        );
+        assert!(status == 200 || status == 201, "{step}: {status} {answer}");
+        if let Some(id) = answer["dose_event_id"].as_str() {
+            dose_event_id = id.to_owned();
+        }
+    }
+    let (status, _, _) = post(
+        &format!("{base}/site/v1/doses/{dose_event_id}/attestation"),
+        &site,
+        &json!({}),
+    );
+    assert_eq!(status, 200);
+
+    // The registry confirms by itself; the outbox delivers to the other process's issuer.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !outbox(&data)
+        .iter()
+        .any(|line| line["kind"] == "certificate_available")
+    {
+        assert!(Instant::now() < deadline, "no certificate announced");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let hc1 = runtime.block_on(async {
+        let ledger = issuer::ledger::Ledger::open(&format!(
+            "sqlite:{}",
+            issuer_data.join("ledger.sqlite").display()
+        ))
+        .await
+        .unwrap();
+        let records = ledger.certificates_of(&dose_event_id).await.unwrap();
+        ledger.close().await;
+        assert_eq!(records.len(), 1);
+        records[0].hc1.clone()
+    });
+    let (status, report, _) = post(
+        &format!("{}/v1/verify", issuer.base),
+        &[],
+        &json!({"hc1": hc1}),
+    );
+    assert_eq!(
+        (status, report["valid"].as_bool()),
+        (200, Some(true)),
+        "{report}"
+    );
+    assert_eq!(report["holder"]["dob"], person.dob.to_string());
+    drop(intake);
+    drop(issuer);
+    let _ = std::fs::remove_dir_all(&data);
+    let _ = std::fs::remove_dir_all(&issuer_data);
+}
