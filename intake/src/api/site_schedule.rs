@@ -20,7 +20,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{IntakeState, Problem, require_role};
-use crate::store::{Appointment, Role, StoreError, TokenHolder, parse_day};
+use crate::store::{Appointment, Lot, Role, StoreError, TokenHolder, parse_day};
 use crate::vaccines;
 
 /// Largest number of slots one publication may carry.
@@ -78,6 +78,8 @@ async fn publish_capacity(
     if request.slots == 0 || request.slots > MAX_SLOTS {
         return Err(Problem::invalid("slots", "between 1 and 1000000"));
     }
+    let lots = state.intake.lots(&holder.subject).await?;
+    let slots = whole_vials(request.slots, &lots, &request.product);
     let published = state
         .intake
         .publish_capacity(
@@ -85,7 +87,7 @@ async fn publish_capacity(
             &request.day,
             &request.session,
             &request.product,
-            request.slots,
+            slots,
             &holder.name,
             state.now(),
         )
@@ -102,9 +104,27 @@ async fn publish_capacity(
             "capacity_id": published.capacity_id,
             "round_id": published.round_id,
             "seed_hash": published.seed_hash,
+            "slots": slots,
         })),
     )
         .into_response())
+}
+
+/// `slots` rounded up to whole vials of the site's lots of `product` (the largest vial among the lots
+/// with doses left), so that no opened vial is wasted (`domain.md`: sessions rounded to whole vials); as
+/// asked when the site has no such lot.
+fn whole_vials(slots: u32, lots: &[Lot], product: &str) -> u32 {
+    let per_vial = lots
+        .iter()
+        .filter(|lot| lot.product == product && lot.doses_available > 0)
+        .filter_map(|lot| u32::try_from(lot.doses_per_vial).ok())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    slots
+        .div_ceil(per_vial)
+        .saturating_mul(per_vial)
+        .min(MAX_SLOTS)
 }
 
 async fn run_round(
@@ -196,4 +216,35 @@ async fn round(
         "invited": round.invited,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{MAX_SLOTS, whole_vials};
+    use crate::store::Lot;
+
+    fn lot(product: &str, per_vial: i64, left: i64) -> Lot {
+        Lot {
+            lot_number: format!("L{per_vial}{left}"),
+            product: product.to_owned(),
+            doses_per_vial: per_vial,
+            expires_on: "2030-01-01".to_owned(),
+            doses_available: left,
+        }
+    }
+
+    #[test]
+    fn slots_fill_whole_vials_of_the_sites_lots_of_the_product() {
+        let pfizer = "EU/1/20/1528";
+        let lots = [
+            lot(pfizer, 6, 100),
+            lot(pfizer, 10, 0),
+            lot("EU/1/21/1529", 10, 100),
+        ];
+        assert_eq!(whole_vials(100, &lots, pfizer), 102, "17 vials of 6");
+        assert_eq!(whole_vials(96, &lots, pfizer), 96);
+        assert_eq!(whole_vials(1, &lots, "EU/1/21/1529"), 10);
+        assert_eq!(whole_vials(7, &lots, "BBIBP-CorV"), 7, "no lot: as asked");
+        assert_eq!(whole_vials(MAX_SLOTS, &lots, "EU/1/21/1529"), MAX_SLOTS);
+    }
 }
