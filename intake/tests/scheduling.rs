@@ -13,18 +13,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac as _};
 use intake::api::{IntakeConfig, IntakeState, router};
-use intake::notify::{SendError, Sender};
 use intake::policy::PolicyBook;
 use intake::store::{Conflict, Intake, Role, Site, StoreError};
 use sha2::{Digest as _, Sha256};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Connection as _};
+use sqlx::AnyPool;
 use time::macros::date;
 use time::{Date, Duration};
+
+mod support;
+
+use support::{NoSms, random_hex};
 
 const PFIZER: &str = "EU/1/20/1528";
 const ASTRAZENECA: &str = "EU/1/21/1529";
@@ -32,54 +33,7 @@ const DAY: Date = date!(2021 - 09 - 14);
 const DAY_TEXT: &str = "2021-09-14";
 const NOW: i64 = 1_631_500_000;
 
-// ---- databases (after issuer/tests/support/mod.rs) ----
-
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).unwrap();
-    hex::encode(bytes)
-}
-
-fn sqlite_url() -> String {
-    let dir = std::env::temp_dir().join("vaxcert-tests").join(format!(
-        "scheduling-{}-{}",
-        std::process::id(),
-        random_hex(8)
-    ));
-    format!("sqlite:{}", dir.join("intake.sqlite").display())
-}
-
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "DATABASE_URL must be set in CI"
-            );
-            None
-        }
-    }
-}
-
-async fn postgres_url() -> Option<String> {
-    let database_url = database_url()?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let schema = format!("vaxcert_test_{now}_{}", random_hex(8));
-    let mut conn = sqlx::PgConnection::connect(&database_url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let separator = if database_url.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{database_url}{separator}options=-c%20search_path%3D{schema}"
-    ))
-}
+// ---- databases ----
 
 /// An intake database and a pool of our own for inserting rows directly.
 struct Db {
@@ -89,12 +43,8 @@ struct Db {
 }
 
 async fn open(backend: &'static str, url: &str) -> Db {
-    let intake = Intake::open(url).await.unwrap();
-    let raw = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap();
+    let intake = support::open_intake(url).await;
+    let raw = support::raw_pool(url).await;
     Db {
         backend,
         intake,
@@ -104,9 +54,9 @@ async fn open(backend: &'static str, url: &str) -> Db {
 
 /// A fresh SQLite database, and a fresh PostgreSQL schema when `DATABASE_URL` is set.
 async fn databases() -> Vec<Db> {
-    let mut out = vec![open("sqlite", &sqlite_url()).await];
-    if let Some(url) = postgres_url().await {
-        out.push(open("postgres", &url).await);
+    let mut out = Vec::new();
+    for (backend, url) in support::database_urls().await {
+        out.push(open(backend, &url).await);
     }
     out
 }
@@ -458,7 +408,7 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
     let people = crowd(50);
     let mut results = Vec::new();
     for reversed in [false, true] {
-        let db = open("sqlite", &sqlite_url()).await;
+        let db = open("sqlite", &support::sqlite_url()).await;
         add_sites(&db).await;
         let mut order = people.clone();
         if reversed {
@@ -898,7 +848,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
 
 #[tokio::test]
 async fn publication_is_validated() {
-    let db = open("sqlite", &sqlite_url()).await;
+    let db = open("sqlite", &support::sqlite_url()).await;
     add_sites(&db).await;
     let cases = [
         (
@@ -939,14 +889,6 @@ async fn publication_is_validated() {
 
 // ---- HTTP ----
 
-struct NoSms;
-
-impl Sender for NoSms {
-    fn send(&self, _phone: &str, _kind: &str, _text: &str) -> Result<(), SendError> {
-        Ok(())
-    }
-}
-
 async fn call(
     app: &axum::Router,
     method: &str,
@@ -975,7 +917,7 @@ async fn call(
 
 #[tokio::test]
 async fn site_routes_publish_run_list_and_mark_no_show() {
-    let db = open("sqlite", &sqlite_url()).await;
+    let db = open("sqlite", &support::sqlite_url()).await;
     add_sites(&db).await;
     for p in crowd(5) {
         insert_person(&db, &p).await;

@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -26,74 +25,16 @@ use http_body_util::BodyExt as _;
 use intake::api::{IntakeConfig, IntakeState, router};
 use intake::confirmation::DoseRecord;
 use intake::delivery::{DeliveryPass, IssuerClient, deliver_due};
-use intake::notify::{SendError, Sender};
 use intake::policy::PolicyBook;
 use intake::store::{Intake, Role};
 use serde_json::{Value, json};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Connection as _, Row as _};
+use sqlx::{AnyPool, Row as _};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 
-// ---------------------------------------------------------------------------------------------------
-// Databases (after issuer/tests/support/mod.rs).
+mod support;
 
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).unwrap();
-    hex::encode(bytes)
-}
-
-fn sqlite_url() -> String {
-    let dir = std::env::temp_dir().join("vaxcert-tests").join(format!(
-        "intake-workflow-{}-{}",
-        std::process::id(),
-        random_hex(8)
-    ));
-    format!("sqlite:{}", dir.join("intake.sqlite").display())
-}
-
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "DATABASE_URL must be set in CI: the intake tests run on SQLite and PostgreSQL"
-            );
-            None
-        }
-    }
-}
-
-async fn postgres_url() -> Option<String> {
-    let database_url = database_url()?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let schema = format!("vaxcert_test_{now}_{}", random_hex(8));
-    let mut conn = sqlx::PgConnection::connect(&database_url)
-        .await
-        .unwrap_or_else(|error| panic!("connect to DATABASE_URL: {error}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let separator = if database_url.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{database_url}{separator}options=-c%20search_path%3D{schema}"
-    ))
-}
-
-async fn database_urls() -> Vec<String> {
-    let mut urls = vec![sqlite_url()];
-    if let Some(url) = postgres_url().await {
-        urls.push(url);
-    }
-    urls
-}
+use support::{NoSms, random_hex};
 
 // ---------------------------------------------------------------------------------------------------
 // The world: an intake database, a second pool for fixtures, the router with a stepped clock, tokens.
@@ -102,14 +43,6 @@ async fn database_urls() -> Vec<String> {
 const T0: i64 = 1_631_584_800;
 const DAY: &str = "2021-09-14";
 const PFIZER: &str = "EU/1/20/1528";
-
-struct NoSms;
-
-impl Sender for NoSms {
-    fn send(&self, _phone: &str, _kind: &str, _text: &str) -> Result<(), SendError> {
-        Ok(())
-    }
-}
 
 struct World {
     intake: Intake,
@@ -127,12 +60,8 @@ struct World {
 
 impl World {
     async fn new(url: &str) -> World {
-        let intake = Intake::open(url).await.expect("open intake");
-        let db = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await
-            .expect("a second pool");
+        let intake = support::open_intake(url).await;
+        let db = support::raw_pool(url).await;
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = Arc::clone(&now);
         let state = IntakeState {
@@ -394,7 +323,7 @@ fn dose_body(dose_number: u8) -> Value {
 
 #[tokio::test]
 async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let registration = w
             .registration("Nguyễn Bảo Duy", "001083012345", "HN-0001")
@@ -589,7 +518,7 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
 
 #[tokio::test]
 async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let registration = w
             .registration("Trần Thị Mai", "001190000001", "HN-0001")
@@ -626,7 +555,7 @@ async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
 
 #[tokio::test]
 async fn each_screening_outcome_has_its_effects() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let screen = |site: String, appointment: String, body: Value| {
             let w = &w;
@@ -816,7 +745,7 @@ async fn each_screening_outcome_has_its_effects() {
 
 #[tokio::test]
 async fn a_site_reclassifies_and_the_declared_group_stays() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let r = w
             .registration("Phạm Thu H", "001090000011", "HN-0001")
@@ -982,7 +911,7 @@ fn calls(stub: &Shared) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_backs_off_while_the_issuer_is_down_then_records_the_certificate_once() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let id = w.confirmed_dose("Nguyễn Bảo Duy", "001083012345").await;
         let body = w.intake.outbox_entry(&id).await.unwrap().body;
@@ -1094,7 +1023,7 @@ async fn delivery_backs_off_while_the_issuer_is_down_then_records_the_certificat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let id = w.confirmed_dose("Hoàng Minh K", "001083099999").await;
         let (base, stub) = stub_issuer(Stub {
@@ -1158,7 +1087,7 @@ async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dose_requests_at_once_record_one_dose() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let registration = w
             .registration("Đặng Văn Q", "001083055555", "HN-0001")
@@ -1196,7 +1125,7 @@ async fn two_dose_requests_at_once_record_one_dose() {
 /// other-product lot is refused with nothing recorded.
 #[tokio::test]
 async fn doses_draw_from_the_sites_registered_lots() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let lot = |number: &str, product: &str, expires_on: &str, doses: i64| {
             json!({"lot_number": number, "product": product, "doses_per_vial": 6,
