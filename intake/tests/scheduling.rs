@@ -17,7 +17,7 @@ use std::sync::Arc;
 use hmac::{Hmac, Mac as _};
 use intake::api::{IntakeConfig, IntakeState, router};
 use intake::policy::PolicyBook;
-use intake::store::{Conflict, Intake, Role, Site, StoreError};
+use intake::store::{Conflict, Intake, PublishedCapacity, Role, Site, StoreError};
 use sha2::{Digest as _, Sha256};
 use sqlx::AnyPool;
 use time::macros::date;
@@ -49,6 +49,16 @@ async fn open(backend: &'static str, url: &str) -> Db {
         backend,
         intake,
         raw,
+    }
+}
+
+impl Db {
+    /// Publishes `slots` Pfizer slots at `site` for the `session` of [`DAY`], as "nurse" at [`NOW`].
+    async fn publish(&self, site: &str, session: &str, slots: u32) -> PublishedCapacity {
+        self.intake
+            .publish_capacity(site, DAY_TEXT, session, PFIZER, slots, "nurse", NOW)
+            .await
+            .unwrap()
     }
 }
 
@@ -303,11 +313,7 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
             insert_dose(&db, id, PFIZER, 1, 2, DAY - Duration::days(21 + late)).await;
             overdue.insert(id.clone(), late);
         }
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 15, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 15).await;
         let before = db.intake.round(&published.round_id).await.unwrap();
         assert_eq!(before.seed, None, "{}", db.backend);
         assert_eq!(before.seed_hash, published.seed_hash);
@@ -421,11 +427,7 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
         for p in &order {
             insert_person(&db, p).await;
         }
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "afternoon", PFIZER, 12, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "afternoon", 12).await;
         set_seed(&db, &published.round_id, &seed).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
@@ -488,11 +490,7 @@ async fn each_hard_filter_keeps_people_out() {
         insert_dose(&db, &complete.id, PFIZER, 1, 2, DAY - Duration::days(120)).await;
         insert_dose(&db, &complete.id, PFIZER, 2, 2, DAY - Duration::days(90)).await;
         // Waiting, yet with an open appointment for a first dose elsewhere.
-        let other = db
-            .intake
-            .publish_capacity("HN-0002", DAY_TEXT, "morning", PFIZER, 5, "nurse", NOW)
-            .await
-            .unwrap();
+        let other = db.publish("HN-0002", "morning", 5).await;
         sqlx::query(
             "INSERT INTO appointments (appointment_id, registration_id, capacity_id, dose_number, \
              booking_code, status, created_at, updated_at) VALUES ('live-1', $1, $2, 1, 'LIVE01', \
@@ -504,11 +502,7 @@ async fn each_hard_filter_keeps_people_out() {
         .await
         .unwrap();
 
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 100, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 100).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
             .await
@@ -518,11 +512,7 @@ async fn each_hard_filter_keeps_people_out() {
         assert_eq!(invited, expected, "{}", db.backend);
 
         // The caution case goes to the hospital-grade site (where "elsewhere" waits too).
-        let hospital = db
-            .intake
-            .publish_capacity("HN-0002", DAY_TEXT, "afternoon", PFIZER, 100, "nurse", NOW)
-            .await
-            .unwrap();
+        let hospital = db.publish("HN-0002", "afternoon", 100).await;
         sqlx::query(
             "UPDATE registrations SET preferred_site = 'HN-0002' WHERE registration_id = 'caution'",
         )
@@ -554,11 +544,7 @@ async fn a_due_second_dose_jumps_the_queue() {
         insert_person(&db, &first).await;
         insert_person(&db, &second).await;
         insert_dose(&db, &second.id, PFIZER, 1, 2, DAY - Duration::days(21)).await;
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 1, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 1).await;
         assert_eq!(
             db.intake
                 .run_round(&published.round_id, &book, NOW)
@@ -631,16 +617,8 @@ async fn concurrent_schedulers_never_overbook() {
             insert_person(&db, &p).await;
         }
         // Two rounds on the same capacity, at once.
-        let one = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 20, "nurse", NOW)
-            .await
-            .unwrap();
-        let two = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 20, "nurse", NOW)
-            .await
-            .unwrap();
+        let one = db.publish("HN-0001", "morning", 20).await;
+        let two = db.publish("HN-0001", "morning", 20).await;
         assert_eq!(one.capacity_id, two.capacity_id);
         assert_ne!(one.round_id, two.round_id);
         let (a, b) = tokio::join!(
@@ -652,11 +630,7 @@ async fn concurrent_schedulers_never_overbook() {
         assert_eq!(assert_not_overbooked(&db, &[&one.capacity_id]).await, 20);
 
         // The same round twice at once: it runs once.
-        let three = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 30, "nurse", NOW)
-            .await
-            .unwrap();
+        let three = db.publish("HN-0001", "morning", 30).await;
         let (a, b) = tokio::join!(
             db.intake.run_round(&three.round_id, &book, NOW),
             db.intake.run_round(&three.round_id, &book, NOW)
@@ -674,16 +648,8 @@ async fn concurrent_schedulers_never_overbook() {
         assert_eq!(assert_not_overbooked(&db, &[&one.capacity_id]).await, 30);
 
         // Two capacities (another session) competing for the same 50 people still waiting.
-        let morning = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 60, "nurse", NOW)
-            .await
-            .unwrap();
-        let afternoon = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "afternoon", PFIZER, 40, "nurse", NOW)
-            .await
-            .unwrap();
+        let morning = db.publish("HN-0001", "morning", 60).await;
+        let afternoon = db.publish("HN-0001", "afternoon", 40).await;
         let (a, b) = tokio::join!(
             db.intake.run_round(&morning.round_id, &book, NOW),
             db.intake.run_round(&afternoon.round_id, &book, NOW)
@@ -705,11 +671,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
         for p in crowd(3) {
             insert_person(&db, &p).await;
         }
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 2, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 2).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
             .await
@@ -799,11 +761,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
         assert_eq!(status_of(b.registration_id.clone()).await, "waiting");
 
         // A new round over the same capacity fills both slots again from the three waiting.
-        let again = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 2, "nurse", NOW)
-            .await
-            .unwrap();
+        let again = db.publish("HN-0001", "morning", 2).await;
         assert_eq!(
             db.intake
                 .run_round(&again.round_id, &book, NOW)
@@ -813,10 +771,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
         );
         assert_eq!(reserved().await, 2);
         // Re-publishing never lowers slots below what is reserved.
-        db.intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 1, "nurse", NOW)
-            .await
-            .unwrap();
+        db.publish("HN-0001", "morning", 1).await;
         assert_eq!(
             scalar(
                 &db,
