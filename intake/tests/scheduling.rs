@@ -181,6 +181,12 @@ async fn insert_dose(db: &Db, id: &str, product: &str, n: i64, total: i64, on: D
     .unwrap();
 }
 
+async fn insert_people<'a>(db: &Db, people: impl IntoIterator<Item = &'a Person>) {
+    for p in people {
+        insert_person(db, p).await;
+    }
+}
+
 async fn add_sites(db: &Db) {
     for (code, hospital) in [("HN-0001", false), ("HN-0002", true)] {
         db.intake
@@ -303,9 +309,7 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
     for db in databases().await {
         add_sites(&db).await;
         let people = crowd(60);
-        for p in &people {
-            insert_person(&db, p).await;
-        }
+        insert_people(&db, &people).await;
         // Three due second doses, 5, 30 and 0 days past Pfizer's 21-day minimum.
         let mut overdue = HashMap::new();
         for (i, late) in [(7usize, 5i64), (13, 30), (29, 0)] {
@@ -424,9 +428,7 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
                 p.created_at = NOW - 5_000_000 + i64::try_from(i).unwrap();
             }
         }
-        for p in &order {
-            insert_person(&db, p).await;
-        }
+        insert_people(&db, &order).await;
         let published = db.publish("HN-0001", "afternoon", 12).await;
         set_seed(&db, &published.round_id, &seed).await;
         db.intake
@@ -469,22 +471,24 @@ async fn each_hard_filter_keeps_people_out() {
         let too_soon = person("too-soon");
         let complete = person("complete");
         let live = person("live");
-        for p in [
-            &control,
-            &young,
-            &postponed,
-            &postponed_ends,
-            &caution,
-            &elsewhere,
-            &already,
-            &cancelled,
-            &mixing,
-            &too_soon,
-            &complete,
-            &live,
-        ] {
-            insert_person(&db, p).await;
-        }
+        insert_people(
+            &db,
+            [
+                &control,
+                &young,
+                &postponed,
+                &postponed_ends,
+                &caution,
+                &elsewhere,
+                &already,
+                &cancelled,
+                &mixing,
+                &too_soon,
+                &complete,
+                &live,
+            ],
+        )
+        .await;
         insert_dose(&db, &mixing.id, ASTRAZENECA, 1, 2, DAY - Duration::days(90)).await;
         insert_dose(&db, &too_soon.id, PFIZER, 1, 2, DAY - Duration::days(20)).await;
         insert_dose(&db, &complete.id, PFIZER, 1, 2, DAY - Duration::days(120)).await;
@@ -613,9 +617,7 @@ async fn concurrent_schedulers_never_overbook() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
         add_sites(&db).await;
-        for p in crowd(80) {
-            insert_person(&db, &p).await;
-        }
+        insert_people(&db, &crowd(80)).await;
         // Two rounds on the same capacity, at once.
         let one = db.publish("HN-0001", "morning", 20).await;
         let two = db.publish("HN-0001", "morning", 20).await;
@@ -668,9 +670,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
         add_sites(&db).await;
-        for p in crowd(3) {
-            insert_person(&db, &p).await;
-        }
+        insert_people(&db, &crowd(3)).await;
         let published = db.publish("HN-0001", "morning", 2).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
@@ -874,9 +874,7 @@ async fn call(
 async fn site_routes_publish_run_list_and_mark_no_show() {
     let db = open("sqlite", &support::sqlite_url()).await;
     add_sites(&db).await;
-    for p in crowd(5) {
-        insert_person(&db, &p).await;
-    }
+    insert_people(&db, &crowd(5)).await;
     let token = db
         .intake
         .create_token(Role::Site, "HN-0001", "nurse", 0)
