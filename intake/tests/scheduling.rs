@@ -35,7 +35,8 @@ const NOW: i64 = 1_631_500_000;
 
 // ---- databases ----
 
-/// An intake database and a pool of our own for inserting rows directly.
+/// An intake database (with the sites HN-0001 and, hospital-grade, HN-0002) and a pool of our own for
+/// inserting rows directly.
 struct Db {
     backend: &'static str,
     intake: Intake,
@@ -45,11 +46,13 @@ struct Db {
 async fn open(backend: &'static str, url: &str) -> Db {
     let intake = support::open_intake(url).await;
     let raw = support::raw_pool(url).await;
-    Db {
+    let db = Db {
         backend,
         intake,
         raw,
-    }
+    };
+    add_sites(&db).await;
+    db
 }
 
 impl Db {
@@ -307,7 +310,6 @@ fn crowd(n: usize) -> Vec<Person> {
 async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         let people = crowd(60);
         insert_people(&db, &people).await;
         // Three due second doses, 5, 30 and 0 days past Pfizer's 21-day minimum.
@@ -419,7 +421,6 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
     let mut results = Vec::new();
     for reversed in [false, true] {
         let db = open("sqlite", &support::sqlite_url()).await;
-        add_sites(&db).await;
         let mut order = people.clone();
         if reversed {
             order.reverse();
@@ -450,7 +451,6 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
 async fn each_hard_filter_keeps_people_out() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         let mut control = person("ok");
         control.group = "others";
         let mut young = person("young");
@@ -536,7 +536,6 @@ async fn each_hard_filter_keeps_people_out() {
 async fn a_due_second_dose_jumps_the_queue() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         let mut first = person("health-worker");
         first.group = "health-workers";
         first.province = "79";
@@ -616,7 +615,6 @@ async fn assert_not_overbooked(db: &Db, capacity_ids: &[&str]) -> usize {
 async fn concurrent_schedulers_never_overbook() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         insert_people(&db, &crowd(80)).await;
         // Two rounds on the same capacity, at once.
         let one = db.publish("HN-0001", "morning", 20).await;
@@ -669,7 +667,6 @@ async fn concurrent_schedulers_never_overbook() {
 async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         insert_people(&db, &crowd(3)).await;
         let published = db.publish("HN-0001", "morning", 2).await;
         db.intake
@@ -804,7 +801,6 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
 #[tokio::test]
 async fn publication_is_validated() {
     let db = open("sqlite", &support::sqlite_url()).await;
-    add_sites(&db).await;
     let cases = [
         (
             "HN-0001",
@@ -873,7 +869,6 @@ async fn call(
 #[tokio::test]
 async fn site_routes_publish_run_list_and_mark_no_show() {
     let db = open("sqlite", &support::sqlite_url()).await;
-    add_sites(&db).await;
     insert_people(&db, &crowd(5)).await;
     let token = db
         .intake
