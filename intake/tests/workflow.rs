@@ -28,7 +28,7 @@ use intake::delivery::{DeliveryPass, IssuerClient, deliver_due};
 use intake::policy::PolicyBook;
 use intake::store::{Intake, Role};
 use serde_json::{Value, json};
-use sqlx::{AnyPool, Row as _};
+use sqlx::{Any, AnyPool, Row as _};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 
@@ -175,6 +175,32 @@ impl World {
         id
     }
 
+    /// A waiting registration of `full_name` preferring `site`, invited there for dose 1: the
+    /// registration's and the appointment's ids.
+    async fn invited(&self, full_name: &str, id_number: &str, site: &str) -> (String, String) {
+        let registration = self.registration(full_name, id_number, site).await;
+        let appointment = self.appointment(&registration, site, 1).await;
+        (registration, appointment)
+    }
+
+    /// Checks `appointment` in, as `token`.
+    async fn check_in(&self, appointment: &str, token: &str) -> (StatusCode, Value) {
+        let path = format!("/site/v1/appointments/{appointment}/check-in");
+        self.call(&path, token, None).await
+    }
+
+    /// Screens `appointment` with `body`, as `token`.
+    async fn screen(&self, appointment: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/site/v1/appointments/{appointment}/screening");
+        self.call(&path, token, Some(body)).await
+    }
+
+    /// Records the dose `body` for `appointment`, as `token`.
+    async fn dose(&self, appointment: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/site/v1/appointments/{appointment}/dose");
+        self.call(&path, token, Some(body)).await
+    }
+
     async fn call(&self, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
         let request = Request::post(path)
             .header("authorization", format!("Bearer {token}"))
@@ -188,24 +214,24 @@ impl World {
         (status, value)
     }
 
-    async fn text(&self, sql: &str, id: &str) -> Option<String> {
-        sqlx::query(sql)
+    /// The one value `sql` (with `$1` bound to `id`) selects.
+    async fn scalar<T>(&self, sql: &str, id: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + Send + Unpin,
+    {
+        sqlx::query_scalar(sql)
             .bind(id)
             .fetch_one(&self.db)
             .await
-            .unwrap()
-            .try_get(0)
             .unwrap()
     }
 
+    async fn text(&self, sql: &str, id: &str) -> Option<String> {
+        self.scalar(sql, id).await
+    }
+
     async fn number(&self, sql: &str, id: &str) -> i64 {
-        sqlx::query(sql)
-            .bind(id)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap()
+        self.scalar(sql, id).await
     }
 
     async fn appointment_status(&self, id: &str) -> String {
@@ -251,22 +277,14 @@ impl World {
 
     /// Checks in, screens eligible, records dose 1 of 2, attests and confirms: the dose event id.
     async fn confirmed_dose(&self, full_name: &str, id_number: &str) -> String {
-        let registration = self.registration(full_name, id_number, "HN-0001").await;
-        let appointment = self.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
+        let (_, appointment) = self.invited(full_name, id_number, "HN-0001").await;
         assert_eq!(
-            self.call(&format!("{base}/check-in"), &self.site, None)
-                .await
-                .0,
+            self.check_in(&appointment, &self.site).await.0,
             StatusCode::OK
         );
-        let (status, _) = self
-            .call(&format!("{base}/screening"), &self.site, Some(eligible()))
-            .await;
+        let (status, _) = self.screen(&appointment, &self.site, eligible()).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, dose) = self
-            .call(&format!("{base}/dose"), &self.site, Some(dose_body(1)))
-            .await;
+        let (status, dose) = self.dose(&appointment, &self.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED, "{dose}");
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         let (status, _) = self
@@ -325,42 +343,31 @@ fn dose_body(dose_number: u8) -> Value {
 async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
     for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
-        let registration = w
-            .registration("Nguyễn Bảo Duy", "001083012345", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
+        let (registration, appointment) =
+            w.invited("Nguyễn Bảo Duy", "001083012345", "HN-0001").await;
 
         // Another site's staff see nothing of it; a registry token is not a site's.
-        let (status, _) = w
-            .call(&format!("{base}/check-in"), &w.other_site, None)
-            .await;
+        let (status, _) = w.check_in(&appointment, &w.other_site).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = w.call(&format!("{base}/check-in"), &w.registry, None).await;
+        let (status, _) = w.check_in(&appointment, &w.registry).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = w.call(&format!("{base}/check-in"), "nonsense", None).await;
+        let (status, _) = w.check_in(&appointment, "nonsense").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
 
         // Not checked in: no screening, no dose.
-        let (status, _) = w
-            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        let (status, _) = w.screen(&appointment, &w.site, eligible()).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
-        let (status, body) = w.call(&format!("{base}/check-in"), &w.site, None).await;
+        let (status, body) = w.check_in(&appointment, &w.site).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["status"], "checked_in");
         assert_eq!(w.appointment_status(&appointment).await, "checked_in");
 
         // Checked in but not screened: no dose.
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
-        let (status, body) = w
-            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        let (status, body) = w.screen(&appointment, &w.site, eligible()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["outcome"], "eligible");
         assert_eq!(body["reasons"], json!([]));
@@ -368,24 +375,18 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
         // A dose of the future, a wrong dose number and a nonsense lot are refused.
         let mut future = dose_body(1);
         future["vaccinated_on"] = json!("2021-09-15");
-        let (status, body) = w.call(&format!("{base}/dose"), &w.site, Some(future)).await;
+        let (status, body) = w.dose(&appointment, &w.site, future).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "vaccinated_on");
         let mut bad_lot = dose_body(1);
         bad_lot["lot_number"] = json!("<script>");
-        let (status, body) = w
-            .call(&format!("{base}/dose"), &w.site, Some(bad_lot))
-            .await;
+        let (status, body) = w.dose(&appointment, &w.site, bad_lot).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "lot_number");
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(2)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(2)).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
-        let (status, dose) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, dose) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED, "{dose}");
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         let record_hash = dose["record_hash"].as_str().unwrap().to_owned();
@@ -430,23 +431,12 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
         assert_eq!(due.len(), 2);
 
         // Twice: the same appointment, then another appointment for the same dose: 409, one row.
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT);
         let again = w.appointment(&registration, "HN-0001", 1).await;
-        let again_base = format!("/site/v1/appointments/{again}");
-        w.call(&format!("{again_base}/check-in"), &w.site, None)
-            .await;
-        w.call(
-            &format!("{again_base}/screening"),
-            &w.site,
-            Some(eligible()),
-        )
-        .await;
-        let (status, _) = w
-            .call(&format!("{again_base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        w.check_in(&again, &w.site).await;
+        w.screen(&again, &w.site, eligible()).await;
+        let (status, _) = w.dose(&again, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(
             w.number(
@@ -520,17 +510,10 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
 async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
     for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
-        let registration = w
-            .registration("Trần Thị Mai", "001190000001", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
-        w.call(&format!("{base}/check-in"), &w.site, None).await;
-        w.call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
-        let (_, dose) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (_, appointment) = w.invited("Trần Thị Mai", "001190000001", "HN-0001").await;
+        w.check_in(&appointment, &w.site).await;
+        w.screen(&appointment, &w.site, eligible()).await;
+        let (_, dose) = w.dose(&appointment, &w.site, dose_body(1)).await;
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         assert_eq!(w.intake.confirm_all_attested(T0).await.unwrap(), 0);
         w.call(&format!("/site/v1/doses/{id}/attestation"), &w.site, None)
@@ -560,26 +543,14 @@ async fn each_screening_outcome_has_its_effects() {
         let screen = |site: String, appointment: String, body: Value| {
             let w = &w;
             async move {
-                let (status, _) = w
-                    .call(
-                        &format!("/site/v1/appointments/{appointment}/check-in"),
-                        &site,
-                        None,
-                    )
-                    .await;
+                let (status, _) = w.check_in(&appointment, &site).await;
                 assert_eq!(status, StatusCode::OK);
-                w.call(
-                    &format!("/site/v1/appointments/{appointment}/screening"),
-                    &site,
-                    Some(body),
-                )
-                .await
+                w.screen(&appointment, &site, body).await
             }
         };
 
         // Nonsense vital signs: 422 naming the field, nothing recorded.
-        let r = w.registration("Lê Văn A", "001090000001", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (_, a) = w.invited("Lê Văn A", "001090000001", "HN-0001").await;
         let (status, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -600,8 +571,7 @@ async fn each_screening_outcome_has_its_effects() {
 
         // Caution at an ordinary site: refused here, back to waiting for a hospital, slot released.
         let reserved = w.reserved("HN-0001").await;
-        let r = w.registration("Lê Văn B", "001090000002", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (r, a) = w.invited("Lê Văn B", "001090000002", "HN-0001").await;
         let (status, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -626,8 +596,7 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(w.message_kinds("001090000002").await, ["cancelled"]);
 
         // Caution at a hospital-grade site: dose today.
-        let r = w.registration("Lê Văn C", "001090000003", "HN-0002").await;
-        let a = w.appointment(&r, "HN-0002", 1).await;
+        let (r, a) = w.invited("Lê Văn C", "001090000003", "HN-0002").await;
         let (status, body) = screen(
             w.hospital.clone(),
             a.clone(),
@@ -637,13 +606,7 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["outcome"], "caution");
         assert_eq!(body["appointment_status"], "checked_in");
-        let (status, _) = w
-            .call(
-                &format!("/site/v1/appointments/{a}/dose"),
-                &w.hospital,
-                Some(dose_body(1)),
-            )
-            .await;
+        let (status, _) = w.dose(&a, &w.hospital, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(
             w.number(
@@ -656,8 +619,7 @@ async fn each_screening_outcome_has_its_effects() {
 
         // Fever: postponed a week, waiting again, slot released, told when.
         let reserved = w.reserved("HN-0001").await;
-        let r = w.registration("Lê Văn D", "001090000004", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (r, a) = w.invited("Lê Văn D", "001090000004", "HN-0001").await;
         let (status, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -681,18 +643,11 @@ async fn each_screening_outcome_has_its_effects() {
         );
         assert_eq!(w.reserved("HN-0001").await, reserved);
         assert_eq!(w.message_kinds("001090000004").await, ["postponed"]);
-        let (status, _) = w
-            .call(
-                &format!("/site/v1/appointments/{a}/dose"),
-                &w.site,
-                Some(dose_body(1)),
-            )
-            .await;
+        let (status, _) = w.dose(&a, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT, "no dose after a postponement");
 
         // COVID-19 in the last 6 months: 90 days.
-        let r = w.registration("Lê Văn E", "001090000005", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (_, a) = w.invited("Lê Văn E", "001090000005", "HN-0001").await;
         let (_, body) = screen(
             w.site.clone(),
             a,
@@ -703,8 +658,7 @@ async fn each_screening_outcome_has_its_effects() {
 
         // Contraindicated: refused for good, slot released.
         let reserved = w.reserved("HN-0001").await;
-        let r = w.registration("Lê Văn F", "001090000006", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (r, a) = w.invited("Lê Văn F", "001090000006", "HN-0001").await;
         let (_, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -724,20 +678,13 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(outcome.as_deref(), Some("contraindicated"));
 
         // A cancelled appointment cannot be checked in.
-        let r = w.registration("Lê Văn G", "001090000007", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (_, a) = w.invited("Lê Văn G", "001090000007", "HN-0001").await;
         sqlx::query("UPDATE appointments SET status = 'cancelled' WHERE appointment_id = $1")
             .bind(&a)
             .execute(&w.db)
             .await
             .unwrap();
-        let (status, _) = w
-            .call(
-                &format!("/site/v1/appointments/{a}/check-in"),
-                &w.site,
-                None,
-            )
-            .await;
+        let (status, _) = w.check_in(&a, &w.site).await;
         assert_eq!(status, StatusCode::CONFLICT);
         w.intake.close().await;
     }
@@ -1089,14 +1036,10 @@ async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
 async fn two_dose_requests_at_once_record_one_dose() {
     for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
-        let registration = w
-            .registration("Đặng Văn Q", "001083055555", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
+        let (registration, appointment) = w.invited("Đặng Văn Q", "001083055555", "HN-0001").await;
         let base = format!("/site/v1/appointments/{appointment}");
-        w.call(&format!("{base}/check-in"), &w.site, None).await;
-        w.call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        w.check_in(&appointment, &w.site).await;
+        w.screen(&appointment, &w.site, eligible()).await;
         let path = format!("{base}/dose");
         let (first, second) = tokio::join!(
             w.call(&path, &w.site, Some(dose_body(1))),
@@ -1155,25 +1098,17 @@ async fn doses_draw_from_the_sites_registered_lots() {
         let (status, _) = w.call("/site/v1/lots", &w.registry, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
-        let registration = w
-            .registration("Lê Văn Tám", "001083099999", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
-        w.call(&format!("{base}/check-in"), &w.site, None).await;
-        let (status, _) = w
-            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        let (_, appointment) = w.invited("Lê Văn Tám", "001083099999", "HN-0001").await;
+        w.check_in(&appointment, &w.site).await;
+        let (status, _) = w.screen(&appointment, &w.site, eligible()).await;
         assert_eq!(status, StatusCode::OK);
         for refused in ["OLD-1", "EMPTY-1", "AZ-1"] {
             let mut body = dose_body(1);
             body["lot_number"] = json!(refused);
-            let (status, _) = w.call(&format!("{base}/dose"), &w.site, Some(body)).await;
+            let (status, _) = w.dose(&appointment, &w.site, body).await;
             assert_eq!(status, StatusCode::CONFLICT, "{refused}");
         }
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED);
         let lots = w.intake.lots("HN-0001").await.unwrap();
         let left = |number: &str| {
