@@ -27,76 +27,7 @@ use intake::store::{Intake, Role, Site};
 use serde_json::{Value, json};
 use tower::ServiceExt as _;
 
-mod support {
-    //! Fresh databases: SQLite always, PostgreSQL in a schema of its own when `DATABASE_URL` is set
-    //! (after `issuer/tests/support/mod.rs`).
-
-    use intake::store::Intake;
-    use sqlx::Connection as _;
-
-    pub fn random_hex(n: usize) -> String {
-        let mut bytes = vec![0u8; n];
-        getrandom::fill(&mut bytes).expect("randomness");
-        hex::encode(bytes)
-    }
-
-    async fn sqlite() -> Intake {
-        let dir = std::env::temp_dir().join("vaxcert-tests").join(format!(
-            "intake-registration-{}-{}",
-            std::process::id(),
-            random_hex(8)
-        ));
-        Intake::open(&format!("sqlite:{}", dir.join("intake.sqlite").display()))
-            .await
-            .expect("open a SQLite intake database")
-    }
-
-    fn database_url() -> Option<String> {
-        match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => Some(url),
-            _ => {
-                assert!(
-                    std::env::var("CI").as_deref() != Ok("true"),
-                    "DATABASE_URL must be set in CI: the intake tests run on SQLite and PostgreSQL"
-                );
-                None
-            }
-        }
-    }
-
-    async fn postgres() -> Option<Intake> {
-        let url = database_url()?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
-        let schema = format!("vaxcert_test_{now}_{}", random_hex(8));
-        let mut conn = sqlx::PgConnection::connect(&url)
-            .await
-            .expect("connect to DATABASE_URL");
-        sqlx::query(&format!("CREATE SCHEMA {schema}"))
-            .execute(&mut conn)
-            .await
-            .expect("create a schema");
-        conn.close().await.ok();
-        let separator = if url.contains('?') { '&' } else { '?' };
-        let url = format!("{url}{separator}options=-c%20search_path%3D{schema}");
-        Some(
-            Intake::open(&url)
-                .await
-                .expect("open a PostgreSQL intake database"),
-        )
-    }
-
-    /// A fresh SQLite database and, when `DATABASE_URL` is set, a fresh PostgreSQL one.
-    pub async fn databases() -> Vec<Intake> {
-        let mut out = vec![sqlite().await];
-        if let Some(intake) = postgres().await {
-            out.push(intake);
-        }
-        out
-    }
-}
+mod support;
 
 /// 2021-08-01 10:00 in Viet Nam: Decision 3355/QĐ-BYT is in force.
 const T0: i64 = 1_627_786_800;

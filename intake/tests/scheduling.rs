@@ -13,18 +13,19 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac as _};
 use intake::api::{IntakeConfig, IntakeState, router};
-use intake::notify::{SendError, Sender};
 use intake::policy::PolicyBook;
-use intake::store::{Conflict, Intake, Role, Site, StoreError};
+use intake::store::{Conflict, Intake, PublishedCapacity, Role, Site, StoreError};
 use sha2::{Digest as _, Sha256};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Connection as _};
+use sqlx::AnyPool;
 use time::macros::date;
 use time::{Date, Duration};
+
+mod support;
+
+use support::{NoSms, random_hex};
 
 const PFIZER: &str = "EU/1/20/1528";
 const ASTRAZENECA: &str = "EU/1/21/1529";
@@ -32,56 +33,10 @@ const DAY: Date = date!(2021 - 09 - 14);
 const DAY_TEXT: &str = "2021-09-14";
 const NOW: i64 = 1_631_500_000;
 
-// ---- databases (after issuer/tests/support/mod.rs) ----
+// ---- databases ----
 
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).unwrap();
-    hex::encode(bytes)
-}
-
-fn sqlite_url() -> String {
-    let dir = std::env::temp_dir().join("vaxcert-tests").join(format!(
-        "scheduling-{}-{}",
-        std::process::id(),
-        random_hex(8)
-    ));
-    format!("sqlite:{}", dir.join("intake.sqlite").display())
-}
-
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "DATABASE_URL must be set in CI"
-            );
-            None
-        }
-    }
-}
-
-async fn postgres_url() -> Option<String> {
-    let database_url = database_url()?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let schema = format!("vaxcert_test_{now}_{}", random_hex(8));
-    let mut conn = sqlx::PgConnection::connect(&database_url).await.unwrap();
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let separator = if database_url.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{database_url}{separator}options=-c%20search_path%3D{schema}"
-    ))
-}
-
-/// An intake database and a pool of our own for inserting rows directly.
+/// An intake database (with the sites HN-0001 and, hospital-grade, HN-0002) and a pool of our own for
+/// inserting rows directly.
 struct Db {
     backend: &'static str,
     intake: Intake,
@@ -89,24 +44,32 @@ struct Db {
 }
 
 async fn open(backend: &'static str, url: &str) -> Db {
-    let intake = Intake::open(url).await.unwrap();
-    let raw = AnyPoolOptions::new()
-        .max_connections(1)
-        .connect(url)
-        .await
-        .unwrap();
-    Db {
+    let intake = support::open_intake(url).await;
+    let raw = support::raw_pool(url).await;
+    let db = Db {
         backend,
         intake,
         raw,
+    };
+    add_sites(&db).await;
+    db
+}
+
+impl Db {
+    /// Publishes `slots` Pfizer slots at `site` for the `session` of [`DAY`], as "nurse" at [`NOW`].
+    async fn publish(&self, site: &str, session: &str, slots: u32) -> PublishedCapacity {
+        self.intake
+            .publish_capacity(site, DAY_TEXT, session, PFIZER, slots, "nurse", NOW)
+            .await
+            .unwrap()
     }
 }
 
 /// A fresh SQLite database, and a fresh PostgreSQL schema when `DATABASE_URL` is set.
 async fn databases() -> Vec<Db> {
-    let mut out = vec![open("sqlite", &sqlite_url()).await];
-    if let Some(url) = postgres_url().await {
-        out.push(open("postgres", &url).await);
+    let mut out = Vec::new();
+    for (backend, url) in support::database_urls().await {
+        out.push(open(backend, &url).await);
     }
     out
 }
@@ -219,6 +182,12 @@ async fn insert_dose(db: &Db, id: &str, product: &str, n: i64, total: i64, on: D
     .execute(&db.raw)
     .await
     .unwrap();
+}
+
+async fn insert_people<'a>(db: &Db, people: impl IntoIterator<Item = &'a Person>) {
+    for p in people {
+        insert_person(db, p).await;
+    }
 }
 
 async fn add_sites(db: &Db) {
@@ -341,11 +310,8 @@ fn crowd(n: usize) -> Vec<Person> {
 async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         let people = crowd(60);
-        for p in &people {
-            insert_person(&db, p).await;
-        }
+        insert_people(&db, &people).await;
         // Three due second doses, 5, 30 and 0 days past Pfizer's 21-day minimum.
         let mut overdue = HashMap::new();
         for (i, late) in [(7usize, 5i64), (13, 30), (29, 0)] {
@@ -353,11 +319,7 @@ async fn a_round_invites_exactly_the_top_n_of_an_independent_ranking() {
             insert_dose(&db, id, PFIZER, 1, 2, DAY - Duration::days(21 + late)).await;
             overdue.insert(id.clone(), late);
         }
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 15, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 15).await;
         let before = db.intake.round(&published.round_id).await.unwrap();
         assert_eq!(before.seed, None, "{}", db.backend);
         assert_eq!(before.seed_hash, published.seed_hash);
@@ -458,8 +420,7 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
     let people = crowd(50);
     let mut results = Vec::new();
     for reversed in [false, true] {
-        let db = open("sqlite", &sqlite_url()).await;
-        add_sites(&db).await;
+        let db = open("sqlite", &support::sqlite_url()).await;
         let mut order = people.clone();
         if reversed {
             order.reverse();
@@ -468,14 +429,8 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
                 p.created_at = NOW - 5_000_000 + i64::try_from(i).unwrap();
             }
         }
-        for p in &order {
-            insert_person(&db, p).await;
-        }
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "afternoon", PFIZER, 12, "nurse", NOW)
-            .await
-            .unwrap();
+        insert_people(&db, &order).await;
+        let published = db.publish("HN-0001", "afternoon", 12).await;
         set_seed(&db, &published.round_id, &seed).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
@@ -496,7 +451,6 @@ async fn neither_insertion_order_nor_registration_time_changes_who_is_invited() 
 async fn each_hard_filter_keeps_people_out() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         let mut control = person("ok");
         control.group = "others";
         let mut young = person("young");
@@ -517,32 +471,30 @@ async fn each_hard_filter_keeps_people_out() {
         let too_soon = person("too-soon");
         let complete = person("complete");
         let live = person("live");
-        for p in [
-            &control,
-            &young,
-            &postponed,
-            &postponed_ends,
-            &caution,
-            &elsewhere,
-            &already,
-            &cancelled,
-            &mixing,
-            &too_soon,
-            &complete,
-            &live,
-        ] {
-            insert_person(&db, p).await;
-        }
+        insert_people(
+            &db,
+            [
+                &control,
+                &young,
+                &postponed,
+                &postponed_ends,
+                &caution,
+                &elsewhere,
+                &already,
+                &cancelled,
+                &mixing,
+                &too_soon,
+                &complete,
+                &live,
+            ],
+        )
+        .await;
         insert_dose(&db, &mixing.id, ASTRAZENECA, 1, 2, DAY - Duration::days(90)).await;
         insert_dose(&db, &too_soon.id, PFIZER, 1, 2, DAY - Duration::days(20)).await;
         insert_dose(&db, &complete.id, PFIZER, 1, 2, DAY - Duration::days(120)).await;
         insert_dose(&db, &complete.id, PFIZER, 2, 2, DAY - Duration::days(90)).await;
         // Waiting, yet with an open appointment for a first dose elsewhere.
-        let other = db
-            .intake
-            .publish_capacity("HN-0002", DAY_TEXT, "morning", PFIZER, 5, "nurse", NOW)
-            .await
-            .unwrap();
+        let other = db.publish("HN-0002", "morning", 5).await;
         sqlx::query(
             "INSERT INTO appointments (appointment_id, registration_id, capacity_id, dose_number, \
              booking_code, status, created_at, updated_at) VALUES ('live-1', $1, $2, 1, 'LIVE01', \
@@ -554,11 +506,7 @@ async fn each_hard_filter_keeps_people_out() {
         .await
         .unwrap();
 
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 100, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 100).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
             .await
@@ -568,11 +516,7 @@ async fn each_hard_filter_keeps_people_out() {
         assert_eq!(invited, expected, "{}", db.backend);
 
         // The caution case goes to the hospital-grade site (where "elsewhere" waits too).
-        let hospital = db
-            .intake
-            .publish_capacity("HN-0002", DAY_TEXT, "afternoon", PFIZER, 100, "nurse", NOW)
-            .await
-            .unwrap();
+        let hospital = db.publish("HN-0002", "afternoon", 100).await;
         sqlx::query(
             "UPDATE registrations SET preferred_site = 'HN-0002' WHERE registration_id = 'caution'",
         )
@@ -592,7 +536,6 @@ async fn each_hard_filter_keeps_people_out() {
 async fn a_due_second_dose_jumps_the_queue() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
         let mut first = person("health-worker");
         first.group = "health-workers";
         first.province = "79";
@@ -604,11 +547,7 @@ async fn a_due_second_dose_jumps_the_queue() {
         insert_person(&db, &first).await;
         insert_person(&db, &second).await;
         insert_dose(&db, &second.id, PFIZER, 1, 2, DAY - Duration::days(21)).await;
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 1, "nurse", NOW)
-            .await
-            .unwrap();
+        let published = db.publish("HN-0001", "morning", 1).await;
         assert_eq!(
             db.intake
                 .run_round(&published.round_id, &book, NOW)
@@ -676,21 +615,10 @@ async fn assert_not_overbooked(db: &Db, capacity_ids: &[&str]) -> usize {
 async fn concurrent_schedulers_never_overbook() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
-        for p in crowd(80) {
-            insert_person(&db, &p).await;
-        }
+        insert_people(&db, &crowd(80)).await;
         // Two rounds on the same capacity, at once.
-        let one = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 20, "nurse", NOW)
-            .await
-            .unwrap();
-        let two = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 20, "nurse", NOW)
-            .await
-            .unwrap();
+        let one = db.publish("HN-0001", "morning", 20).await;
+        let two = db.publish("HN-0001", "morning", 20).await;
         assert_eq!(one.capacity_id, two.capacity_id);
         assert_ne!(one.round_id, two.round_id);
         let (a, b) = tokio::join!(
@@ -702,11 +630,7 @@ async fn concurrent_schedulers_never_overbook() {
         assert_eq!(assert_not_overbooked(&db, &[&one.capacity_id]).await, 20);
 
         // The same round twice at once: it runs once.
-        let three = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 30, "nurse", NOW)
-            .await
-            .unwrap();
+        let three = db.publish("HN-0001", "morning", 30).await;
         let (a, b) = tokio::join!(
             db.intake.run_round(&three.round_id, &book, NOW),
             db.intake.run_round(&three.round_id, &book, NOW)
@@ -724,16 +648,8 @@ async fn concurrent_schedulers_never_overbook() {
         assert_eq!(assert_not_overbooked(&db, &[&one.capacity_id]).await, 30);
 
         // Two capacities (another session) competing for the same 50 people still waiting.
-        let morning = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 60, "nurse", NOW)
-            .await
-            .unwrap();
-        let afternoon = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "afternoon", PFIZER, 40, "nurse", NOW)
-            .await
-            .unwrap();
+        let morning = db.publish("HN-0001", "morning", 60).await;
+        let afternoon = db.publish("HN-0001", "afternoon", 40).await;
         let (a, b) = tokio::join!(
             db.intake.run_round(&morning.round_id, &book, NOW),
             db.intake.run_round(&afternoon.round_id, &book, NOW)
@@ -751,15 +667,8 @@ async fn concurrent_schedulers_never_overbook() {
 async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
     let book = PolicyBook::builtin().unwrap();
     for db in databases().await {
-        add_sites(&db).await;
-        for p in crowd(3) {
-            insert_person(&db, &p).await;
-        }
-        let published = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 2, "nurse", NOW)
-            .await
-            .unwrap();
+        insert_people(&db, &crowd(3)).await;
+        let published = db.publish("HN-0001", "morning", 2).await;
         db.intake
             .run_round(&published.round_id, &book, NOW)
             .await
@@ -849,11 +758,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
         assert_eq!(status_of(b.registration_id.clone()).await, "waiting");
 
         // A new round over the same capacity fills both slots again from the three waiting.
-        let again = db
-            .intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 2, "nurse", NOW)
-            .await
-            .unwrap();
+        let again = db.publish("HN-0001", "morning", 2).await;
         assert_eq!(
             db.intake
                 .run_round(&again.round_id, &book, NOW)
@@ -863,10 +768,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
         );
         assert_eq!(reserved().await, 2);
         // Re-publishing never lowers slots below what is reserved.
-        db.intake
-            .publish_capacity("HN-0001", DAY_TEXT, "morning", PFIZER, 1, "nurse", NOW)
-            .await
-            .unwrap();
+        db.publish("HN-0001", "morning", 1).await;
         assert_eq!(
             scalar(
                 &db,
@@ -898,8 +800,7 @@ async fn cancellations_and_no_shows_free_the_slot_and_return_to_waiting() {
 
 #[tokio::test]
 async fn publication_is_validated() {
-    let db = open("sqlite", &sqlite_url()).await;
-    add_sites(&db).await;
+    let db = open("sqlite", &support::sqlite_url()).await;
     let cases = [
         (
             "HN-0001",
@@ -939,14 +840,6 @@ async fn publication_is_validated() {
 
 // ---- HTTP ----
 
-struct NoSms;
-
-impl Sender for NoSms {
-    fn send(&self, _phone: &str, _kind: &str, _text: &str) -> Result<(), SendError> {
-        Ok(())
-    }
-}
-
 async fn call(
     app: &axum::Router,
     method: &str,
@@ -975,11 +868,8 @@ async fn call(
 
 #[tokio::test]
 async fn site_routes_publish_run_list_and_mark_no_show() {
-    let db = open("sqlite", &sqlite_url()).await;
-    add_sites(&db).await;
-    for p in crowd(5) {
-        insert_person(&db, &p).await;
-    }
+    let db = open("sqlite", &support::sqlite_url()).await;
+    insert_people(&db, &crowd(5)).await;
     let token = db
         .intake
         .create_token(Role::Site, "HN-0001", "nurse", 0)

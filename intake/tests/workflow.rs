@@ -16,7 +16,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -26,74 +25,16 @@ use http_body_util::BodyExt as _;
 use intake::api::{IntakeConfig, IntakeState, router};
 use intake::confirmation::DoseRecord;
 use intake::delivery::{DeliveryPass, IssuerClient, deliver_due};
-use intake::notify::{SendError, Sender};
 use intake::policy::PolicyBook;
 use intake::store::{Intake, Role};
 use serde_json::{Value, json};
-use sqlx::any::AnyPoolOptions;
-use sqlx::{AnyPool, Connection as _, Row as _};
+use sqlx::{Any, AnyPool, Row as _};
 use time::OffsetDateTime;
 use tower::ServiceExt as _;
 
-// ---------------------------------------------------------------------------------------------------
-// Databases (after issuer/tests/support/mod.rs).
+mod support;
 
-fn random_hex(n: usize) -> String {
-    let mut bytes = vec![0u8; n];
-    getrandom::fill(&mut bytes).unwrap();
-    hex::encode(bytes)
-}
-
-fn sqlite_url() -> String {
-    let dir = std::env::temp_dir().join("vaxcert-tests").join(format!(
-        "intake-workflow-{}-{}",
-        std::process::id(),
-        random_hex(8)
-    ));
-    format!("sqlite:{}", dir.join("intake.sqlite").display())
-}
-
-fn database_url() -> Option<String> {
-    match std::env::var("DATABASE_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "DATABASE_URL must be set in CI: the intake tests run on SQLite and PostgreSQL"
-            );
-            None
-        }
-    }
-}
-
-async fn postgres_url() -> Option<String> {
-    let database_url = database_url()?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    let schema = format!("vaxcert_test_{now}_{}", random_hex(8));
-    let mut conn = sqlx::PgConnection::connect(&database_url)
-        .await
-        .unwrap_or_else(|error| panic!("connect to DATABASE_URL: {error}"));
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    conn.close().await.ok();
-    let separator = if database_url.contains('?') { '&' } else { '?' };
-    Some(format!(
-        "{database_url}{separator}options=-c%20search_path%3D{schema}"
-    ))
-}
-
-async fn database_urls() -> Vec<String> {
-    let mut urls = vec![sqlite_url()];
-    if let Some(url) = postgres_url().await {
-        urls.push(url);
-    }
-    urls
-}
+use support::{NoSms, random_hex};
 
 // ---------------------------------------------------------------------------------------------------
 // The world: an intake database, a second pool for fixtures, the router with a stepped clock, tokens.
@@ -102,14 +43,6 @@ async fn database_urls() -> Vec<String> {
 const T0: i64 = 1_631_584_800;
 const DAY: &str = "2021-09-14";
 const PFIZER: &str = "EU/1/20/1528";
-
-struct NoSms;
-
-impl Sender for NoSms {
-    fn send(&self, _phone: &str, _kind: &str, _text: &str) -> Result<(), SendError> {
-        Ok(())
-    }
-}
 
 struct World {
     intake: Intake,
@@ -127,12 +60,8 @@ struct World {
 
 impl World {
     async fn new(url: &str) -> World {
-        let intake = Intake::open(url).await.expect("open intake");
-        let db = AnyPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await
-            .expect("a second pool");
+        let intake = support::open_intake(url).await;
+        let db = support::raw_pool(url).await;
         let now = Arc::new(AtomicI64::new(T0));
         let clock_now = Arc::clone(&now);
         let state = IntakeState {
@@ -246,6 +175,32 @@ impl World {
         id
     }
 
+    /// A waiting registration of `full_name` preferring `site`, invited there for dose 1: the
+    /// registration's and the appointment's ids.
+    async fn invited(&self, full_name: &str, id_number: &str, site: &str) -> (String, String) {
+        let registration = self.registration(full_name, id_number, site).await;
+        let appointment = self.appointment(&registration, site, 1).await;
+        (registration, appointment)
+    }
+
+    /// Checks `appointment` in, as `token`.
+    async fn check_in(&self, appointment: &str, token: &str) -> (StatusCode, Value) {
+        let path = format!("/site/v1/appointments/{appointment}/check-in");
+        self.call(&path, token, None).await
+    }
+
+    /// Screens `appointment` with `body`, as `token`.
+    async fn screen(&self, appointment: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/site/v1/appointments/{appointment}/screening");
+        self.call(&path, token, Some(body)).await
+    }
+
+    /// Records the dose `body` for `appointment`, as `token`.
+    async fn dose(&self, appointment: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        let path = format!("/site/v1/appointments/{appointment}/dose");
+        self.call(&path, token, Some(body)).await
+    }
+
     async fn call(&self, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
         let request = Request::post(path)
             .header("authorization", format!("Bearer {token}"))
@@ -259,24 +214,24 @@ impl World {
         (status, value)
     }
 
-    async fn text(&self, sql: &str, id: &str) -> Option<String> {
-        sqlx::query(sql)
+    /// The one value `sql` (with `$1` bound to `id`) selects.
+    async fn scalar<T>(&self, sql: &str, id: &str) -> T
+    where
+        T: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + Send + Unpin,
+    {
+        sqlx::query_scalar(sql)
             .bind(id)
             .fetch_one(&self.db)
             .await
-            .unwrap()
-            .try_get(0)
             .unwrap()
     }
 
+    async fn text(&self, sql: &str, id: &str) -> Option<String> {
+        self.scalar(sql, id).await
+    }
+
     async fn number(&self, sql: &str, id: &str) -> i64 {
-        sqlx::query(sql)
-            .bind(id)
-            .fetch_one(&self.db)
-            .await
-            .unwrap()
-            .try_get(0)
-            .unwrap()
+        self.scalar(sql, id).await
     }
 
     async fn appointment_status(&self, id: &str) -> String {
@@ -322,22 +277,14 @@ impl World {
 
     /// Checks in, screens eligible, records dose 1 of 2, attests and confirms: the dose event id.
     async fn confirmed_dose(&self, full_name: &str, id_number: &str) -> String {
-        let registration = self.registration(full_name, id_number, "HN-0001").await;
-        let appointment = self.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
+        let (_, appointment) = self.invited(full_name, id_number, "HN-0001").await;
         assert_eq!(
-            self.call(&format!("{base}/check-in"), &self.site, None)
-                .await
-                .0,
+            self.check_in(&appointment, &self.site).await.0,
             StatusCode::OK
         );
-        let (status, _) = self
-            .call(&format!("{base}/screening"), &self.site, Some(eligible()))
-            .await;
+        let (status, _) = self.screen(&appointment, &self.site, eligible()).await;
         assert_eq!(status, StatusCode::OK);
-        let (status, dose) = self
-            .call(&format!("{base}/dose"), &self.site, Some(dose_body(1)))
-            .await;
+        let (status, dose) = self.dose(&appointment, &self.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED, "{dose}");
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         let (status, _) = self
@@ -394,44 +341,33 @@ fn dose_body(dose_number: u8) -> Value {
 
 #[tokio::test]
 async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
-        let registration = w
-            .registration("Nguyễn Bảo Duy", "001083012345", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
+        let (registration, appointment) =
+            w.invited("Nguyễn Bảo Duy", "001083012345", "HN-0001").await;
 
         // Another site's staff see nothing of it; a registry token is not a site's.
-        let (status, _) = w
-            .call(&format!("{base}/check-in"), &w.other_site, None)
-            .await;
+        let (status, _) = w.check_in(&appointment, &w.other_site).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
-        let (status, _) = w.call(&format!("{base}/check-in"), &w.registry, None).await;
+        let (status, _) = w.check_in(&appointment, &w.registry).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
-        let (status, _) = w.call(&format!("{base}/check-in"), "nonsense", None).await;
+        let (status, _) = w.check_in(&appointment, "nonsense").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
 
         // Not checked in: no screening, no dose.
-        let (status, _) = w
-            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        let (status, _) = w.screen(&appointment, &w.site, eligible()).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
-        let (status, body) = w.call(&format!("{base}/check-in"), &w.site, None).await;
+        let (status, body) = w.check_in(&appointment, &w.site).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["status"], "checked_in");
         assert_eq!(w.appointment_status(&appointment).await, "checked_in");
 
         // Checked in but not screened: no dose.
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
-        let (status, body) = w
-            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        let (status, body) = w.screen(&appointment, &w.site, eligible()).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["outcome"], "eligible");
         assert_eq!(body["reasons"], json!([]));
@@ -439,24 +375,18 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
         // A dose of the future, a wrong dose number and a nonsense lot are refused.
         let mut future = dose_body(1);
         future["vaccinated_on"] = json!("2021-09-15");
-        let (status, body) = w.call(&format!("{base}/dose"), &w.site, Some(future)).await;
+        let (status, body) = w.dose(&appointment, &w.site, future).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "vaccinated_on");
         let mut bad_lot = dose_body(1);
         bad_lot["lot_number"] = json!("<script>");
-        let (status, body) = w
-            .call(&format!("{base}/dose"), &w.site, Some(bad_lot))
-            .await;
+        let (status, body) = w.dose(&appointment, &w.site, bad_lot).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(body["field"], "lot_number");
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(2)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(2)).await;
         assert_eq!(status, StatusCode::CONFLICT);
 
-        let (status, dose) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, dose) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED, "{dose}");
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         let record_hash = dose["record_hash"].as_str().unwrap().to_owned();
@@ -501,23 +431,12 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
         assert_eq!(due.len(), 2);
 
         // Twice: the same appointment, then another appointment for the same dose: 409, one row.
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT);
         let again = w.appointment(&registration, "HN-0001", 1).await;
-        let again_base = format!("/site/v1/appointments/{again}");
-        w.call(&format!("{again_base}/check-in"), &w.site, None)
-            .await;
-        w.call(
-            &format!("{again_base}/screening"),
-            &w.site,
-            Some(eligible()),
-        )
-        .await;
-        let (status, _) = w
-            .call(&format!("{again_base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        w.check_in(&again, &w.site).await;
+        w.screen(&again, &w.site, eligible()).await;
+        let (status, _) = w.dose(&again, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(
             w.number(
@@ -589,19 +508,12 @@ async fn a_dose_goes_from_check_in_to_the_issuer_outbox_once() {
 
 #[tokio::test]
 async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
-        let registration = w
-            .registration("Trần Thị Mai", "001190000001", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
-        w.call(&format!("{base}/check-in"), &w.site, None).await;
-        w.call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
-        let (_, dose) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (_, appointment) = w.invited("Trần Thị Mai", "001190000001", "HN-0001").await;
+        w.check_in(&appointment, &w.site).await;
+        w.screen(&appointment, &w.site, eligible()).await;
+        let (_, dose) = w.dose(&appointment, &w.site, dose_body(1)).await;
         let id = dose["dose_event_id"].as_str().unwrap().to_owned();
         assert_eq!(w.intake.confirm_all_attested(T0).await.unwrap(), 0);
         w.call(&format!("/site/v1/doses/{id}/attestation"), &w.site, None)
@@ -626,31 +538,19 @@ async fn the_automatic_confirmer_confirms_each_attested_dose_once() {
 
 #[tokio::test]
 async fn each_screening_outcome_has_its_effects() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let screen = |site: String, appointment: String, body: Value| {
             let w = &w;
             async move {
-                let (status, _) = w
-                    .call(
-                        &format!("/site/v1/appointments/{appointment}/check-in"),
-                        &site,
-                        None,
-                    )
-                    .await;
+                let (status, _) = w.check_in(&appointment, &site).await;
                 assert_eq!(status, StatusCode::OK);
-                w.call(
-                    &format!("/site/v1/appointments/{appointment}/screening"),
-                    &site,
-                    Some(body),
-                )
-                .await
+                w.screen(&appointment, &site, body).await
             }
         };
 
         // Nonsense vital signs: 422 naming the field, nothing recorded.
-        let r = w.registration("Lê Văn A", "001090000001", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (_, a) = w.invited("Lê Văn A", "001090000001", "HN-0001").await;
         let (status, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -671,8 +571,7 @@ async fn each_screening_outcome_has_its_effects() {
 
         // Caution at an ordinary site: refused here, back to waiting for a hospital, slot released.
         let reserved = w.reserved("HN-0001").await;
-        let r = w.registration("Lê Văn B", "001090000002", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (r, a) = w.invited("Lê Văn B", "001090000002", "HN-0001").await;
         let (status, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -697,8 +596,7 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(w.message_kinds("001090000002").await, ["cancelled"]);
 
         // Caution at a hospital-grade site: dose today.
-        let r = w.registration("Lê Văn C", "001090000003", "HN-0002").await;
-        let a = w.appointment(&r, "HN-0002", 1).await;
+        let (r, a) = w.invited("Lê Văn C", "001090000003", "HN-0002").await;
         let (status, body) = screen(
             w.hospital.clone(),
             a.clone(),
@@ -708,13 +606,7 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(body["outcome"], "caution");
         assert_eq!(body["appointment_status"], "checked_in");
-        let (status, _) = w
-            .call(
-                &format!("/site/v1/appointments/{a}/dose"),
-                &w.hospital,
-                Some(dose_body(1)),
-            )
-            .await;
+        let (status, _) = w.dose(&a, &w.hospital, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED);
         assert_eq!(
             w.number(
@@ -727,8 +619,7 @@ async fn each_screening_outcome_has_its_effects() {
 
         // Fever: postponed a week, waiting again, slot released, told when.
         let reserved = w.reserved("HN-0001").await;
-        let r = w.registration("Lê Văn D", "001090000004", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (r, a) = w.invited("Lê Văn D", "001090000004", "HN-0001").await;
         let (status, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -752,18 +643,11 @@ async fn each_screening_outcome_has_its_effects() {
         );
         assert_eq!(w.reserved("HN-0001").await, reserved);
         assert_eq!(w.message_kinds("001090000004").await, ["postponed"]);
-        let (status, _) = w
-            .call(
-                &format!("/site/v1/appointments/{a}/dose"),
-                &w.site,
-                Some(dose_body(1)),
-            )
-            .await;
+        let (status, _) = w.dose(&a, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CONFLICT, "no dose after a postponement");
 
         // COVID-19 in the last 6 months: 90 days.
-        let r = w.registration("Lê Văn E", "001090000005", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (_, a) = w.invited("Lê Văn E", "001090000005", "HN-0001").await;
         let (_, body) = screen(
             w.site.clone(),
             a,
@@ -774,8 +658,7 @@ async fn each_screening_outcome_has_its_effects() {
 
         // Contraindicated: refused for good, slot released.
         let reserved = w.reserved("HN-0001").await;
-        let r = w.registration("Lê Văn F", "001090000006", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (r, a) = w.invited("Lê Văn F", "001090000006", "HN-0001").await;
         let (_, body) = screen(
             w.site.clone(),
             a.clone(),
@@ -795,20 +678,13 @@ async fn each_screening_outcome_has_its_effects() {
         assert_eq!(outcome.as_deref(), Some("contraindicated"));
 
         // A cancelled appointment cannot be checked in.
-        let r = w.registration("Lê Văn G", "001090000007", "HN-0001").await;
-        let a = w.appointment(&r, "HN-0001", 1).await;
+        let (_, a) = w.invited("Lê Văn G", "001090000007", "HN-0001").await;
         sqlx::query("UPDATE appointments SET status = 'cancelled' WHERE appointment_id = $1")
             .bind(&a)
             .execute(&w.db)
             .await
             .unwrap();
-        let (status, _) = w
-            .call(
-                &format!("/site/v1/appointments/{a}/check-in"),
-                &w.site,
-                None,
-            )
-            .await;
+        let (status, _) = w.check_in(&a, &w.site).await;
         assert_eq!(status, StatusCode::CONFLICT);
         w.intake.close().await;
     }
@@ -816,7 +692,7 @@ async fn each_screening_outcome_has_its_effects() {
 
 #[tokio::test]
 async fn a_site_reclassifies_and_the_declared_group_stays() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let r = w
             .registration("Phạm Thu H", "001090000011", "HN-0001")
@@ -982,7 +858,7 @@ fn calls(stub: &Shared) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_backs_off_while_the_issuer_is_down_then_records_the_certificate_once() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let id = w.confirmed_dose("Nguyễn Bảo Duy", "001083012345").await;
         let body = w.intake.outbox_entry(&id).await.unwrap().body;
@@ -1094,7 +970,7 @@ async fn delivery_backs_off_while_the_issuer_is_down_then_records_the_certificat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let id = w.confirmed_dose("Hoàng Minh K", "001083099999").await;
         let (base, stub) = stub_issuer(Stub {
@@ -1158,16 +1034,12 @@ async fn a_refusal_marks_the_row_failed_and_stops_retrying() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dose_requests_at_once_record_one_dose() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
-        let registration = w
-            .registration("Đặng Văn Q", "001083055555", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
+        let (registration, appointment) = w.invited("Đặng Văn Q", "001083055555", "HN-0001").await;
         let base = format!("/site/v1/appointments/{appointment}");
-        w.call(&format!("{base}/check-in"), &w.site, None).await;
-        w.call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        w.check_in(&appointment, &w.site).await;
+        w.screen(&appointment, &w.site, eligible()).await;
         let path = format!("{base}/dose");
         let (first, second) = tokio::join!(
             w.call(&path, &w.site, Some(dose_body(1))),
@@ -1196,7 +1068,7 @@ async fn two_dose_requests_at_once_record_one_dose() {
 /// other-product lot is refused with nothing recorded.
 #[tokio::test]
 async fn doses_draw_from_the_sites_registered_lots() {
-    for url in database_urls().await {
+    for (_, url) in support::database_urls().await {
         let w = World::new(&url).await;
         let lot = |number: &str, product: &str, expires_on: &str, doses: i64| {
             json!({"lot_number": number, "product": product, "doses_per_vial": 6,
@@ -1226,25 +1098,17 @@ async fn doses_draw_from_the_sites_registered_lots() {
         let (status, _) = w.call("/site/v1/lots", &w.registry, None).await;
         assert_eq!(status, StatusCode::FORBIDDEN);
 
-        let registration = w
-            .registration("Lê Văn Tám", "001083099999", "HN-0001")
-            .await;
-        let appointment = w.appointment(&registration, "HN-0001", 1).await;
-        let base = format!("/site/v1/appointments/{appointment}");
-        w.call(&format!("{base}/check-in"), &w.site, None).await;
-        let (status, _) = w
-            .call(&format!("{base}/screening"), &w.site, Some(eligible()))
-            .await;
+        let (_, appointment) = w.invited("Lê Văn Tám", "001083099999", "HN-0001").await;
+        w.check_in(&appointment, &w.site).await;
+        let (status, _) = w.screen(&appointment, &w.site, eligible()).await;
         assert_eq!(status, StatusCode::OK);
         for refused in ["OLD-1", "EMPTY-1", "AZ-1"] {
             let mut body = dose_body(1);
             body["lot_number"] = json!(refused);
-            let (status, _) = w.call(&format!("{base}/dose"), &w.site, Some(body)).await;
+            let (status, _) = w.dose(&appointment, &w.site, body).await;
             assert_eq!(status, StatusCode::CONFLICT, "{refused}");
         }
-        let (status, _) = w
-            .call(&format!("{base}/dose"), &w.site, Some(dose_body(1)))
-            .await;
+        let (status, _) = w.dose(&appointment, &w.site, dose_body(1)).await;
         assert_eq!(status, StatusCode::CREATED);
         let lots = w.intake.lots("HN-0001").await.unwrap();
         let left = |number: &str| {
