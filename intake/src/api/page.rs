@@ -365,7 +365,10 @@ mod tests {
                 }
             }
         }
-        assert!(named_count >= 3, "{named_count} ids named in the script's aria attributes");
+        assert!(
+            named_count >= 3,
+            "{named_count} ids named in the script's aria attributes"
+        );
         // Each field the script can mark in error has its error paragraph.
         // (FIELDS in the script: `"json.path": ["element-id", [vi, en]]`.)
         let mut fields = 0;
