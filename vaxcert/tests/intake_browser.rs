@@ -299,12 +299,9 @@ fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) 
 }
 
 /// Today in Viet Nam (UTC+7), the day sites publish capacity for.
-fn today_in_viet_nam() -> String {
+fn today_in_viet_nam() -> time::Date {
     let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
-    time::OffsetDateTime::now_utc()
-        .to_offset(offset)
-        .date()
-        .to_string()
+    time::OffsetDateTime::now_utc().to_offset(offset).date()
 }
 
 /// The development site publishes 5 slots this morning and runs the round: how many it invited.
@@ -564,7 +561,8 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         // the one person waiting there, and invited.
         let token = std::fs::read_to_string(data.join(DEV_SITE_TOKEN_FILE)).unwrap();
         let site_auth = format!("Bearer {}", token.trim());
-        let today = today_in_viet_nam();
+        let date = today_in_viet_nam();
+        let today = date.to_string();
         assert_eq!(publish_and_run_round(&base, &site_auth, &today), 1);
         let invitation = site_appointment(&base, &site_auth, &today, &registration);
         let booking = invitation["booking_code"].as_str().unwrap().to_owned();
@@ -587,6 +585,8 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         }
         let (day, month, year) = (&today[8..], &today[5..7], &today[..4]);
         assert!(words.contains(&format!("{day}/{month}/{year}")), "{words:?}");
+        let english = format!("{} {} {} {year}, morning", date.weekday(), date.day(), date.month());
+        assert!(words.contains(&english), "{english:?} not in {words:?}");
         assert_eq!(
             text_of(&client, &format!("appointment-status-{registration}")).await.unwrap(),
             "Đã được mời, chưa xác nhận · Invited, not yet confirmed"
@@ -635,6 +635,13 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             text_of(&client, &code_id).await.as_deref(),
             Some(booking.as_str())
         );
+        client
+            .execute(
+                &format!("document.getElementById('{box_id}').scrollIntoView();"),
+                vec![],
+            )
+            .await
+            .unwrap();
         screenshot(&client, &artefacts, "intake-appointment-3-confirmed-phone.png").await;
 
         // Cancelled with two presses: the first only asks (and says the person stays on the list).
