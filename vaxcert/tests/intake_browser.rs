@@ -5,14 +5,20 @@
 //! field, the error announced and focused; with the first person's ID the server's 409 shows as a banner;
 //! with a site the server does not know, its 422 shows at the site's select.
 //! An empty form marks every required item (nothing is preselected); a reload keeps the session. The page
-//! fits a phone's width; the first person's registration is then cancelled. Screenshots of each
+//! fits a phone's width. The development site DEV-0001 (the person's preferred site) then publishes
+//! this morning's capacity and runs its round: the reloaded page shows the person's booking code; Confirm
+//! makes the appointment confirmed; Cancel, pressed twice, takes it away and the person is waiting again.
+//! Invited again by a second round, the appointment cancelled behind the page's back, Confirm answers
+//! with a banner over the list. The first person's registration is then cancelled. Screenshots of each
 //! state, desktop and 390×844, go to `target/browser-artefacts/intake-*.png` (or
 //! `$VAXCERT_ARTEFACTS_DIR`). Without Chromium or chromedriver the test is skipped, with a message; in CI
 //! (`CI` set) that is a failure (`scripts/install-browser`).
 //!
 //! The page's element ids this test relies on: `phone-step`, `phone`, `phone-button`, `code-step`, `code`,
 //! `login-button`, `people-step`, `people-heading`, `people-list` (items `person-<registration_id>` with
-//! `status-<id>` and `cancel-<id>`), `message`, `full-name`, `dob`, `sex` (fieldset) and `sex-male`,
+//! `status-<id>` and `cancel-<id>`, and for an invitation `appointment-<id>` with `booking-code-<id>`,
+//! `appointment-status-<id>`, `confirm-<booking code>` and `cancel-appointment-<booking code>`),
+//! `people-banner`, `message`, `full-name`, `dob`, `sex` (fieldset) and `sex-male`,
 //! `id-kind`, `id-number`, `occupation`, `admin-scheme`, `province-code`, `commune-code`,
 //! `priority-group`, `priority-group-name`, `preferred-site`, `mh-<question>` (fieldsets) and
 //! `mh-<question>-no`, `medical-history`, `consent`, `register-button`, `form-message`, `form-banner`,
@@ -32,12 +38,13 @@ use std::time::Duration;
 
 use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::browser::{
     PHONE, Session, artefacts_dir, assert_fits_width, browser, screenshot, session, start_driver,
     start_up, wait_until,
 };
 use support::{http, temp_dir};
+use vaxcert::intake_node::{DEV_SITE, DEV_SITE_TOKEN_FILE};
 
 /// How long the page may take to show a step's answer, and the outbox to receive the code.
 const DEADLINE: Duration = Duration::from_secs(20);
@@ -56,6 +63,9 @@ const OTHER_CITIZEN_ID: &str = "079080005678";
 
 /// A citizen ID one digit short.
 const BAD_CITIZEN_ID: &str = "07908000123";
+
+/// The product the site publishes capacity for.
+const PRODUCT: &str = "EU/1/20/1528";
 
 /// The medical-history questions the form requires, as the ids of their fieldsets (`mh-` + the item).
 fn questions() -> Vec<String> {
@@ -228,7 +238,7 @@ async fn register(client: &Client, id_number: &str) {
         .unwrap();
     by_id(client, "preferred-site")
         .await
-        .select_by_index(1)
+        .select_by_value(DEV_SITE)
         .await
         .unwrap();
     for question in questions() {
@@ -274,6 +284,77 @@ async fn wait_status(client: &Client, id: &str, status: &str) -> String {
     })
     .await;
     text.unwrap_or_else(|| panic!("#{badge_id} never {status}"))
+}
+
+/// POSTs `body` as JSON to `url` with `headers`: the status and the JSON answer (null if none).
+fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) {
+    let mut request = http().post(url).header("Content-Type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let mut response = request.send(body.to_string()).unwrap();
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Today in Viet Nam (UTC+7), the day sites publish capacity for.
+fn today_in_viet_nam() -> time::Date {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
+    time::OffsetDateTime::now_utc().to_offset(offset).date()
+}
+
+/// The development site publishes 5 slots this morning and runs the round: how many it invited.
+fn publish_and_run_round(base: &str, site_auth: &str, today: &str) -> u64 {
+    let (status, published) = post_json(
+        &format!("{base}/site/v1/capacity"),
+        &[("Authorization", site_auth)],
+        &json!({"day": today, "session": "morning", "product": PRODUCT, "slots": 5}),
+    );
+    assert_eq!(status, 201, "{published}");
+    let round = published["round_id"].as_str().unwrap();
+    let (status, ran) = post_json(
+        &format!("{base}/site/v1/rounds/{round}/run"),
+        &[("Authorization", site_auth)],
+        &json!({}),
+    );
+    assert_eq!(status, 200, "{ran}");
+    ran["invited"].as_u64().unwrap()
+}
+
+/// The site's appointment for registration `id` today, as the site sees it.
+fn site_appointment(base: &str, site_auth: &str, today: &str, id: &str) -> Value {
+    let mut response = http()
+        .get(format!("{base}/site/v1/appointments?day={today}"))
+        .header("Authorization", site_auth)
+        .call()
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let listed: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    listed["appointments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["registration_id"] == id)
+        .find(|a| a["status"] == "invited" || a["status"] == "confirmed")
+        .unwrap_or_else(|| panic!("no live appointment for the person: {listed}"))
+        .clone()
+}
+
+/// Waits (bounded) until `script` (a JavaScript expression's body, `return …;`) answers `true`.
+async fn wait_script(client: &Client, script: &str, what: &str) {
+    let done = wait_until(DEADLINE, || async {
+        let answer = client.execute(script, vec![]).await.ok()?;
+        (answer == Value::Bool(true)).then_some(())
+    })
+    .await;
+    assert!(done.is_some(), "{what}: {}", shown(client).await);
+}
+
+/// The text of element `id`, if it is on the page.
+async fn text_of(client: &Client, id: &str) -> Option<String> {
+    client.find(Locator::Id(id)).await.ok()?.text().await.ok()
 }
 
 #[test]
@@ -475,6 +556,145 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             .await
             .unwrap();
         screenshot(&client, &artefacts, "intake-8-form-phone.png").await;
+
+        // The person's preferred site, DEV-0001, publishes this morning and runs its round: they are
+        // the one person waiting there, and invited.
+        let token = std::fs::read_to_string(data.join(DEV_SITE_TOKEN_FILE)).unwrap();
+        let site_auth = format!("Bearer {}", token.trim());
+        let date = today_in_viet_nam();
+        let today = date.to_string();
+        assert_eq!(publish_and_run_round(&base, &site_auth, &today), 1);
+        let invitation = site_appointment(&base, &site_auth, &today, &registration);
+        let booking = invitation["booking_code"].as_str().unwrap().to_owned();
+        assert_eq!(invitation["status"], "invited");
+
+        // The page, reloaded, shows the booking code in the person's item, where and when in words.
+        client.set_window_size(1024, 900).await.unwrap();
+        client.refresh().await.unwrap();
+        wait_shown(&client, "people-step").await;
+        let box_id = format!("appointment-{registration}");
+        let code_id = format!("booking-code-{registration}");
+        let shown_code = wait_until(DEADLINE, || text_of(&client, &code_id)).await;
+        assert_eq!(shown_code.as_deref(), Some(booking.as_str()), "{}", shown(&client).await);
+        wait_status(&client, &registration, "invited").await;
+        let item = by_id(&client, &format!("person-{registration}")).await;
+        let appointment = item.find(Locator::Id(&box_id)).await.unwrap();
+        let words = appointment.text().await.unwrap();
+        for expected in [DEV_SITE, "Điểm tiêm phát triển", "Buổi sáng", "morning", "Mũi 1", "Dose 1", "Xác nhận", "Confirm", "danh sách chờ", "waiting list"] {
+            assert!(words.contains(expected), "{expected:?} not in {words:?}");
+        }
+        let (day, month, year) = (&today[8..], &today[5..7], &today[..4]);
+        assert!(words.contains(&format!("{day}/{month}/{year}")), "{words:?}");
+        let english = format!("{} {} {} {year}, morning", date.weekday(), date.day(), date.month());
+        assert!(words.contains(&english), "{english:?} not in {words:?}");
+        assert_eq!(
+            text_of(&client, &format!("appointment-status-{registration}")).await.unwrap(),
+            "Đã được mời, chưa xác nhận · Invited, not yet confirmed"
+        );
+        // The code is large: it is read out at check-in.
+        let size = client
+            .execute(
+                &format!("return parseFloat(getComputedStyle(document.getElementById('{code_id}')).fontSize);"),
+                vec![],
+            )
+            .await
+            .unwrap()
+            .as_f64()
+            .unwrap();
+        assert!(size >= 28.0, "the booking code at {size}px");
+        client
+            .execute(&format!("document.getElementById('{box_id}').scrollIntoView();"), vec![])
+            .await
+            .unwrap();
+        screenshot(&client, &artefacts, "intake-appointment-1-invited.png").await;
+        client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+        assert_fits_width(&client).await;
+        client
+            .execute(&format!("document.getElementById('{box_id}').scrollIntoView();"), vec![])
+            .await
+            .unwrap();
+        screenshot(&client, &artefacts, "intake-appointment-2-invited-phone.png").await;
+
+        // Confirmed: the badge says so, the button is gone, the news announced, focus on the appointment.
+        click(&client, &format!("confirm-{booking}")).await;
+        wait_script(
+            &client,
+            &format!("const box = document.getElementById('{box_id}'); return !!box && box.className === 'appointment confirmed';"),
+            "the appointment never shown confirmed",
+        )
+        .await;
+        assert_eq!(
+            text_of(&client, &format!("appointment-status-{registration}")).await.unwrap(),
+            "Đã xác nhận · Confirmed"
+        );
+        assert!(client.find(Locator::Id(&format!("confirm-{booking}"))).await.is_err());
+        assert!(by_id(&client, "message").await.text().await.unwrap().contains("confirmed"));
+        assert_eq!(focused(&client).await, box_id);
+        assert_eq!(site_appointment(&base, &site_auth, &today, &registration)["status"], "confirmed");
+        assert_eq!(
+            text_of(&client, &code_id).await.as_deref(),
+            Some(booking.as_str())
+        );
+        client
+            .execute(
+                &format!("document.getElementById('{box_id}').scrollIntoView();"),
+                vec![],
+            )
+            .await
+            .unwrap();
+        screenshot(&client, &artefacts, "intake-appointment-3-confirmed-phone.png").await;
+
+        // Cancelled with two presses: the first only asks (and says the person stays on the list).
+        let cancel = format!("cancel-appointment-{booking}");
+        click(&client, &cancel).await;
+        assert!(by_id(&client, &cancel).await.text().await.unwrap().contains("Press again"));
+        assert!(by_id(&client, "message").await.text().await.unwrap().contains("waiting list"));
+        assert_eq!(site_appointment(&base, &site_auth, &today, &registration)["status"], "confirmed");
+        screenshot(&client, &artefacts, "intake-appointment-4-cancel-asked-phone.png").await;
+        click(&client, &cancel).await;
+        wait_script(
+            &client,
+            &format!("return !document.getElementById('{box_id}') && !!document.getElementById('person-{registration}');"),
+            "the appointment never went",
+        )
+        .await;
+        wait_status(&client, &registration, "waiting").await;
+        assert!(client.find(Locator::Id(&code_id)).await.is_err());
+        assert!(by_id(&client, "message").await.text().await.unwrap().contains("invited again"));
+        assert_eq!(focused(&client).await, format!("person-{registration}"));
+        screenshot(&client, &artefacts, "intake-appointment-5-cancelled-phone.png").await;
+
+        // Invited again by the next round; the appointment cancelled behind the page's back (with the
+        // page's own session): Confirm then answers 409, shown as a banner over the redrawn list.
+        assert_eq!(publish_and_run_round(&base, &site_auth, &today), 1);
+        let again = site_appointment(&base, &site_auth, &today, &registration)["booking_code"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        client.set_window_size(1024, 900).await.unwrap();
+        client.refresh().await.unwrap();
+        wait_shown(&client, "people-step").await;
+        let shown_code = wait_until(DEADLINE, || text_of(&client, &code_id)).await;
+        assert_eq!(shown_code.as_deref(), Some(again.as_str()));
+        let session_cookie = client.get_named_cookie("intake_session").await.unwrap();
+        let (status, _) = post_json(
+            &format!("{base}/intake/v1/appointments/{again}/cancellation"),
+            &[("Cookie", &format!("intake_session={}", session_cookie.value()))],
+            &json!({}),
+        );
+        assert_eq!(status, 200);
+        wait_shown(&client, "people-step").await;
+        click(&client, &format!("confirm-{again}")).await;
+        wait_shown(&client, "people-banner").await;
+        assert_eq!(focused(&client).await, "people-banner");
+        // 409: no longer open (the page's words, the server's after them).
+        let banner = by_id(&client, "people-banner").await.text().await.unwrap();
+        assert!(banner.contains("không còn xác nhận hay hủy được"), "{banner:?}");
+        wait_status(&client, &registration, "waiting").await;
+        assert!(client.find(Locator::Id(&box_id)).await.is_err());
+        screenshot(&client, &artefacts, "intake-appointment-6-closed.png").await;
+        client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
+        assert_fits_width(&client).await;
 
         // Cancelled with two presses: listed as cancelled, no button left.
         click(&client, &format!("cancel-{registration}")).await;

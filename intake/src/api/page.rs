@@ -320,12 +320,55 @@ mod tests {
             .map(|rest| &rest[..rest.find('"').unwrap()])
             .collect();
         assert!(scripted.len() > 20, "{scripted:?}");
+        // The ids the script gives to what it draws (`item.id = "person-" + id`): prefixes.
+        let built: BTreeSet<&str> = SCRIPT
+            .split(".id = \"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert!(built.contains("person-"), "{built:?}");
         for id in scripted {
-            assert!(
-                page_ids.contains(id),
-                "the script uses #{id}, not on the page"
-            );
+            // `$("person-" + id)`: an element the script draws itself, under that prefix.
+            if id.ends_with('-') {
+                assert!(
+                    built.contains(id),
+                    "the script looks up #{id}…, which it never builds"
+                );
+            } else {
+                assert!(
+                    page_ids.contains(id),
+                    "the script uses #{id}, not on the page"
+                );
+            }
         }
+        // The ids the script names in `aria-describedby` or `aria-labelledby`: each on the page or
+        // built by the script.
+        let mut named_count = 0;
+        for attribute in ["aria-describedby", "aria-labelledby"] {
+            for rest in SCRIPT
+                .split(&format!("setAttribute(\"{attribute}\", "))
+                .skip(1)
+            {
+                let value = &rest[..rest.find(");").unwrap()];
+                for id in value
+                    .split('"')
+                    .skip(1)
+                    .step_by(2)
+                    .flat_map(|part| part.split(' '))
+                    .filter(|id| !id.is_empty())
+                {
+                    named_count += 1;
+                    assert!(
+                        page_ids.contains(id) || built.contains(id),
+                        "{attribute} names #{id}…, neither on the page nor built by the script"
+                    );
+                }
+            }
+        }
+        assert!(
+            named_count >= 3,
+            "{named_count} ids named in the script's aria attributes"
+        );
         // Each field the script can mark in error has its error paragraph.
         // (FIELDS in the script: `"json.path": ["element-id", [vi, en]]`.)
         let mut fields = 0;
@@ -372,5 +415,45 @@ mod tests {
             PAGE.contains("id=\"message\" class=\"message\" role=\"status\" aria-live=\"polite\"")
         );
         assert!(PAGE.contains("id=\"form-message\" class=\"message\" role=\"alert\""));
+        assert!(PAGE.contains("id=\"people-banner\" class=\"banner\" role=\"alert\" hidden"));
+    }
+
+    #[test]
+    fn a_persons_invitation_is_drawn_under_the_ids_check_in_and_the_browser_test_rely_on() {
+        // `appointment-<registration_id>`, `booking-code-<registration_id>`, `confirm-<booking_code>`,
+        // `cancel-appointment-<booking_code>`.
+        for (prefix, key) in [
+            ("appointment-", "id"),
+            ("booking-code-", "id"),
+            ("confirm-", "code"),
+            ("cancel-appointment-", "code"),
+        ] {
+            assert!(
+                SCRIPT.contains(&format!(".id = \"{prefix}\" + {key};")),
+                "#{prefix}<{key}> is not built"
+            );
+        }
+        // The appointments are read after the registrations; confirmed and cancelled by booking code.
+        let registrations = SCRIPT.find("send(\"GET\", \"/registrations\")").unwrap();
+        let appointments = SCRIPT.find("send(\"GET\", \"/appointments\")").unwrap();
+        assert!(registrations < appointments);
+        assert!(SCRIPT.contains(
+            "\"/appointments/\" + encodeURIComponent(appointment.booking_code) + \"/\" + action"
+        ));
+        for action in ["\"confirmation\"", "\"cancellation\""] {
+            assert!(SCRIPT.contains(action), "{action}");
+        }
+        // Only a live appointment is drawn, and only an invitation can be confirmed.
+        assert!(SCRIPT.contains(
+            "(appointment.status === \"invited\" || appointment.status === \"confirmed\")"
+        ));
+        assert!(SCRIPT.contains("if (appointment.status === \"invited\") {"));
+        // The session in words, in both languages.
+        for words in [
+            "\"morning\": [\"Buổi sáng\", \"morning\"]",
+            "\"afternoon\": [\"Buổi chiều\", \"afternoon\"]",
+        ] {
+            assert!(SCRIPT.contains(words), "{words}");
+        }
     }
 }

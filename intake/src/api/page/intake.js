@@ -1,5 +1,6 @@
 // The intake registration page: a phone verified by a one-time code, then the people registered under
-// it (with a cancel button each) and a form to register one more. Everything goes to /intake/v1/ on
+// it (with a cancel button each, and their invitation when they have one: its booking code, to confirm or
+// to cancel) and a form to register one more. Everything goes to /intake/v1/ on
 // this origin; the session is an HttpOnly cookie the script never sees. The checks here only catch
 // obvious typing mistakes: the server decides, and its 422 answer names the field shown in error.
 "use strict";
@@ -26,6 +27,12 @@
     "empty": ["Chưa có ai được đăng ký với số này.", "Nobody is registered under this phone yet."],
     "fix": ["Hãy sửa các mục được đánh dấu.", "Please correct the marked items."],
     "conflict": ["Không đăng ký được: giấy tờ này đã được đăng ký, hoặc số điện thoại đã đủ số người.", "Not registered: this document is registered already, or this phone has its maximum of people."],
+    "appointment_confirmed": ["Đã xác nhận lịch hẹn. Hãy mang mã đặt lịch khi đến tiêm.", "The appointment is confirmed. Bring the booking code to the site."],
+    "appointment_cancelled": ["Đã hủy lịch hẹn. Người này vẫn trong danh sách chờ và sẽ được mời lại.", "The appointment was cancelled. This person stays on the waiting list and will be invited again."],
+    "confirm_cancel_appointment": ["Bấm nút hủy lịch hẹn lần nữa để xác nhận. Người này vẫn trong danh sách chờ và sẽ được mời lại.", "Press the cancel button again to confirm. This person stays on the waiting list and will be invited again."],
+    "appointment_gone": ["Không tìm thấy lịch hẹn này. Danh sách đã được tải lại.", "This appointment was not found. The list was reloaded."],
+    "appointment_closed": ["Lịch hẹn này không còn xác nhận hay hủy được nữa. Danh sách đã được tải lại.", "This appointment can no longer be confirmed or cancelled. The list was reloaded."],
+    "appointments_failed": ["Không tải được lịch hẹn tiêm. Hãy tải lại trang.", "Could not load the appointments. Reload the page."],
     "setup": ["Không tải được nhóm ưu tiên hoặc điểm tiêm. Hãy tải lại trang.", "Could not load the priority groups or the sites. Reload the page."],
     "failed": ["Không thực hiện được. Hãy thử lại.", "Something went wrong. Try again."]
   };
@@ -37,8 +44,29 @@
     "site": ["Điểm tiêm", "Site"],
     "date": ["Ngày mong muốn", "Preferred date"],
     "policy": ["Chính sách", "Policy"],
-    "id": ["Mã đăng ký", "Registration id"]
+    "id": ["Mã đăng ký", "Registration id"],
+    "when": ["Thời gian", "When"],
+    "dose": ["Mũi tiêm", "Dose"],
+    "product": ["Vắc xin", "Vaccine"],
+    "appointment_status": ["Trạng thái", "Status"]
   };
+
+  // An appointment's status, as its box says it (only live ones are shown).
+  var APPOINTMENT_STATUS = {
+    "invited": ["Đã được mời, chưa xác nhận", "Invited, not yet confirmed"],
+    "confirmed": ["Đã xác nhận", "Confirmed"]
+  };
+
+  var SESSIONS = {
+    "morning": ["Buổi sáng", "morning"],
+    "afternoon": ["Buổi chiều", "afternoon"]
+  };
+
+  var WEEKDAYS = [["Chủ nhật", "Sunday"], ["Thứ Hai", "Monday"], ["Thứ Ba", "Tuesday"], ["Thứ Tư", "Wednesday"],
+    ["Thứ Năm", "Thursday"], ["Thứ Sáu", "Friday"], ["Thứ Bảy", "Saturday"]];
+
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September",
+    "October", "November", "December"];
 
   // What each field of the request is, by its JSON path: the element showing it (an input, a select, or
   // a fieldset of radio buttons) and what to say when it is wrong.
@@ -80,6 +108,7 @@
   var policy = null;
   var sites = [];
   var people = [];
+  var appointments = [];
 
   function $(id) { return document.getElementById(id); }
 
@@ -350,6 +379,8 @@
     send("DELETE", "/sessions").then(function () {
       $("people-list").textContent = "";
       people = [];
+      appointments = [];
+      hidePeopleBanner();
       clearForm();
       show("phone");
       unsay();
@@ -392,6 +423,7 @@
     var item = document.createElement("li");
     item.className = "person";
     item.id = "person-" + id;
+    item.tabIndex = -1;
     var heading = document.createElement("h3");
     heading.textContent = person.full_name;
     item.appendChild(heading);
@@ -414,6 +446,9 @@
     row(details, "id", id);
     item.appendChild(details);
 
+    var appointment = liveAppointment(id);
+    if (appointment) { item.appendChild(appointmentBox(person, appointment)); }
+
     if (person.status === "waiting" || person.status === "invited") {
       var cancel = document.createElement("button");
       cancel.type = "button";
@@ -426,6 +461,171 @@
     return item;
   }
 
+  // --- A person's invitation -----------------------------------------------------------------------
+
+  // The person's invitation still open (invited or confirmed), if any.
+  function liveAppointment(registrationId) {
+    for (var i = 0; i < appointments.length; i += 1) {
+      var appointment = appointments[i];
+      if (appointment.registration_id === registrationId &&
+          (appointment.status === "invited" || appointment.status === "confirmed")) {
+        return appointment;
+      }
+    }
+    return null;
+  }
+
+  // The day and session in words: "Buổi sáng, Thứ Năm 03/12/2026", "Thursday 3 December 2026, morning".
+  function when(day, session) {
+    var part = SESSIONS[session] || [session, session];
+    if (!isDay(day)) { return [part[0] + ", " + day, day + ", " + part[1]]; }
+    var weekday = WEEKDAYS[new Date(day + "T00:00:00Z").getUTCDay()];
+    var month = MONTHS[Number(day.slice(5, 7)) - 1];
+    return [part[0] + ", " + weekday[0] + " " + day.slice(8) + "/" + day.slice(5, 7) + "/" + day.slice(0, 4),
+      weekday[1] + " " + Number(day.slice(8)) + " " + month + " " + day.slice(0, 4) + ", " + part[1]];
+  }
+
+  function actionButton(className, pair) {
+    var button = document.createElement("button");
+    button.type = "button";
+    button.className = className;
+    bilingual(button, pair);
+    return button;
+  }
+
+  // The invitation's box in the person's item: the booking code first and large (it is shown at
+  // check-in), when and where, the dose; to confirm (while invited) and to cancel.
+  function appointmentBox(person, appointment) {
+    var id = person.registration_id;
+    var code = appointment.booking_code;
+    var box = document.createElement("section");
+    box.className = "appointment " + appointment.status;
+    box.id = "appointment-" + id;
+    box.tabIndex = -1;
+    box.setAttribute("aria-labelledby", "appointment-heading-" + id);
+    var heading = document.createElement("h4");
+    heading.id = "appointment-heading-" + id;
+    bilingual(heading, ["Lịch hẹn tiêm của " + person.full_name, "Vaccination appointment"]);
+    box.appendChild(heading);
+
+    var booking = document.createElement("p");
+    booking.className = "booking";
+    var label = document.createElement("span");
+    label.className = "booking-label";
+    bilingual(label, ["Mã đặt lịch: đưa mã này khi đến tiêm", "Booking code: show it at check-in"]);
+    var shown = document.createElement("strong");
+    shown.className = "booking-code";
+    shown.id = "booking-code-" + id;
+    shown.textContent = code;
+    booking.appendChild(label);
+    booking.appendChild(shown);
+    box.appendChild(booking);
+
+    var details = document.createElement("dl");
+    var words = APPOINTMENT_STATUS[appointment.status] || [appointment.status, appointment.status];
+    var status = document.createElement("span");
+    status.className = "status " + appointment.status;
+    status.id = "appointment-status-" + id;
+    status.textContent = words[0] + " · " + words[1];
+    var term = document.createElement("dt");
+    bilingual(term, LABELS.appointment_status);
+    var definition = document.createElement("dd");
+    definition.appendChild(status);
+    details.appendChild(term);
+    details.appendChild(definition);
+    row(details, "when", when(appointment.day, appointment.session));
+    row(details, "site", siteName(appointment.site || ""));
+    row(details, "dose", ["Mũi " + appointment.dose_number, "Dose " + appointment.dose_number]);
+    if (appointment.product) { row(details, "product", appointment.product); }
+    box.appendChild(details);
+
+    var note = document.createElement("p");
+    note.className = "hint";
+    note.id = "appointment-note-" + id;
+    bilingual(note, ["Không đến được? Hãy hủy lịch hẹn: người này vẫn ở trong danh sách chờ và sẽ được mời lại vào ngày khác.",
+      "Cannot come? Cancel the appointment: this person stays on the waiting list and will be invited again for another day."]);
+    box.appendChild(note);
+
+    var actions = document.createElement("div");
+    actions.className = "actions";
+    if (appointment.status === "invited") {
+      var confirmButton = actionButton("confirm", ["Xác nhận", "Confirm"]);
+      confirmButton.id = "confirm-" + code;
+      confirmButton.setAttribute("aria-describedby", "appointment-heading-" + id);
+      confirmButton.addEventListener("click", function () { confirmAppointment(confirmButton, appointment); });
+      actions.appendChild(confirmButton);
+    }
+    var cancel = actionButton("cancel", ["Hủy lịch hẹn", "Cancel the appointment"]);
+    cancel.id = "cancel-appointment-" + code;
+    cancel.setAttribute("aria-describedby", "appointment-heading-" + id + " appointment-note-" + id);
+    cancel.addEventListener("click", function () { cancelAppointment(cancel, appointment); });
+    actions.appendChild(cancel);
+    box.appendChild(actions);
+    return box;
+  }
+
+  function showPeopleBanner(pair) {
+    var banner = $("people-banner");
+    bilingual(banner, pair);
+    banner.hidden = false;
+    banner.focus();
+  }
+
+  function hidePeopleBanner() {
+    $("people-banner").hidden = true;
+    $("people-banner").textContent = "";
+  }
+
+  // POSTs `action` ("confirmation" or "cancellation") for the appointment, then redraws the list; `done`
+  // runs after a success. A 404 or 409 (gone, or no longer open) redraws the list under a banner.
+  function appointmentAction(button, appointment, action, done) {
+    hidePeopleBanner();
+    button.disabled = true;
+    var path = "/appointments/" + encodeURIComponent(appointment.booking_code) + "/" + action;
+    send("POST", path).then(function (answer) {
+      if (answer.status === 200) {
+        loadPeople(false).then(done);
+      } else if (answer.status === 404 || answer.status === 409) {
+        var key = answer.status === 404 ? "appointment_gone" : "appointment_closed";
+        loadPeople(false).then(function () {
+          showPeopleBanner([MESSAGES[key][0], (answer.json && answer.json.error) || MESSAGES[key][1]]);
+        });
+      } else if (answer.status === 401) {
+        show("phone");
+        say("no_session", true);
+      } else {
+        button.disabled = false;
+        say("failed", true);
+      }
+    }, function () {
+      button.disabled = false;
+      say("failed", true);
+    });
+  }
+
+  function confirmAppointment(button, appointment) {
+    appointmentAction(button, appointment, "confirmation", function () {
+      say("appointment_confirmed", false);
+      var box = $("appointment-" + appointment.registration_id);
+      if (box) { box.focus(); } else { $("people-heading").focus(); }
+    });
+  }
+
+  // Two presses, as for a registration: the first asks for confirmation, the second cancels.
+  function cancelAppointment(button, appointment) {
+    if (!button.classList.contains("confirming")) {
+      button.classList.add("confirming");
+      bilingual(button, ["Bấm lần nữa để xác nhận hủy lịch hẹn", "Press again to confirm cancelling the appointment"]);
+      say("confirm_cancel_appointment", false);
+      return;
+    }
+    appointmentAction(button, appointment, "cancellation", function () {
+      say("appointment_cancelled", false);
+      var item = $("person-" + appointment.registration_id);
+      if (item) { item.focus(); } else { $("people-heading").focus(); }
+    });
+  }
+
   // Two presses: the first asks for confirmation, the second cancels.
   function cancelRegistration(button, person) {
     if (!button.classList.contains("confirming")) {
@@ -434,6 +634,7 @@
       say("confirm_cancel", false);
       return;
     }
+    hidePeopleBanner();
     button.disabled = true;
     send("DELETE", "/registrations/" + encodeURIComponent(person.registration_id)).then(function (answer) {
       if (answer.status === 200) {
@@ -458,7 +659,20 @@
     return person.status !== "cancelled" && person.status !== "refused";
   }
 
-  function render(answer) {
+  // The registrations and then the appointments: [registrations answer, appointments answer or null].
+  function fetchPeople() {
+    return send("GET", "/registrations").then(function (registrations) {
+      if (registrations.status !== 200) { return [registrations, null]; }
+      return send("GET", "/appointments").then(function (listed) {
+        return [registrations, listed];
+      }, function () { return [registrations, null]; });
+    });
+  }
+
+  // Draws the list from the answers of fetchPeople; whether the appointments could be read.
+  function render(answer, listed) {
+    var loaded = !!listed && listed.status === 200 && Array.isArray(listed.json.appointments);
+    appointments = loaded ? listed.json.appointments : [];
     people = answer.json.registrations || [];
     var max = answer.json.max_people || 0;
     var list = $("people-list");
@@ -474,19 +688,30 @@
       bilingual($("full-note"), ["Số điện thoại này đã đủ " + max + " người. Hủy một đăng ký để đăng ký người khác.",
         "This phone has its maximum of " + max + " people. Cancel a registration to register someone else."]);
     }
+    return loaded;
+  }
+
+  // The page's message after drawing the list: the appointments unreadable, else nobody registered.
+  function sayListed(loaded) {
+    if (!loaded) {
+      say("appointments_failed", true);
+    } else if (people.length === 0) {
+      say("empty", false);
+    }
   }
 
   // Shows the list; `focus` moves focus to its heading (after logging in).
   function loadPeople(focus) {
-    return send("GET", "/registrations").then(function (answer) {
+    return fetchPeople().then(function (answers) {
+      var answer = answers[0];
       if (answer.status !== 200) {
         show("phone");
         if (answer.status === 401) { say("no_session", true); } else { say("failed", true); }
         return;
       }
-      render(answer);
+      var loaded = render(answer, answers[1]);
       unsay();
-      if (people.length === 0) { say("empty", false); }
+      sayListed(loaded);
       show("people");
       if (focus) { $("people-heading").focus(); }
     }, function () { say("failed", true); });
@@ -601,6 +826,7 @@
     $("people-heading").tabIndex = -1;
     $("preferred-date").placeholder = today();
     $("form-banner").tabIndex = -1;
+    $("people-banner").tabIndex = -1;
     $("phone-form").addEventListener("submit", requestCode);
     $("code-form").addEventListener("submit", logIn);
     $("register-form").addEventListener("submit", register);
@@ -616,12 +842,9 @@
     $("register-form").addEventListener("change", function (event) { clearField(fieldOf(event.target)); });
     $("register-form").addEventListener("input", function (event) { clearField(fieldOf(event.target)); });
     // The choices first, so that a session still open (a reload) shows group and site names.
-    loadChoices().then(function () {
-      return send("GET", "/registrations");
-    }).then(function (answer) {
-      if (answer && answer.status === 200) {
-        render(answer);
-        if (people.length === 0) { say("empty", false); }
+    loadChoices().then(fetchPeople).then(function (answers) {
+      if (answers[0].status === 200) {
+        sayListed(render(answers[0], answers[1]));
         show("people");
       }
     });
