@@ -2,9 +2,9 @@
 //! fresh machine needs nothing else, unless `--value-sets DIR` or `$DCC_SPEC_DIR/eu-dcc-valuesets` names
 //! a newer release.
 //!
-//! The snapshot is `valuesets/` beside this crate's manifest: the JSON files of
-//! ehn-dcc-development/eu-dcc-valuesets at the commit [`BUILT_IN_COMMIT`], Apache-2.0, with the licence
-//! and `SOURCE.md` kept beside them.
+//! The snapshot is the `verifier` crate's ([`verifier::BUILT_IN_VALUE_SETS`], `verifier/valuesets/`): the
+//! JSON files of ehn-dcc-development/eu-dcc-valuesets at the commit [`BUILT_IN_COMMIT`], Apache-2.0, with
+//! the licence and `SOURCE.md` kept beside them — the same the offline scanner page builds in.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,24 +13,13 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use hcert::ValueSets;
 
-/// The eu-dcc-valuesets commit the built-in snapshot was taken from.
-pub const BUILT_IN_COMMIT: &str = "60ea3d8643b004a5b9d44a698e223775d5916916";
+pub use verifier::BUILT_IN_COMMIT;
 
 /// The environment variable naming a folder that holds `eu-dcc-valuesets/`.
 pub const SPEC_DIR_ENV: &str = "DCC_SPEC_DIR";
 
 /// The documents of the snapshot, in the order they are parsed.
-const BUILT_IN: [&str; 9] = [
-    include_str!("../valuesets/country-2-codes.json"),
-    include_str!("../valuesets/disease-agent-targeted.json"),
-    include_str!("../valuesets/test-manf-example.json"),
-    include_str!("../valuesets/test-result.json"),
-    include_str!("../valuesets/test-type.json"),
-    include_str!("../valuesets/vaccine-encoding-instructions.json"),
-    include_str!("../valuesets/vaccine-mah-manf.json"),
-    include_str!("../valuesets/vaccine-medicinal-product.json"),
-    include_str!("../valuesets/vaccine-prophylaxis.json"),
-];
+const BUILT_IN: [&str; 9] = verifier::BUILT_IN_VALUE_SETS;
 
 /// Where the value sets in use came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -35,19 +35,9 @@ use verifier::{
 };
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// The EU value sets coded fields are checked against: the snapshot `vaxcert` builds in
-/// (`vaxcert/valuesets/`, see `vaxcert::value_sets`), so the page judges `E_SCHEMA` as the server does.
-const VALUE_SETS: [&str; 9] = [
-    include_str!("../../vaxcert/valuesets/country-2-codes.json"),
-    include_str!("../../vaxcert/valuesets/disease-agent-targeted.json"),
-    include_str!("../../vaxcert/valuesets/test-manf-example.json"),
-    include_str!("../../vaxcert/valuesets/test-result.json"),
-    include_str!("../../vaxcert/valuesets/test-type.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-encoding-instructions.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-mah-manf.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-medicinal-product.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-prophylaxis.json"),
-];
+/// The EU value sets coded fields are checked against: the snapshot `vaxcert` builds in too
+/// ([`verifier::BUILT_IN_VALUE_SETS`]), so the page judges `E_SCHEMA` as the server does.
+const VALUE_SETS: [&str; 9] = verifier::BUILT_IN_VALUE_SETS;
 
 /// Where the lists came from, for messages: the page's own cache or the server it fetched them from.
 const SOURCE: &str = "cached by the scanner page";

@@ -22,17 +22,7 @@ const UVCI: &str = "URN:UVCI:01:VN:0123456789ABCDEF0123456789ABCDEF#X";
 const REVOKED_UVCI: &str = "URN:UVCI:01:VN:FEDCBA9876543210FEDCBA9876543210#Q";
 
 /// The same snapshot the crate builds in, for the library's own verifier.
-const VALUE_SETS: [&str; 9] = [
-    include_str!("../../vaxcert/valuesets/country-2-codes.json"),
-    include_str!("../../vaxcert/valuesets/disease-agent-targeted.json"),
-    include_str!("../../vaxcert/valuesets/test-manf-example.json"),
-    include_str!("../../vaxcert/valuesets/test-result.json"),
-    include_str!("../../vaxcert/valuesets/test-type.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-encoding-instructions.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-mah-manf.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-medicinal-product.json"),
-    include_str!("../../vaxcert/valuesets/vaccine-prophylaxis.json"),
-];
+const VALUE_SETS: [&str; 9] = verifier::BUILT_IN_VALUE_SETS;
 
 /// The signed lists, the pinned key's PEM, and the clock they are good at.
 struct Lists {

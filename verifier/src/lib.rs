@@ -11,6 +11,7 @@
 mod display;
 mod documents;
 mod report;
+mod value_sets;
 mod verify;
 
 pub use display::escape_for_display;
@@ -20,4 +21,5 @@ pub use documents::{
 };
 pub use report::{Check, CheckState, Checks, Code, Holder, MinimalReport, Report, TrustListStatus};
 pub use trust_list::{TrustStore, TrustedDsc};
+pub use value_sets::{BUILT_IN_COMMIT, BUILT_IN_VALUE_SETS};
 pub use verify::{Detail, Input, VerifiedCertificate, Verifier};
