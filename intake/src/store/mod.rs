@@ -21,7 +21,7 @@ use storage::{Backend, Database, Migration, StorageError};
 pub use notifications::OutboxMessage;
 pub use outbox::{Confirmed, Dose, OutboxEntry};
 pub use phones::{CodeError, LoginError, PhoneSession};
-pub use registrations::{BulkError, BulkPerson, Registration};
+pub use registrations::{BulkError, BulkPerson, GROUP_MAX, NewRegistration, Registration};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
 pub use workflow::{Classification, DoseInput, RecordedDose, ScreeningEffect, local_day};
@@ -102,6 +102,7 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Intake {
     database: Database,
+    registration_writer: registrations::GroupWriter,
 }
 
 impl Intake {
@@ -112,6 +113,7 @@ impl Intake {
     pub async fn open(url: &str) -> Result<Intake, StorageError> {
         Ok(Intake {
             database: storage::open(url, MIGRATIONS).await?,
+            registration_writer: registrations::GroupWriter::default(),
         })
     }
 
