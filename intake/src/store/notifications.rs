@@ -121,6 +121,34 @@ impl Intake {
         Ok(())
     }
 
+    /// Marks the messages `notification_ids` sent, in one transaction (one commit, so one flush of the
+    /// disk, for a whole pass of the outbox worker rather than one a message).
+    ///
+    /// # Errors
+    /// [`StoreError::Storage`]; then none is marked.
+    pub async fn record_notifications_sent(
+        &self,
+        notification_ids: &[String],
+        now: i64,
+    ) -> Result<(), StoreError> {
+        if notification_ids.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.write().begin().await?;
+        for notification_id in notification_ids {
+            sqlx::query(
+                "UPDATE notifications SET attempts = attempts + 1, sent_at = $1 \
+                 WHERE notification_id = $2 AND sent_at IS NULL",
+            )
+            .bind(now)
+            .bind(notification_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Every message to `phone`, sent or not, oldest first.
     ///
     /// # Errors

@@ -101,6 +101,7 @@ async fn group_writer(pool: AnyPool, mut queue: mpsc::Receiver<Queued>) {
     let mut group = Vec::with_capacity(GROUP_MAX);
     while queue.recv_many(&mut group, GROUP_MAX).await > 0 {
         let people: Vec<NewRegistration<'_>> = group.iter().map(Queued::borrowed).collect();
+        let started = std::time::Instant::now();
         let outcomes = match write_group(&pool, &people).await {
             Ok(outcomes) => outcomes,
             Err(error) => {
@@ -108,6 +109,11 @@ async fn group_writer(pool: AnyPool, mut queue: mpsc::Receiver<Queued>) {
                 people.iter().map(|_| Err(unavailable(&reason))).collect()
             }
         };
+        tracing::debug!(
+            size = people.len(),
+            micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+            "registration group committed"
+        );
         drop(people);
         for (queued, outcome) in group.drain(..).zip(outcomes) {
             // A caller that went away (its request timed out) does not need its answer.
