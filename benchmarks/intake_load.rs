@@ -99,7 +99,12 @@ impl Connection {
     }
 
     /// Sends a JSON POST and reads the whole answer.
-    async fn post(&mut self, path: &str, cookie: Option<&str>, body: &str) -> Result<Answer, Error> {
+    async fn post(
+        &mut self,
+        path: &str,
+        cookie: Option<&str>,
+        body: &str,
+    ) -> Result<Answer, Error> {
         let cookie = cookie
             .map(|token| format!("Cookie: intake_session={token}\r\n"))
             .unwrap_or_default();
@@ -127,8 +132,8 @@ impl Connection {
             }
             self.fill().await?;
         };
-        let head = String::from_utf8_lossy(self.buffer.get(..head_end).unwrap_or_default())
-            .into_owned();
+        let head =
+            String::from_utf8_lossy(self.buffer.get(..head_end).unwrap_or_default()).into_owned();
         let mut lines = head.split("\r\n");
         let status: u16 = lines
             .next()
@@ -156,7 +161,11 @@ impl Connection {
         while self.buffer.len() < total {
             self.fill().await?;
         }
-        let body = self.buffer.get(head_end + 4..total).unwrap_or_default().to_vec();
+        let body = self
+            .buffer
+            .get(head_end + 4..total)
+            .unwrap_or_default()
+            .to_vec();
         self.buffer.drain(..total);
         Ok(Answer {
             status,
@@ -179,7 +188,8 @@ impl Connection {
         if n == 0 {
             return Err("the server closed the connection".into());
         }
-        self.buffer.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        self.buffer
+            .extend_from_slice(chunk.get(..n).unwrap_or_default());
         Ok(())
     }
 }
@@ -195,7 +205,14 @@ fn phone(index: u64) -> String {
 }
 
 const FAMILY: &[&str] = &["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng"];
-const GIVEN: &[&str] = &["Bảo Duy", "Thị Lan", "Văn An", "Minh Châu", "Đức Anh", "Ngọc Ánh"];
+const GIVEN: &[&str] = &[
+    "Bảo Duy",
+    "Thị Lan",
+    "Văn An",
+    "Minh Châu",
+    "Đức Anh",
+    "Ngọc Ánh",
+];
 
 /// The registration form of person `id` (a valid adult, group `others`).
 fn form(id: u64, site: &str) -> String {
@@ -339,7 +356,10 @@ struct Tally {
     sample_error: Option<String>,
 }
 
-async fn load(options: &Options, tokens: Arc<Vec<String>>) -> Result<(Tally, u64, Duration), Error> {
+async fn load(
+    options: &Options,
+    tokens: Arc<Vec<String>>,
+) -> Result<(Tally, u64, Duration), Error> {
     let next = Arc::new(AtomicU64::new(0));
     let counting = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));

@@ -127,13 +127,21 @@ mod tests {
             let message = Message::RegistrationReceived {
                 name: "Nguyễn Văn An".to_owned(),
             };
-            intake.notify(phone, &message, 1_000 + i as i64).await.unwrap();
+            intake
+                .notify(phone, &message, 1_000 + i as i64)
+                .await
+                .unwrap();
         }
         let flaky = Arc::new(Gateway {
             taken: Mutex::new(Vec::new()),
             fail_after: 2,
         });
-        assert_eq!(deliver_pending(&intake, flaky.clone(), || 2_000).await.unwrap(), 2);
+        assert_eq!(
+            deliver_pending(&intake, flaky.clone(), || 2_000)
+                .await
+                .unwrap(),
+            2
+        );
         let mut sent = Vec::new();
         for phone in &phones {
             sent.push(intake.notifications_to(phone).await.unwrap()[0].sent_at);
@@ -145,7 +153,12 @@ mod tests {
             taken: Mutex::new(Vec::new()),
             fail_after: usize::MAX,
         });
-        assert_eq!(deliver_pending(&intake, working.clone(), || 3_000).await.unwrap(), 3);
+        assert_eq!(
+            deliver_pending(&intake, working.clone(), || 3_000)
+                .await
+                .unwrap(),
+            3
+        );
         assert!(intake.pending_notifications(10).await.unwrap().is_empty());
         let all: Vec<String> = flaky
             .taken

@@ -579,7 +579,13 @@ impl Intake {
     ) -> Result<String, StoreError> {
         if self.backend() == Backend::Sqlite {
             return self
-                .create_registration_grouped(campaign, phone, max_people_per_phone, registration, now)
+                .create_registration_grouped(
+                    campaign,
+                    phone,
+                    max_people_per_phone,
+                    registration,
+                    now,
+                )
                 .await;
         }
         let mut tx = self.write().begin().await?;
@@ -921,7 +927,10 @@ mod tests {
         assert_eq!((created.len(), full, duplicate), (41, 20, 7));
         assert_eq!(intake.registration_count().await.unwrap(), 41);
         for (phone, id) in &created {
-            assert_eq!(intake.registration_of(phone, id).await.unwrap().status, "waiting");
+            assert_eq!(
+                intake.registration_of(phone, id).await.unwrap().status,
+                "waiting"
+            );
         }
         for phone in 0..10 {
             let phone = format!("+849100000{phone:02}");
