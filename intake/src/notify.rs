@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::store::{Intake, StoreError};
+use crate::store::{Intake, OutboxMessage, StoreError};
 
 /// Hands a message to a gateway. Called off the async runtime (it may block).
 pub trait Sender: Send + Sync {
@@ -13,6 +13,18 @@ pub trait Sender: Send + Sync {
     /// # Errors
     /// [`SendError`] when the gateway did not take it: it is tried again later.
     fn send(&self, phone: &str, kind: &str, text: &str) -> Result<(), SendError>;
+
+    /// Sends `messages` in order, stopping at the first the gateway does not take: how many it took,
+    /// and why it refused the next, if it did. By default one [`Sender::send`] a message; a gateway
+    /// that takes a batch at once (one request, one disk sync) overrides it.
+    fn send_many(&self, messages: &[OutboxMessage]) -> (usize, Option<SendError>) {
+        for (taken, message) in messages.iter().enumerate() {
+            if let Err(error) = self.send(&message.phone, &message.kind, &message.text) {
+                return (taken, Some(error));
+            }
+        }
+        (messages.len(), None)
+    }
 }
 
 /// The gateway did not take the message.
@@ -26,10 +38,10 @@ const BATCH: i64 = 100;
 /// Sends what the outbox holds, until it is empty or a send fails; returns how many were sent. A failed
 /// message stays in the outbox for the next pass.
 ///
-/// The messages of a batch are handed to the sender in order on one blocking thread, then those it took
-/// are marked sent together in one transaction (a commit a message made the outbox, not the
-/// registrations, the limit of a busy SQLite node). Delivery is at least once, as before: a crash after
-/// a send and before the mark sends again, now up to a batch of messages.
+/// The messages of a batch are handed to the sender together ([`Sender::send_many`]) on one blocking
+/// thread, then those it took are marked sent together in one transaction (a commit a message made the
+/// outbox, not the registrations, the limit of a busy SQLite node). Delivery is at least once, as
+/// before: a crash after a send and before the mark sends again, now up to a batch of messages.
 ///
 /// # Errors
 /// [`StoreError::Storage`].
@@ -46,18 +58,10 @@ pub async fn deliver_pending(
         }
         let gateway = Arc::clone(&sender);
         let outcome = tokio::task::spawn_blocking(move || {
-            let mut taken = Vec::with_capacity(batch.len());
-            let mut failed = None;
-            for message in batch {
-                match gateway.send(&message.phone, &message.kind, &message.text) {
-                    Ok(()) => taken.push(message.notification_id),
-                    Err(error) => {
-                        failed = Some((message.notification_id, error));
-                        break;
-                    }
-                }
-            }
-            (taken, failed)
+            let (count, error) = gateway.send_many(&batch);
+            let mut ids = batch.into_iter().map(|message| message.notification_id);
+            let taken: Vec<String> = ids.by_ref().take(count).collect();
+            (taken, error.and_then(|error| ids.next().map(|id| (id, error))))
         })
         .await;
         let (taken, failed) = match outcome {

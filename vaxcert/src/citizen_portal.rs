@@ -98,11 +98,19 @@ impl JsonlOutbox {
 impl JsonlOutbox {
     /// Appends one message as a JSON line `{"at", "kind", "to", "text"}`, synced to disk.
     fn append(&self, kind: &str, to: &str, text: &str) -> std::io::Result<()> {
+        self.append_all(&[(kind, to, text)])
+    }
+
+    /// Appends messages `(kind, to, text)` as JSON lines in one write, synced to disk once.
+    fn append_all(&self, messages: &[(&str, &str, &str)]) -> std::io::Result<()> {
         let at = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(std::io::Error::other)?;
-        let mut line = json!({"at": at, "kind": kind, "to": to, "text": text}).to_string();
-        line.push('\n');
+        let mut line = String::new();
+        for (kind, to, text) in messages {
+            line.push_str(&json!({"at": at, "kind": kind, "to": to, "text": text}).to_string());
+            line.push('\n');
+        }
         // One writer at a time, one write per line: lines never interleave.
         let _guard = self
             .lock
@@ -129,6 +137,21 @@ impl intake::notify::Sender for JsonlOutbox {
     fn send(&self, phone: &str, kind: &str, text: &str) -> Result<(), intake::notify::SendError> {
         self.append(kind, phone, text)
             .map_err(|error| intake::notify::SendError(error.to_string()))
+    }
+
+    /// The whole batch in one write and one sync (a sync a message made the file the outbox's limit).
+    fn send_many(
+        &self,
+        messages: &[intake::store::OutboxMessage],
+    ) -> (usize, Option<intake::notify::SendError>) {
+        let lines: Vec<(&str, &str, &str)> = messages
+            .iter()
+            .map(|m| (m.kind.as_str(), m.phone.as_str(), m.text.as_str()))
+            .collect();
+        match self.append_all(&lines) {
+            Ok(()) => (messages.len(), None),
+            Err(error) => (0, Some(intake::notify::SendError(error.to_string()))),
+        }
     }
 }
 

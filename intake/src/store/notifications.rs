@@ -60,6 +60,9 @@ pub async fn enqueue(
 
 const COLUMNS: &str = "notification_id, phone, kind, text, created_at, sent_at";
 
+/// Ids one `UPDATE` of [`Intake::record_notifications_sent`] marks.
+const MARK_CHUNK: usize = 128;
+
 fn from_row(row: &sqlx::any::AnyRow) -> Result<OutboxMessage, StoreError> {
     Ok(OutboxMessage {
         notification_id: row.try_get("notification_id")?,
@@ -139,15 +142,24 @@ impl Intake {
             return Ok(());
         }
         let mut tx = self.write().begin().await?;
-        for notification_id in notification_ids {
-            sqlx::query(
+        for chunk in notification_ids.chunks(MARK_CHUNK) {
+            // Padded to a power of two with copies of the last id, so the statement has one of a few
+            // shapes and is prepared once each.
+            let mut ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            if let Some(last) = ids.last().copied() {
+                ids.resize(ids.len().next_power_of_two(), last);
+            }
+            let placeholders: Vec<String> = (2..ids.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
                 "UPDATE notifications SET attempts = attempts + 1, sent_at = $1 \
-                 WHERE notification_id = $2 AND sent_at IS NULL",
-            )
-            .bind(now)
-            .bind(notification_id)
-            .execute(&mut *tx)
-            .await?;
+                 WHERE sent_at IS NULL AND notification_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(now);
+            for id in ids {
+                query = query.bind(id);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
