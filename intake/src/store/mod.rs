@@ -28,11 +28,18 @@ pub use workflow::{Classification, DoseInput, RecordedDose, ScreeningEffect, loc
 
 /// The migrations in `intake/migrations/`, compiled in. A unit test keeps the list in step with the
 /// folder.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "intake",
-    sql: include_str!("../../migrations/0001_intake.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "intake",
+        sql: include_str!("../../migrations/0001_intake.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "registrations live by phone",
+        sql: include_str!("../../migrations/0002_registrations_live_by_phone.sql"),
+    },
+];
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
