@@ -61,7 +61,10 @@ pub async fn deliver_pending(
             let (count, error) = gateway.send_many(&batch);
             let mut ids = batch.into_iter().map(|message| message.notification_id);
             let taken: Vec<String> = ids.by_ref().take(count).collect();
-            (taken, error.and_then(|error| ids.next().map(|id| (id, error))))
+            (
+                taken,
+                error.and_then(|error| ids.next().map(|id| (id, error))),
+            )
         })
         .await;
         let (taken, failed) = match outcome {
