@@ -196,6 +196,41 @@ mod tests {
         );
     }
 
+    /// A pass of the notification worker is appended whole, in order, after what was there.
+    #[test]
+    fn a_batch_of_notifications_is_appended_in_order() {
+        use intake::notify::Sender as _;
+        let data = temp_dir("outbox-batch");
+        let outbox = JsonlOutbox::new(&data).unwrap();
+        outbox
+            .append("one_time_code", "+84900000009", "first")
+            .unwrap();
+        let messages: Vec<intake::store::OutboxMessage> = (0..3)
+            .map(|i| intake::store::OutboxMessage {
+                notification_id: format!("n{i}"),
+                phone: format!("+8490000000{i}"),
+                kind: "registration_received".to_owned(),
+                text: format!("message {i}"),
+                created_at: 0,
+                sent_at: None,
+            })
+            .collect();
+        let (taken, error) = outbox.send_many(&messages);
+        assert_eq!((taken, error), (3, None));
+        let text = std::fs::read_to_string(outbox.path()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["text"], "first");
+        for i in 0..3 {
+            assert_eq!(lines[i + 1]["to"], format!("+8490000000{i}"));
+            assert_eq!(lines[i + 1]["kind"], "registration_received");
+            assert_eq!(lines[i + 1]["text"], format!("message {i}"));
+        }
+    }
+
     #[test]
     fn messages_are_appended_as_json_lines_to_a_private_file() {
         let data = temp_dir("outbox");
