@@ -9,10 +9,11 @@
 //! Group commit (SQLite): with `synchronous=FULL` every commit waits for the disk to flush the WAL, so
 //! one transaction per registration caps the rate at one flush per registration. On SQLite,
 //! [`Intake::create_registration`] hands its registration to a single writer task instead, which takes
-//! every registration queued (up to [`GROUP_MAX`]), writes them in one transaction — each inside a
-//! savepoint of its own, so that a refused one (duplicate document, phone full) is rolled back alone —
-//! commits once and only then answers each caller with its own outcome: nothing acknowledged is lost
-//! in a crash. On PostgreSQL each registration keeps a transaction of its own (the phone's row lock
+//! every registration queued (up to [`GROUP_MAX`]), decides and writes them in one transaction (the
+//! group's phones and documents read at once, each person decided in order, the accepted ones written
+//! in multi-row inserts; should an insert fail anyway, again with a savepoint a person), so that a
+//! refused one (duplicate document, phone full) fails alone; it commits once and only then answers each
+//! caller with its own outcome: nothing acknowledged is lost in a crash. On PostgreSQL each registration keeps a transaction of its own (the phone's row lock
 //! keeps the cap right between concurrent transactions, and the server groups commits itself).
 
 use std::sync::{Arc, OnceLock};
