@@ -870,3 +870,87 @@ async fn concurrent_registrations_keep_the_cap_and_one_registration_per_document
         assert_eq!(app.intake.registration_count().await.unwrap(), 5);
     }
 }
+
+/// The people of one group transaction (what SQLite's group writer writes together) each get their own
+/// outcome: a duplicate document and a full phone fail alone, the others are recorded with their
+/// messages, and nothing of the failed ones remains.
+#[tokio::test]
+async fn one_group_of_registrations_gives_each_its_own_outcome() {
+    use intake::registration::{RegistrationForm, validate};
+    use intake::store::{Conflict, NewRegistration, StoreError};
+
+    let policies = PolicyBook::builtin().unwrap();
+    let person = |id: &str| {
+        let form: RegistrationForm = serde_json::from_value(form(id)).unwrap();
+        validate(&form, time::macros::date!(2021 - 08 - 01), &policies).unwrap()
+    };
+    let (a1, a2, a3, c1) = (
+        person("001160000201"),
+        person("001160000202"),
+        person("001160000203"),
+        person("001160000204"),
+    );
+    const PHONE_C: &str = "+84933333333";
+    for intake in support::databases().await {
+        let new = |phone, registration| NewRegistration {
+            campaign: "covid-19",
+            phone,
+            max_people_per_phone: 2,
+            registration,
+            now: T0,
+        };
+        let people = [
+            new(PHONE_A, &a1),
+            new(PHONE_B, &a1), // the same document under another phone
+            new(PHONE_A, &a2),
+            new(PHONE_A, &a3), // the phone's third: over its cap of 2
+            new(PHONE_C, &c1),
+        ];
+        let outcomes = intake.create_registrations_each(&people).await.unwrap();
+        assert_eq!(outcomes.len(), 5);
+        assert!(matches!(
+            outcomes[1],
+            Err(StoreError::Conflict(Conflict::DuplicateDocument))
+        ));
+        assert!(matches!(
+            outcomes[3],
+            Err(StoreError::Conflict(Conflict::PhoneFull))
+        ));
+        let mut recorded = Vec::new();
+        for (index, phone) in [(0, PHONE_A), (2, PHONE_A), (4, PHONE_C)] {
+            let id = outcomes[index].as_ref().unwrap();
+            let registration = intake.registration_of(phone, id).await.unwrap();
+            assert_eq!(registration.status, "waiting");
+            recorded.push(id.clone());
+        }
+        assert_eq!(intake.registration_count().await.unwrap(), 3);
+        let mut listed: Vec<String> = intake
+            .registrations_of(PHONE_A)
+            .await
+            .unwrap()
+            .into_iter()
+            .chain(intake.registrations_of(PHONE_C).await.unwrap())
+            .map(|registration| registration.registration_id)
+            .collect();
+        listed.sort();
+        recorded.sort();
+        assert_eq!(listed, recorded);
+        assert!(intake.registrations_of(PHONE_B).await.unwrap().is_empty());
+        // One "registration received" message per recorded person, none for the refused ones.
+        assert_eq!(intake.notifications_to(PHONE_A).await.unwrap().len(), 2);
+        assert_eq!(intake.notifications_to(PHONE_C).await.unwrap().len(), 1);
+        assert!(intake.notifications_to(PHONE_B).await.unwrap().is_empty());
+        // The first registration of the document stands: a later group refuses it again, and records
+        // the phone's other person.
+        let again = intake
+            .create_registrations_each(&[new(PHONE_B, &a1), new(PHONE_B, &a3)])
+            .await
+            .unwrap();
+        assert!(matches!(
+            again[0],
+            Err(StoreError::Conflict(Conflict::DuplicateDocument))
+        ));
+        assert!(again[1].is_ok());
+        assert_eq!(intake.registration_count().await.unwrap(), 4);
+    }
+}

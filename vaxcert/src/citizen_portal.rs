@@ -98,11 +98,19 @@ impl JsonlOutbox {
 impl JsonlOutbox {
     /// Appends one message as a JSON line `{"at", "kind", "to", "text"}`, synced to disk.
     fn append(&self, kind: &str, to: &str, text: &str) -> std::io::Result<()> {
+        self.append_all(&[(kind, to, text)])
+    }
+
+    /// Appends messages `(kind, to, text)` as JSON lines in one write, synced to disk once.
+    fn append_all(&self, messages: &[(&str, &str, &str)]) -> std::io::Result<()> {
         let at = time::OffsetDateTime::now_utc()
             .format(&time::format_description::well_known::Rfc3339)
             .map_err(std::io::Error::other)?;
-        let mut line = json!({"at": at, "kind": kind, "to": to, "text": text}).to_string();
-        line.push('\n');
+        let mut line = String::new();
+        for (kind, to, text) in messages {
+            line.push_str(&json!({"at": at, "kind": kind, "to": to, "text": text}).to_string());
+            line.push('\n');
+        }
         // One writer at a time, one write per line: lines never interleave.
         let _guard = self
             .lock
@@ -129,6 +137,21 @@ impl intake::notify::Sender for JsonlOutbox {
     fn send(&self, phone: &str, kind: &str, text: &str) -> Result<(), intake::notify::SendError> {
         self.append(kind, phone, text)
             .map_err(|error| intake::notify::SendError(error.to_string()))
+    }
+
+    /// The whole batch in one write and one sync (a sync a message made the file the outbox's limit).
+    fn send_many(
+        &self,
+        messages: &[intake::store::OutboxMessage],
+    ) -> (usize, Option<intake::notify::SendError>) {
+        let lines: Vec<(&str, &str, &str)> = messages
+            .iter()
+            .map(|m| (m.kind.as_str(), m.phone.as_str(), m.text.as_str()))
+            .collect();
+        match self.append_all(&lines) {
+            Ok(()) => (messages.len(), None),
+            Err(error) => (0, Some(intake::notify::SendError(error.to_string()))),
+        }
     }
 }
 
@@ -171,6 +194,41 @@ mod tests {
             first.account_key("+84900000001"),
             second.account_key("+84900000001")
         );
+    }
+
+    /// A pass of the notification worker is appended whole, in order, after what was there.
+    #[test]
+    fn a_batch_of_notifications_is_appended_in_order() {
+        use intake::notify::Sender as _;
+        let data = temp_dir("outbox-batch");
+        let outbox = JsonlOutbox::new(&data).unwrap();
+        outbox
+            .append("one_time_code", "+84900000009", "first")
+            .unwrap();
+        let messages: Vec<intake::store::OutboxMessage> = (0..3)
+            .map(|i| intake::store::OutboxMessage {
+                notification_id: format!("n{i}"),
+                phone: format!("+8490000000{i}"),
+                kind: "registration_received".to_owned(),
+                text: format!("message {i}"),
+                created_at: 0,
+                sent_at: None,
+            })
+            .collect();
+        let (taken, error) = outbox.send_many(&messages);
+        assert_eq!((taken, error), (3, None));
+        let text = std::fs::read_to_string(outbox.path()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4);
+        assert_eq!(lines[0]["text"], "first");
+        for i in 0..3 {
+            assert_eq!(lines[i + 1]["to"], format!("+8490000000{i}"));
+            assert_eq!(lines[i + 1]["kind"], "registration_received");
+            assert_eq!(lines[i + 1]["text"], format!("message {i}"));
+        }
     }
 
     #[test]

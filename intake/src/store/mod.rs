@@ -25,7 +25,7 @@ pub use lots::Lot;
 pub use notifications::OutboxMessage;
 pub use outbox::{Confirmed, Dose, OutboxEntry};
 pub use phones::{CodeError, LoginError, PhoneSession};
-pub use registrations::{BulkError, BulkPerson, Registration};
+pub use registrations::{BulkError, BulkPerson, GROUP_MAX, NewRegistration, Registration};
 pub use scheduling::{Appointment, PublishedCapacity, Round, parse_day};
 pub use sites::Site;
 pub use tokens::{Role, TokenHolder};
@@ -33,11 +33,18 @@ pub use workflow::{Classification, DoseInput, RecordedDose, ScreeningEffect, loc
 
 /// The migrations in `intake/migrations/`, compiled in. A unit test keeps the list in step with the
 /// folder.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "intake",
-    sql: include_str!("../../migrations/0001_intake.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "intake",
+        sql: include_str!("../../migrations/0001_intake.sql"),
+    },
+    Migration {
+        version: 2,
+        description: "registrations live by phone",
+        sql: include_str!("../../migrations/0002_registrations_live_by_phone.sql"),
+    },
+];
 
 /// Why a store operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -131,6 +138,7 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Debug, Clone)]
 pub struct Intake {
     database: Database,
+    registration_writer: registrations::GroupWriter,
 }
 
 impl Intake {
@@ -141,6 +149,7 @@ impl Intake {
     pub async fn open(url: &str) -> Result<Intake, StorageError> {
         Ok(Intake {
             database: storage::open(url, MIGRATIONS).await?,
+            registration_writer: registrations::GroupWriter::default(),
         })
     }
 
