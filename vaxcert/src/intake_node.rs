@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use intake::api::{IntakeConfig, IntakeState, system_clock};
+use intake::api::{CodeRate, IntakeConfig, IntakeState, system_clock};
 use intake::delivery::IssuerClient;
 use intake::notify::Sender;
 use intake::policy::PolicyBook;
@@ -115,6 +115,12 @@ pub struct IntakeArgs {
     /// for `vaxcert up`: the development token `<data>/internal-api.token`).
     #[arg(long, value_name = "FILE", env = "VAXCERT_ISSUER_TOKEN_FILE")]
     pub issuer_token_file: Option<PathBuf>,
+    /// One-time-code requests allowed per client address and minute (IPv6 by /64); 0 turns the limit off.
+    #[arg(long, value_name = "N", default_value_t = CodeRate::default().per_minute)]
+    pub intake_code_rate_limit: u32,
+    /// One-time-code requests a client address may make at once.
+    #[arg(long, value_name = "N", default_value_t = CodeRate::default().burst)]
+    pub intake_code_rate_burst: u32,
     /// Confirm every attested dose automatically, as the registry would (one machine, demonstrations);
     /// otherwise the registry confirms through `POST /registry/v1/doses/{id}/confirmation`.
     #[arg(long)]
@@ -127,6 +133,8 @@ impl std::fmt::Debug for IntakeArgs {
             .field("max_people_per_phone", &self.max_people_per_phone)
             .field("portal_link", &self.portal_link)
             .field("issuer_token_file", &self.issuer_token_file)
+            .field("intake_code_rate_limit", &self.intake_code_rate_limit)
+            .field("intake_code_rate_burst", &self.intake_code_rate_burst)
             .field("registry_auto_confirm", &self.registry_auto_confirm)
             .finish_non_exhaustive()
     }
@@ -187,6 +195,10 @@ impl IntakeArgs {
                     .portal_link
                     .clone()
                     .unwrap_or_else(|| format!("{base}/citizen/")),
+                code_rate: CodeRate {
+                    per_minute: self.intake_code_rate_limit,
+                    burst: self.intake_code_rate_burst,
+                },
                 ..IntakeConfig::default()
             }),
         })

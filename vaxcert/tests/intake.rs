@@ -590,7 +590,8 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
 
 /// `vaxcert serve intake` alone, in a process and a data folder of its own, delivers a confirmed dose
 /// to another process's issuer (`vaxcert up`) over HTTP with the issuer's token, the registry's step
-/// taken by `--registry-auto-confirm`; `/healthz` and `/openapi.json` describe it.
+/// taken by `--registry-auto-confirm`; `/healthz` and `/openapi.json` describe it; one address asking
+/// codes for many phones is stopped.
 #[test]
 fn serve_intake_delivers_to_an_issuer_in_another_process() {
     let Some(value_sets) = value_sets() else {
@@ -628,6 +629,10 @@ fn serve_intake_delivers_to_an_issuer_in_another_process() {
         "--issuer-token-file",
         token_file.to_str().unwrap(),
         "--registry-auto-confirm",
+        "--intake-code-rate-limit",
+        "1",
+        "--intake-code-rate-burst",
+        "2",
     ]);
     let intake = support::running::spawn(
         &mut serve,
@@ -663,6 +668,25 @@ fn serve_intake_delivers_to_an_issuer_in_another_process() {
         &form(&person),
     );
     assert_eq!(status, 201);
+
+    // One address asking codes for phone after phone is stopped (burst 2, then one a minute).
+    let (status, _, _) = post(
+        &format!("{base}/intake/v1/phone-codes"),
+        &[],
+        &json!({"phone": "+84987000001"}),
+    );
+    assert_eq!(status, 202);
+    let (status, refused, _) = post(
+        &format!("{base}/intake/v1/phone-codes"),
+        &[],
+        &json!({"phone": "+84987000002"}),
+    );
+    assert_eq!(status, 429, "{refused}");
+    assert!(
+        !outbox(&data)
+            .iter()
+            .any(|line| line["to"] == "+84987000002")
+    );
 
     let site = format!("Bearer {site_token}");
     let site = [("Authorization", site.as_str())];

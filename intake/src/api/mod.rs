@@ -18,6 +18,7 @@
 
 mod appointments;
 mod auth;
+mod limits;
 #[cfg(test)]
 mod openapi_check;
 mod page;
@@ -39,6 +40,7 @@ use crate::policy::PolicyBook;
 use crate::store::Intake;
 
 pub use auth::{bearer_holder, require_role};
+pub use limits::CodeRate;
 pub use problem::Problem;
 pub use public::MAX_JSON_BYTES;
 pub use session::{SESSION_COOKIE, session_phone};
@@ -64,15 +66,19 @@ pub struct IntakeConfig {
     /// Where people download their certificates (the citizen portal), for the "certificate available"
     /// message.
     pub portal_link: String,
+    /// One-time-code requests allowed per client address.
+    pub code_rate: CodeRate,
 }
 
 impl Default for IntakeConfig {
-    /// Campaign `covid-19`, 4 people per phone, the portal at `/citizen/` of this host.
+    /// Campaign `covid-19`, 4 people per phone, the portal at `/citizen/` of this host, 30 code
+    /// requests a minute per client address (bursts of 300).
     fn default() -> Self {
         IntakeConfig {
             campaign: "covid-19".to_owned(),
             max_people_per_phone: 4,
             portal_link: "http://127.0.0.1:8080/citizen/".to_owned(),
+            code_rate: CodeRate::default(),
         }
     }
 }
@@ -103,7 +109,7 @@ impl IntakeState {
 pub fn router(state: IntakeState) -> Router {
     Router::new()
         .merge(page::router())
-        .merge(public::routes())
+        .merge(public::routes(state.config.code_rate))
         .merge(site_workflow::routes())
         .merge(site_lots::routes())
         .merge(registry::routes())

@@ -34,8 +34,9 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::Date;
 
+use super::limits::CodeLimiter;
 use super::session::{CLEARED_COOKIE, session_cookie, session_phone, session_token};
-use super::{IntakeState, Problem, require_role};
+use super::{CodeRate, IntakeState, Problem, require_role};
 use crate::registration::{MEDICAL_ITEMS, RegistrationForm, normalise_phone, validate};
 use crate::staff_csv::{self, RejectedRow, StaffCsvError};
 use crate::store::{
@@ -46,9 +47,13 @@ use crate::store::{
 pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// The public routes (merged into [`super::router`]).
-pub(crate) fn routes() -> Router<IntakeState> {
+pub(crate) fn routes(code_rate: CodeRate) -> Router<IntakeState> {
+    let limiter = CodeLimiter::new(code_rate);
     Router::new()
-        .route("/intake/v1/phone-codes", post(request_code))
+        .route(
+            "/intake/v1/phone-codes",
+            post(move |state, request| request_code(state, limiter.clone(), request)),
+        )
         .route("/intake/v1/sessions", post(log_in).delete(log_out))
         .route(
             "/intake/v1/registrations",
@@ -201,9 +206,16 @@ fn too_many(message: &str) -> Problem {
 /// `POST /intake/v1/phone-codes`.
 async fn request_code(
     State(state): State<IntakeState>,
-    headers: HeaderMap,
-    body: Body,
+    limiter: CodeLimiter,
+    request: Request,
 ) -> Result<Response, Problem> {
+    if !limiter.allows(request.extensions()) {
+        return Err(too_many(
+            "too many code requests from this address; try again later",
+        ));
+    }
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
     let request: PhoneBody = read_json(&headers, body).await?;
     let phone = phone_problem(&request.phone)?;
     let code = state
