@@ -5,6 +5,7 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::ConnectInfo;
 use axum::http::Extensions;
@@ -29,18 +30,28 @@ impl Default for CodeRate {
     }
 }
 
+/// Requests between two sweeps of the limiter's idle keys (a sweep walks every key).
+const SWEEP_EVERY: u64 = 1024;
+
 /// The limiter of [`CodeRate`], shared by the code route's requests; `None` when off.
 #[derive(Clone)]
-pub(super) struct CodeLimiter(Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
+pub(super) struct CodeLimiter(Option<Arc<Limiter>>);
+
+/// A keyed limiter and the count of requests it saw, for sweeping now and then.
+struct Limiter {
+    keyed: DefaultKeyedRateLimiter<IpAddr>,
+    requests: AtomicU64,
+}
 
 impl CodeLimiter {
     /// The limiter of `rate`.
     pub(super) fn new(rate: CodeRate) -> CodeLimiter {
         CodeLimiter(NonZeroU32::new(rate.per_minute).map(|per_minute| {
             let burst = NonZeroU32::new(rate.burst).unwrap_or(per_minute);
-            Arc::new(RateLimiter::keyed(
-                Quota::per_minute(per_minute).allow_burst(burst),
-            ))
+            Arc::new(Limiter {
+                keyed: RateLimiter::keyed(Quota::per_minute(per_minute).allow_burst(burst)),
+                requests: AtomicU64::new(0),
+            })
         }))
     }
 
@@ -52,8 +63,14 @@ impl CodeLimiter {
         let peer = extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(address)| address.ip());
-        limiter.retain_recent();
-        limiter.check_key(&rate_key(peer)).is_ok()
+        if limiter
+            .requests
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(SWEEP_EVERY)
+        {
+            limiter.keyed.retain_recent();
+        }
+        limiter.keyed.check_key(&rate_key(peer)).is_ok()
     }
 }
 

@@ -323,13 +323,10 @@ async fn list_registrations(
     .into_response())
 }
 
-/// The preferred site must exist, and be hospital-grade for a caution case.
-fn check_site(
-    sites: &BTreeMap<String, Site>,
-    code: &str,
-    caution: bool,
-) -> Result<(), &'static str> {
-    match sites.get(code) {
+/// The preferred site (`None`: no site has its code) must exist, and be hospital-grade for a caution
+/// case.
+fn check_site(site: Option<&Site>, caution: bool) -> Result<(), &'static str> {
+    match site {
         None => Err("no site has this code"),
         Some(site) if caution && !site.hospital_grade => {
             Err("a severe allergy or a reaction to a previous dose needs a hospital-grade site")
@@ -358,8 +355,13 @@ async fn register(
     let form: RegistrationForm = read_json(&headers, body).await?;
     let registration = validate(&form, today(&state), &state.policies)
         .map_err(|error| Problem::invalid(error.field, error.message))?;
-    let sites = site_map(&state).await?;
-    check_site(&sites, &registration.preferred_site, registration.caution)
+    // One site looked up, not the whole list: this is the registration's hot path.
+    let site = match state.intake.site(&registration.preferred_site).await {
+        Ok(site) => Some(site),
+        Err(StoreError::NotFound) => None,
+        Err(error) => return Err(error.into()),
+    };
+    check_site(site.as_ref(), registration.caution)
         .map_err(|message| Problem::invalid("preferred_site", message))?;
     let registration_id = state
         .intake
@@ -537,8 +539,7 @@ async fn import_staff_inner(
         .iter()
         .filter_map(|row| {
             check_site(
-                &sites,
-                &row.registration.preferred_site,
+                sites.get(&row.registration.preferred_site),
                 row.registration.caution,
             )
             .err()

@@ -19,6 +19,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::site_workflow::parse_body;
 use super::{IntakeState, Problem, require_role};
 use crate::store::{Appointment, Lot, Role, StoreError, TokenHolder, parse_day};
 use crate::vaccines;
@@ -60,12 +61,7 @@ async fn publish_capacity(
     body: Bytes,
 ) -> Result<Response, Problem> {
     let holder = site_staff(&state, &headers).await?;
-    let request: CapacityRequest = serde_json::from_slice(&body).map_err(|_| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the body is not {day, session, product, slots}",
-        )
-    })?;
+    let request: CapacityRequest = parse_body(&body)?;
     if parse_day(&request.day).is_none() {
         return Err(Problem::invalid("day", "a day is YYYY-MM-DD"));
     }
