@@ -1217,3 +1217,34 @@ async fn site_bodies_are_json_of_at_most_16_kib() {
         w.intake.close().await;
     }
 }
+
+/// A check-in is for the appointment's day in Viet Nam: a second before its midnight, or the next day,
+/// it is refused (409 naming the day) and nothing moves; from midnight on it is taken.
+#[tokio::test]
+async fn a_check_in_is_taken_only_on_the_appointments_day() {
+    const MIDNIGHT: i64 = T0 - 9 * 3600;
+    for (_, url) in support::database_urls().await {
+        let w = World::new(&url).await;
+        let (_, appointment) = w.invited("Trịnh Văn Bô", "001083088888", "HN-0001").await;
+        for now in [MIDNIGHT - 1, MIDNIGHT + 24 * 3600] {
+            w.set_now(now);
+            let (status, answer) = w.check_in(&appointment, &w.site).await;
+            assert_eq!(status, StatusCode::CONFLICT, "at {now}");
+            assert_eq!(
+                answer,
+                json!({"error": format!("the appointment is for {DAY}, not today")})
+            );
+            assert_eq!(w.appointment_status(&appointment).await, "invited");
+        }
+        w.set_now(MIDNIGHT);
+        assert_eq!(w.check_in(&appointment, &w.site).await.0, StatusCode::OK);
+        assert_eq!(w.appointment_status(&appointment).await, "checked_in");
+        // Checked in, it is still that day's: the next day it is not taken again.
+        w.set_now(MIDNIGHT + 24 * 3600);
+        assert_eq!(
+            w.check_in(&appointment, &w.site).await.0,
+            StatusCode::CONFLICT
+        );
+        w.intake.close().await;
+    }
+}

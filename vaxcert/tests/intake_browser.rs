@@ -43,7 +43,7 @@ use support::browser::{
     PHONE, Session, artefacts_dir, assert_fits_width, browser, screenshot, session, start_driver,
     start_up, wait_until,
 };
-use support::{http, temp_dir};
+use support::{http, temp_dir, today_in_viet_nam};
 use vaxcert::intake_node::{DEV_SITE, DEV_SITE_TOKEN_FILE};
 
 /// How long the page may take to show a step's answer, and the outbox to receive the code.
@@ -296,12 +296,6 @@ fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) 
     let status = response.status().as_u16();
     let text = response.body_mut().read_to_string().unwrap();
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Today in Viet Nam (UTC+7), the day sites publish capacity for.
-fn today_in_viet_nam() -> time::Date {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
-    time::OffsetDateTime::now_utc().to_offset(offset).date()
 }
 
 /// The development site publishes 5 slots this morning and runs the round: how many it invited.

@@ -3,7 +3,7 @@
 //!
 //! | method and path | body | answers |
 //! |---|---|---|
-//! | `POST /site/v1/appointments/{id}/check-in` | — | 200 `{appointment_id, status}` / 404 / 409 (cancelled, …) |
+//! | `POST /site/v1/appointments/{id}/check-in` | — | 200 `{appointment_id, status}` / 404 / 409 (cancelled, …, or not the appointment's day) |
 //! | `POST /site/v1/appointments/{id}/screening` | `{answers, vitals}` | 200 `{outcome, reasons, postpone_days?, postponed_until?, appointment_status}` / 404 / 409 / 422 |
 //! | `POST /site/v1/appointments/{id}/dose` | `{lot_number, vaccinated_on, dose_number, total_doses}` | 201 `{dose_event_id, record_hash}` / 404 / 409 / 422 |
 //! | `POST /site/v1/doses/{dose_event_id}/attestation` | — | 200 `{dose_event_id, attested_by, attested_at}` / 404 / 409 |
