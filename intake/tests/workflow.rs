@@ -22,7 +22,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::IntoResponse;
 use http_body_util::BodyExt as _;
-use intake::api::{IntakeConfig, IntakeState, router};
+use intake::api::{IntakeConfig, IntakeState, MAX_JSON_BYTES, router};
 use intake::confirmation::DoseRecord;
 use intake::delivery::{DeliveryPass, IssuerClient, deliver_due};
 use intake::policy::PolicyBook;
@@ -202,11 +202,29 @@ impl World {
     }
 
     async fn call(&self, path: &str, token: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let request = Request::post(path)
-            .header("authorization", format!("Bearer {token}"))
-            .header("content-type", "application/json")
-            .body(body.map_or_else(Body::empty, |body| Body::from(body.to_string())))
-            .unwrap();
+        let body = body.map(|body| body.to_string().into_bytes());
+        self.post_raw(
+            path,
+            token,
+            Some("application/json"),
+            body.unwrap_or_default(),
+        )
+        .await
+    }
+
+    /// POSTs `body` to `path` as `token`, with `content_type` if any: the status and the JSON answer.
+    async fn post_raw(
+        &self,
+        path: &str,
+        token: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::post(path).header("authorization", format!("Bearer {token}"));
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        let request = request.body(Body::from(body)).unwrap();
         let response = self.app.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -1120,5 +1138,113 @@ async fn doses_draw_from_the_sites_registered_lots() {
         assert_eq!(left("OLD-1"), Some(10), "nothing drawn from a refused lot");
         assert_eq!(left("AZ-1"), Some(10));
         assert!(w.intake.lots("HN-0002").await.unwrap().is_empty());
+    }
+}
+
+/// Every site route that takes a body reads it as the public routes do: 415 unless it is
+/// `application/json`, 413 beyond 16 KiB, both as `{error}`; nothing is recorded either way, and a 422
+/// names the field at fault.
+#[tokio::test]
+async fn site_bodies_are_json_of_at_most_16_kib() {
+    for (_, url) in support::database_urls().await {
+        let w = World::new(&url).await;
+        let (registration, appointment) = w.invited("Phan Thị Hà", "001083077777", "HN-0001").await;
+        assert_eq!(w.check_in(&appointment, &w.site).await.0, StatusCode::OK);
+        let routes = [
+            format!("/site/v1/appointments/{appointment}/screening"),
+            format!("/site/v1/appointments/{appointment}/dose"),
+            format!("/site/v1/registrations/{registration}/classification"),
+            "/site/v1/lots".to_owned(),
+            "/site/v1/capacity".to_owned(),
+        ];
+        let valid = [
+            eligible(),
+            dose_body(1),
+            json!({"priority_group": "others", "reason": "checked the papers"}),
+            json!({"lot_number": "FF2587", "product": PFIZER, "doses_per_vial": 6,
+                   "expires_on": "2021-12-31", "doses": 10}),
+            json!({"day": DAY, "session": "afternoon", "product": PFIZER, "slots": 6}),
+        ];
+        for (path, body) in routes.iter().zip(&valid) {
+            let bytes = body.to_string().into_bytes();
+            for content_type in [
+                None,
+                Some("text/plain"),
+                Some("application/x-www-form-urlencoded"),
+            ] {
+                let (status, answer) = w.post_raw(path, &w.site, content_type, bytes.clone()).await;
+                assert_eq!(
+                    status,
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "{path} {content_type:?}"
+                );
+                assert_eq!(
+                    answer,
+                    json!({"error": "the body must be application/json"})
+                );
+            }
+            let mut big = body.clone();
+            big["padding"] = json!("x".repeat(MAX_JSON_BYTES));
+            let big = big.to_string().into_bytes();
+            let (status, answer) = w
+                .post_raw(path, &w.site, Some("application/json"), big)
+                .await;
+            assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+            assert!(answer["error"].is_string(), "{path}: {answer}");
+        }
+        assert_eq!(w.appointment_status(&appointment).await, "checked_in");
+        assert!(w.intake.lots("HN-0001").await.unwrap().is_empty());
+        assert_eq!(
+            w.number(
+                "SELECT COUNT(*) FROM capacity WHERE site_code = $1",
+                "HN-0001"
+            )
+            .await,
+            1
+        );
+
+        // A field of the wrong type is named; an unknown key never is.
+        for (key, value, field) in [
+            ("dose_number", "one", "dose_number"),
+            ("nickname", "Hà", "body"),
+        ] {
+            let mut body = dose_body(1);
+            body[key] = json!(value);
+            let (status, answer) = w.dose(&appointment, &w.site, body).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+            assert_eq!(answer["field"], field, "{key}");
+        }
+        w.intake.close().await;
+    }
+}
+
+/// A check-in is for the appointment's day in Viet Nam: a second before its midnight, or the next day,
+/// it is refused (409 naming the day) and nothing moves; from midnight on it is taken.
+#[tokio::test]
+async fn a_check_in_is_taken_only_on_the_appointments_day() {
+    const MIDNIGHT: i64 = T0 - 9 * 3600;
+    for (_, url) in support::database_urls().await {
+        let w = World::new(&url).await;
+        let (_, appointment) = w.invited("Trịnh Văn Bô", "001083088888", "HN-0001").await;
+        for now in [MIDNIGHT - 1, MIDNIGHT + 24 * 3600] {
+            w.set_now(now);
+            let (status, answer) = w.check_in(&appointment, &w.site).await;
+            assert_eq!(status, StatusCode::CONFLICT, "at {now}");
+            assert_eq!(
+                answer,
+                json!({"error": format!("the appointment is for {DAY}, not today")})
+            );
+            assert_eq!(w.appointment_status(&appointment).await, "invited");
+        }
+        w.set_now(MIDNIGHT);
+        assert_eq!(w.check_in(&appointment, &w.site).await.0, StatusCode::OK);
+        assert_eq!(w.appointment_status(&appointment).await, "checked_in");
+        // Checked in, it is still that day's: the next day it is not taken again.
+        w.set_now(MIDNIGHT + 24 * 3600);
+        assert_eq!(
+            w.check_in(&appointment, &w.site).await.0,
+            StatusCode::CONFLICT
+        );
+        w.intake.close().await;
     }
 }

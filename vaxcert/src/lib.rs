@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod intake_node;
 pub mod logging;
 pub mod node;
+mod output;
 pub mod serving;
 pub mod trust;
 pub mod value_sets;
@@ -106,7 +107,8 @@ fn usage(error: clap::Error) -> ExitCode {
     ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(2))
 }
 
-/// Runs a parsed command line; errors print to stderr and exit with 2 (usage or I/O).
+/// Runs a parsed command line; errors print to stderr and exit with 2 (usage or I/O). A closed stdout
+/// (`vaxcert … | head`) is no error: the command stops there, quietly, with 0.
 pub fn run(cli: Cli) -> ExitCode {
     let outcome = match cli.command {
         Command::Keys(args) => commands::keys::run(args),
@@ -122,6 +124,7 @@ pub fn run(cli: Cli) -> ExitCode {
     };
     match outcome {
         Ok(code) => code,
+        Err(err) if output::is_stdout_closed(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("vaxcert: {err:#}");
             ExitCode::from(2)

@@ -24,10 +24,9 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use support::browser::{
-    PHONE, Session, artefacts_dir, assert_fits_width, browser, screenshot, session, start_driver,
-    start_up, wait_until,
+    BrowserTest, PHONE, Session, assert_fits_width, screenshot, session, wait_until,
 };
-use support::{http, temp_dir};
+use support::http;
 
 /// How long a verdict may take to show after an upload, a paste or the camera's start.
 const VERDICT_DEADLINE: Duration = Duration::from_secs(20);
@@ -201,15 +200,17 @@ async fn assert_valid_holder(client: &Client) {
 
 #[test]
 fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() {
-    let Some((chromium, driver)) = browser() else {
+    let Some(test) = BrowserTest::start("browser") else {
         return;
     };
-    let artefacts = artefacts_dir();
-    let dir = temp_dir("browser");
-    std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("data");
-    let (up, base) = start_up(&data);
-    let hc1 = issue(&base, &data);
+    let BrowserTest {
+        dir,
+        data,
+        artefacts,
+        base,
+        ..
+    } = &test;
+    let hc1 = issue(base, data);
     let forged = altered(&hc1);
 
     let valid_png = dir.join("valid.png");
@@ -223,15 +224,8 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
         .write_all(&y4m(&modules(&hc1), 10))
         .unwrap();
 
-    let (_driver, driver_url) = start_driver(&driver, &dir.join("chromedriver.log"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = session(&driver_url, &chromium, Session::Desktop).await;
-        client.set_window_size(1024, 900).await.unwrap();
-        client.goto(&format!("{base}/")).await.unwrap();
+    test.runtime.block_on(async {
+        let client = test.desktop(&format!("{base}/")).await;
         let result = client.find(Locator::Id("result")).await.unwrap();
         assert_eq!(
             result.attr("class").await.unwrap().as_deref(),
@@ -243,7 +237,7 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
         upload.send_keys(valid_png.to_str().unwrap()).await.unwrap();
         wait_for(&client, "valid").await;
         assert_valid_holder(&client).await;
-        screenshot(&client, &artefacts, "upload-valid.png").await;
+        screenshot(&client, artefacts, "upload-valid.png").await;
 
         // A picture of the altered certificate: red, with the signature's reason in plain words.
         let upload = client.find(Locator::Id("upload-input")).await.unwrap();
@@ -263,7 +257,7 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
             SIG_INVALID,
             "{state}"
         );
-        screenshot(&client, &artefacts, "upload-altered-invalid.png").await;
+        screenshot(&client, artefacts, "upload-altered-invalid.png").await;
 
         // The valid HC1 text pasted, on a phone-sized window.
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
@@ -279,11 +273,16 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
         wait_for(&client, "valid").await;
         assert_valid_holder(&client).await;
         assert_fits_width(&client).await;
-        screenshot(&client, &artefacts, "text-valid-phone.png").await;
+        screenshot(&client, artefacts, "text-valid-phone.png").await;
         client.close().await.unwrap();
 
         // The camera of an (emulated) phone: a fake one showing the valid certificate's QR code.
-        let client = session(&driver_url, &chromium, Session::PhoneWithCamera(&video)).await;
+        let client = session(
+            &test.driver_url,
+            &test.chromium,
+            Session::PhoneWithCamera(&video),
+        )
+        .await;
         client.goto(&format!("{base}/")).await.unwrap();
         let result = client.find(Locator::Id("result")).await.unwrap();
         assert_eq!(
@@ -300,10 +299,8 @@ fn the_scanner_page_verifies_a_picture_pasted_text_and_the_camera_in_chromium() 
         wait_for(&client, "valid").await;
         assert_valid_holder(&client).await;
         assert_fits_width(&client).await;
-        screenshot(&client, &artefacts, "camera-valid-phone.png").await;
+        screenshot(&client, artefacts, "camera-valid-phone.png").await;
         client.close().await.unwrap();
     });
-    drop(up);
-    eprintln!("screenshots in {}", artefacts.display());
-    std::fs::remove_dir_all(&dir).unwrap();
+    test.finish();
 }

@@ -1,4 +1,5 @@
-//! The `vaxcert verify` contract (`design.md`): inputs, batch mode, exit codes, and Viet Nam's real certificate.
+//! The `vaxcert verify` contract (`design.md`): inputs, batch mode, exit codes, and Viet Nam's real certificate;
+//! and a closed stdout (`vaxcert … | head`) ending a command quietly.
 
 #![allow(
     clippy::unwrap_used,
@@ -55,6 +56,18 @@ fn certificate(exp: i64) -> (String, PathBuf) {
 }
 
 fn vaxcert(args: &[&str], stdin: Option<&str>) -> Output {
+    run(args, stdin.unwrap_or_default(), false)
+}
+
+/// Runs the binary with `args` and its stdout a pipe whose reader has gone (`vaxcert … | head` once
+/// `head` has left), feeding `stdin` for as long as the binary reads it.
+fn with_stdout_closed(args: &[&str], stdin: &str) -> Output {
+    run(args, stdin, true)
+}
+
+/// Runs the binary with `args` on `stdin`; with `close_stdout`, its stdout's reader leaves at once (and
+/// the binary may stop reading stdin early: a failed write to it is then expected).
+fn run(args: &[&str], stdin: &str, close_stdout: bool) -> Output {
     let mut child = Command::new(VAXCERT)
         .args(args)
         .stdin(Stdio::piped())
@@ -62,10 +75,12 @@ fn vaxcert(args: &[&str], stdin: Option<&str>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        input.write_all(text.as_bytes()).unwrap();
+    if close_stdout {
+        drop(child.stdout.take());
     }
+    let mut input = child.stdin.take().unwrap();
+    let written = input.write_all(stdin.as_bytes());
+    assert!(close_stdout || written.is_ok(), "{written:?}");
     drop(input);
     child.wait_with_output().unwrap()
 }
@@ -335,4 +350,37 @@ fn viet_nam_real_certificate() {
     let ci = unverified["dcc"]["v"][0]["ci"].as_str().unwrap();
     assert!(ci.starts_with("URN:UVCI:01:VN:"), "{ci}");
     assert_eq!(unverified["dcc"]["ver"], "1.3.0");
+}
+
+/// A closed stdout stops a command quietly: no panic, nothing on stderr, exit 0; one input's exit code
+/// still says whether it is valid.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let data = std::env::temp_dir().join(format!("vaxcert-cli-closed-{}", std::process::id()));
+    let data = data.to_str().unwrap();
+    let lines = "HC1:GGW\n".repeat(20_000);
+    let site_add = [
+        "intake",
+        "site-add",
+        "--data",
+        data,
+        "--name",
+        "Site",
+        "--province",
+        "01",
+        "HN-0001",
+    ];
+    for (args, stdin, code) in [
+        (&["verify", "-"][..], lines.as_str(), 0),
+        (&site_add[..], "", 0),
+        (&["verify", "--json", "HC1:GGW"][..], "", 1),
+        (&["verify", "HC1:GGW"][..], "", 1),
+    ] {
+        let output = with_stdout_closed(args, stdin);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+        assert_eq!(output.status.code(), Some(code), "{args:?}");
+    }
+    std::fs::remove_dir_all(data).ok();
 }

@@ -23,7 +23,7 @@ use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use support::running::start_up;
-use support::{command, http, ok, temp_dir, value_sets};
+use support::{command, http, ok, temp_dir, today_in_viet_nam, value_sets};
 
 const PEOPLE: usize = 1_000;
 const PER_PHONE: usize = 4;
@@ -320,7 +320,7 @@ fn a_thousand_people_register_and_the_three_hundred_the_policy_ranks_first_get_v
     assert_eq!(by_id.len(), PEOPLE);
 
     // The site publishes capacity for 300; the round's seed hash is public before it runs.
-    let today = time::OffsetDateTime::now_utc().date();
+    let today = today_in_viet_nam();
     let (status, capacity, _) = post(
         &format!("{base}/site/v1/capacity"),
         &[("Authorization", &site_auth)],
@@ -690,9 +690,7 @@ fn serve_intake_delivers_to_an_issuer_in_another_process() {
 
     let site = format!("Bearer {site_token}");
     let site = [("Authorization", site.as_str())];
-    let today = time::OffsetDateTime::now_utc()
-        .to_offset(time::macros::offset!(+7))
-        .date();
+    let today = today_in_viet_nam();
     let (_, capacity, _) = post(
         &format!("{base}/site/v1/capacity"),
         &site,

@@ -33,21 +33,20 @@
 
 mod support;
 
-use std::path::Path;
-use std::time::Duration;
-
-use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use support::browser::{
-    PHONE, Session, artefacts_dir, assert_fits_width, browser, screenshot, session, start_driver,
-    start_up, wait_until,
+    BrowserTest, DEADLINE, PHONE, Page, assert_fits_width, by_id, code_from_outbox, outbox_lines,
+    screenshot, type_into, wait_until,
 };
-use support::{http, temp_dir};
+use support::{http, today_in_viet_nam};
 use vaxcert::intake_node::{DEV_SITE, DEV_SITE_TOKEN_FILE};
 
-/// How long the page may take to show a step's answer, and the outbox to receive the code.
-const DEADLINE: Duration = Duration::from_secs(20);
+/// The registration page's steps and messages.
+const PAGE: Page = Page {
+    steps: &["phone-step", "code-step", "people-step", "form-banner"],
+    messages: &["message", "form-message", "form-banner"],
+};
 
 /// The phone, as typed.
 const PHONE_NUMBER: &str = "+84912345678";
@@ -75,103 +74,6 @@ fn questions() -> Vec<String> {
         .collect()
 }
 
-/// The lines of the development outbox, none if it is not there yet.
-fn outbox_lines(outbox: &Path) -> Vec<String> {
-    std::fs::read_to_string(outbox)
-        .map(|text| text.lines().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// The same phone number: the last nine digits agree (`+84912345678` and `0912345678`).
-fn same_phone(a: &str, b: &str) -> bool {
-    let digits = |text: &str| {
-        text.chars()
-            .filter(char::is_ascii_digit)
-            .collect::<Vec<_>>()
-    };
-    let (a, b) = (digits(a), digits(b));
-    a.len() >= 9 && b.len() >= 9 && a[a.len() - 9..] == b[b.len() - 9..]
-}
-
-/// The 6-digit code in the latest `one_time_code` message to [`PHONE_NUMBER`] after line `after` of the
-/// development outbox, once there. The sender writes the number as `phone` (or `to`, as the issuer's).
-async fn code_from_outbox(outbox: &Path, after: usize) -> String {
-    let message = wait_until(DEADLINE, || async {
-        outbox_lines(outbox)
-            .iter()
-            .skip(after)
-            .rev()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .find(|message| {
-                let to = message["phone"].as_str().or(message["to"].as_str());
-                message["kind"] == "one_time_code"
-                    && to.is_some_and(|to| same_phone(to, PHONE_NUMBER))
-            })
-    })
-    .await
-    .unwrap_or_else(|| {
-        panic!(
-            "no one_time_code message for the phone in {} within {DEADLINE:?}: {:?}",
-            outbox.display(),
-            outbox_lines(outbox)
-        )
-    });
-    message["text"]
-        .as_str()
-        .unwrap()
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|part| part.len() == 6)
-        .unwrap_or_else(|| panic!("no 6-digit code in {message}"))
-        .to_owned()
-}
-
-async fn by_id(client: &Client, id: &str) -> Element {
-    client
-        .find(Locator::Id(id))
-        .await
-        .unwrap_or_else(|_| panic!("no #{id} on the page"))
-}
-
-/// What the page shows: each step's visibility, the messages and the banner; for assertion messages.
-async fn shown(client: &Client) -> String {
-    let mut parts = Vec::new();
-    for id in ["phone-step", "code-step", "people-step", "form-banner"] {
-        let hidden = by_id(client, id)
-            .await
-            .attr("hidden")
-            .await
-            .unwrap()
-            .is_some();
-        parts.push(format!("#{id} {}", if hidden { "hidden" } else { "shown" }));
-    }
-    for id in ["message", "form-message", "form-banner"] {
-        let element = by_id(client, id).await;
-        let class = element.attr("class").await.unwrap().unwrap_or_default();
-        let text = element.text().await.unwrap();
-        parts.push(format!("#{id} [{class}] {text:?}"));
-    }
-    parts.join("; ")
-}
-
-/// Waits (bounded) until the element `id` is shown (no `hidden` attribute).
-async fn wait_shown(client: &Client, id: &str) {
-    let element = &by_id(client, id).await;
-    let in_time = wait_until(DEADLINE, move || async move {
-        element
-            .attr("hidden")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
-    assert!(
-        in_time.is_some(),
-        "#{id} not shown: {}",
-        shown(client).await
-    );
-}
-
 /// Waits (bounded) until the select `id` has more than its "choose" option: the page loaded its
 /// choices from the API.
 async fn wait_options(client: &Client, id: &str) {
@@ -186,15 +88,8 @@ async fn wait_options(client: &Client, id: &str) {
     assert!(
         loaded.is_some(),
         "#{id} has no choices (does `vaxcert up` have a policy and sites?): {}",
-        shown(client).await
+        PAGE.shown(client).await
     );
-}
-
-/// Types `text` into the emptied input `id`.
-async fn type_into(client: &Client, id: &str, text: &str) {
-    let input = by_id(client, id).await;
-    input.clear().await.unwrap();
-    input.send_keys(text).await.unwrap();
 }
 
 async fn click(client: &Client, id: &str) {
@@ -298,12 +193,6 @@ fn post_json(url: &str, headers: &[(&str, &str)], body: &Value) -> (u16, Value) 
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-/// Today in Viet Nam (UTC+7), the day sites publish capacity for.
-fn today_in_viet_nam() -> time::Date {
-    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
-    time::OffsetDateTime::now_utc().to_offset(offset).date()
-}
-
 /// The development site publishes 5 slots this morning and runs the round: how many it invited.
 fn publish_and_run_round(base: &str, site_auth: &str, today: &str) -> u64 {
     let (status, published) = post_json(
@@ -349,7 +238,7 @@ async fn wait_script(client: &Client, script: &str, what: &str) {
         (answer == Value::Bool(true)).then_some(())
     })
     .await;
-    assert!(done.is_some(), "{what}: {}", shown(client).await);
+    assert!(done.is_some(), "{what}: {}", PAGE.shown(client).await);
 }
 
 /// The text of element `id`, if it is on the page.
@@ -359,14 +248,15 @@ async fn text_of(client: &Client, id: &str) -> Option<String> {
 
 #[test]
 fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
-    let Some((chromium, driver)) = browser() else {
+    let Some(test) = BrowserTest::start("intake-browser") else {
         return;
     };
-    let artefacts = artefacts_dir();
-    let dir = temp_dir("intake-browser");
-    std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("data");
-    let (up, base) = start_up(&data);
+    let BrowserTest {
+        data,
+        artefacts,
+        base,
+        ..
+    } = &test;
     let outbox = data.join("outbox/sms.jsonl");
 
     // The policy in force, as the API gives it: its rank-1 group, whose names the page shows.
@@ -388,40 +278,33 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         .unwrap_or_else(|| panic!("no rank-1 group: {policy}"))
         .clone();
 
-    let (_driver, driver_url) = start_driver(&driver, &dir.join("chromedriver.log"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = session(&driver_url, &chromium, Session::Desktop).await;
-        client.set_window_size(1024, 900).await.unwrap();
-        client.goto(&format!("{base}/intake/")).await.unwrap();
-        wait_shown(&client, "phone-step").await;
-        let state = shown(&client).await;
+    test.runtime.block_on(async {
+        let client = test.desktop(&format!("{base}/intake/")).await;
+        PAGE.wait_shown(&client, "phone-step").await;
+        let state = PAGE.shown(&client).await;
         assert!(state.contains("#code-step hidden"), "{state}");
         assert!(state.contains("#people-step hidden"), "{state}");
-        screenshot(&client, &artefacts, "intake-1-phone.png").await;
+        screenshot(&client, artefacts, "intake-1-phone.png").await;
 
         // The phone: a code goes to it.
         let before = outbox_lines(&outbox).len();
         type_into(&client, "phone", PHONE_NUMBER).await;
         click(&client, "phone-button").await;
-        wait_shown(&client, "code-step").await;
-        let code = code_from_outbox(&outbox, before).await;
-        screenshot(&client, &artefacts, "intake-2-code.png").await;
+        PAGE.wait_shown(&client, "code-step").await;
+        let code = code_from_outbox(&outbox, before, PHONE_NUMBER).await;
+        screenshot(&client, artefacts, "intake-2-code.png").await;
 
         // The code: logged in, nobody registered yet.
         type_into(&client, "code", &code).await;
         click(&client, "login-button").await;
-        wait_shown(&client, "people-step").await;
-        assert!(listed(&client).await.is_empty(), "{}", shown(&client).await);
+        PAGE.wait_shown(&client, "people-step").await;
+        assert!(listed(&client).await.is_empty(), "{}", PAGE.shown(&client).await);
         wait_options(&client, "priority-group").await;
         wait_options(&client, "preferred-site").await;
 
         // The form sent empty: nothing is preselected, so every required item is marked, the first focused.
         click(&client, "register-button").await;
-        assert_eq!(focused(&client).await, "full-name", "{}", shown(&client).await);
+        assert_eq!(focused(&client).await, "full-name", "{}", PAGE.shown(&client).await);
         for id in ["full-name", "dob", "sex", "occupation", "mh-severe-allergy", "mh-covid-last-6-months", "consent"] {
             let invalid = by_id(&client, id).await.attr("aria-invalid").await.unwrap();
             assert_eq!(invalid.as_deref(), Some("true"), "#{id}");
@@ -438,7 +321,7 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         })
         .await;
         let Some(registration) = registered else {
-            panic!("nobody listed: {}", shown(&client).await);
+            panic!("nobody listed: {}", PAGE.shown(&client).await);
         };
         let badge = wait_status(&client, &registration, "waiting").await;
         assert!(badge.contains("Waiting"), "{badge:?}");
@@ -457,11 +340,11 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             let group = first_group[language].as_str().unwrap();
             assert!(card.contains(group), "{group:?} not in {card:?}");
         }
-        screenshot(&client, &artefacts, "intake-3-listed.png").await;
+        screenshot(&client, artefacts, "intake-3-listed.png").await;
 
         // A reload: the session cookie still holds, the list shows at once.
         client.refresh().await.unwrap();
-        wait_shown(&client, "people-step").await;
+        PAGE.wait_shown(&client, "people-step").await;
         wait_options(&client, "priority-group").await;
         wait_options(&client, "preferred-site").await;
         assert_eq!(listed(&client).await, std::slice::from_ref(&registration));
@@ -473,7 +356,7 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             (field.attr("aria-invalid").await.unwrap().as_deref() == Some("true")).then_some(())
         })
         .await;
-        assert!(refused.is_some(), "no error at #id-number: {}", shown(&client).await);
+        assert!(refused.is_some(), "no error at #id-number: {}", PAGE.shown(&client).await);
         let error = by_id(&client, "id-number-error").await.text().await.unwrap();
         assert!(error.contains("12"), "{error:?}");
         assert_eq!(focused(&client).await, "id-number");
@@ -495,12 +378,12 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             assert!(description.contains(group), "{group:?} not in {description:?}");
         }
         assert_eq!(listed(&client).await.len(), 1);
-        screenshot(&client, &artefacts, "intake-4-bad-id.png").await;
+        screenshot(&client, artefacts, "intake-4-bad-id.png").await;
 
         // The first person's ID again: the server refuses it (409), shown as a banner.
         type_into(&client, "id-number", CITIZEN_ID).await;
         click(&client, "register-button").await;
-        wait_shown(&client, "form-banner").await;
+        PAGE.wait_shown(&client, "form-banner").await;
         assert_eq!(
             by_id(&client, "id-number")
                 .await
@@ -509,11 +392,11 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
                 .unwrap(),
             None,
             "the field error cleared: {}",
-            shown(&client).await
+            PAGE.shown(&client).await
         );
         assert_eq!(focused(&client).await, "form-banner");
         assert_eq!(listed(&client).await.len(), 1);
-        screenshot(&client, &artefacts, "intake-5-conflict.png").await;
+        screenshot(&client, artefacts, "intake-5-conflict.png").await;
 
         // A site the server does not know (an option added behind the page's back): its 422 names the
         // field, shown and focused there.
@@ -537,11 +420,11 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             (site.attr("aria-invalid").await.unwrap().as_deref() == Some("true")).then_some(())
         })
         .await;
-        assert!(refused.is_some(), "no error at #preferred-site: {}", shown(&client).await);
+        assert!(refused.is_some(), "no error at #preferred-site: {}", PAGE.shown(&client).await);
         assert!(!by_id(&client, "preferred-site-error").await.text().await.unwrap().is_empty());
         assert_eq!(focused(&client).await, "preferred-site");
         assert_eq!(listed(&client).await.len(), 1);
-        screenshot(&client, &artefacts, "intake-6-server-error.png").await;
+        screenshot(&client, artefacts, "intake-6-server-error.png").await;
 
         // A phone's screen: nothing wider than it.
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
@@ -550,12 +433,12 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             .execute("document.getElementById('people-heading').scrollIntoView();", vec![])
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-7-listed-phone.png").await;
+        screenshot(&client, artefacts, "intake-7-listed-phone.png").await;
         client
             .execute("document.getElementById('medical-history').scrollIntoView();", vec![])
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-8-form-phone.png").await;
+        screenshot(&client, artefacts, "intake-8-form-phone.png").await;
 
         // The person's preferred site, DEV-0001, publishes this morning and runs its round: they are
         // the one person waiting there, and invited.
@@ -563,19 +446,19 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         let site_auth = format!("Bearer {}", token.trim());
         let date = today_in_viet_nam();
         let today = date.to_string();
-        assert_eq!(publish_and_run_round(&base, &site_auth, &today), 1);
-        let invitation = site_appointment(&base, &site_auth, &today, &registration);
+        assert_eq!(publish_and_run_round(base, &site_auth, &today), 1);
+        let invitation = site_appointment(base, &site_auth, &today, &registration);
         let booking = invitation["booking_code"].as_str().unwrap().to_owned();
         assert_eq!(invitation["status"], "invited");
 
         // The page, reloaded, shows the booking code in the person's item, where and when in words.
         client.set_window_size(1024, 900).await.unwrap();
         client.refresh().await.unwrap();
-        wait_shown(&client, "people-step").await;
+        PAGE.wait_shown(&client, "people-step").await;
         let box_id = format!("appointment-{registration}");
         let code_id = format!("booking-code-{registration}");
         let shown_code = wait_until(DEADLINE, || text_of(&client, &code_id)).await;
-        assert_eq!(shown_code.as_deref(), Some(booking.as_str()), "{}", shown(&client).await);
+        assert_eq!(shown_code.as_deref(), Some(booking.as_str()), "{}", PAGE.shown(&client).await);
         wait_status(&client, &registration, "invited").await;
         let item = by_id(&client, &format!("person-{registration}")).await;
         let appointment = item.find(Locator::Id(&box_id)).await.unwrap();
@@ -606,14 +489,14 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             .execute(&format!("document.getElementById('{box_id}').scrollIntoView();"), vec![])
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-appointment-1-invited.png").await;
+        screenshot(&client, artefacts, "intake-appointment-1-invited.png").await;
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
         assert_fits_width(&client).await;
         client
             .execute(&format!("document.getElementById('{box_id}').scrollIntoView();"), vec![])
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-appointment-2-invited-phone.png").await;
+        screenshot(&client, artefacts, "intake-appointment-2-invited-phone.png").await;
 
         // Confirmed: the badge says so, the button is gone, the news announced, focus on the appointment.
         click(&client, &format!("confirm-{booking}")).await;
@@ -630,7 +513,7 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         assert!(client.find(Locator::Id(&format!("confirm-{booking}"))).await.is_err());
         assert!(by_id(&client, "message").await.text().await.unwrap().contains("confirmed"));
         assert_eq!(focused(&client).await, box_id);
-        assert_eq!(site_appointment(&base, &site_auth, &today, &registration)["status"], "confirmed");
+        assert_eq!(site_appointment(base, &site_auth, &today, &registration)["status"], "confirmed");
         assert_eq!(
             text_of(&client, &code_id).await.as_deref(),
             Some(booking.as_str())
@@ -642,15 +525,15 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             )
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "intake-appointment-3-confirmed-phone.png").await;
+        screenshot(&client, artefacts, "intake-appointment-3-confirmed-phone.png").await;
 
         // Cancelled with two presses: the first only asks (and says the person stays on the list).
         let cancel = format!("cancel-appointment-{booking}");
         click(&client, &cancel).await;
         assert!(by_id(&client, &cancel).await.text().await.unwrap().contains("Press again"));
         assert!(by_id(&client, "message").await.text().await.unwrap().contains("waiting list"));
-        assert_eq!(site_appointment(&base, &site_auth, &today, &registration)["status"], "confirmed");
-        screenshot(&client, &artefacts, "intake-appointment-4-cancel-asked-phone.png").await;
+        assert_eq!(site_appointment(base, &site_auth, &today, &registration)["status"], "confirmed");
+        screenshot(&client, artefacts, "intake-appointment-4-cancel-asked-phone.png").await;
         click(&client, &cancel).await;
         wait_script(
             &client,
@@ -662,18 +545,18 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
         assert!(client.find(Locator::Id(&code_id)).await.is_err());
         assert!(by_id(&client, "message").await.text().await.unwrap().contains("invited again"));
         assert_eq!(focused(&client).await, format!("person-{registration}"));
-        screenshot(&client, &artefacts, "intake-appointment-5-cancelled-phone.png").await;
+        screenshot(&client, artefacts, "intake-appointment-5-cancelled-phone.png").await;
 
         // Invited again by the next round; the appointment cancelled behind the page's back (with the
         // page's own session): Confirm then answers 409, shown as a banner over the redrawn list.
-        assert_eq!(publish_and_run_round(&base, &site_auth, &today), 1);
-        let again = site_appointment(&base, &site_auth, &today, &registration)["booking_code"]
+        assert_eq!(publish_and_run_round(base, &site_auth, &today), 1);
+        let again = site_appointment(base, &site_auth, &today, &registration)["booking_code"]
             .as_str()
             .unwrap()
             .to_owned();
         client.set_window_size(1024, 900).await.unwrap();
         client.refresh().await.unwrap();
-        wait_shown(&client, "people-step").await;
+        PAGE.wait_shown(&client, "people-step").await;
         let shown_code = wait_until(DEADLINE, || text_of(&client, &code_id)).await;
         assert_eq!(shown_code.as_deref(), Some(again.as_str()));
         let session_cookie = client.get_named_cookie("intake_session").await.unwrap();
@@ -683,16 +566,16 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
             &json!({}),
         );
         assert_eq!(status, 200);
-        wait_shown(&client, "people-step").await;
+        PAGE.wait_shown(&client, "people-step").await;
         click(&client, &format!("confirm-{again}")).await;
-        wait_shown(&client, "people-banner").await;
+        PAGE.wait_shown(&client, "people-banner").await;
         assert_eq!(focused(&client).await, "people-banner");
         // 409: no longer open (the page's words, the server's after them).
         let banner = by_id(&client, "people-banner").await.text().await.unwrap();
         assert!(banner.contains("không còn xác nhận hay hủy được"), "{banner:?}");
         wait_status(&client, &registration, "waiting").await;
         assert!(client.find(Locator::Id(&box_id)).await.is_err());
-        screenshot(&client, &artefacts, "intake-appointment-6-closed.png").await;
+        screenshot(&client, artefacts, "intake-appointment-6-closed.png").await;
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
         assert_fits_width(&client).await;
 
@@ -706,10 +589,8 @@ fn someone_registers_a_relative_on_the_intake_page_with_the_texted_code() {
                 .await
                 .is_err()
         );
-        screenshot(&client, &artefacts, "intake-9-cancelled-phone.png").await;
+        screenshot(&client, artefacts, "intake-9-cancelled-phone.png").await;
         client.close().await.unwrap();
     });
-    drop(up);
-    eprintln!("screenshots in {}", artefacts.display());
-    std::fs::remove_dir_all(&dir).unwrap();
+    test.finish();
 }

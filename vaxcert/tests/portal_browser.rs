@@ -20,18 +20,20 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
 use support::browser::{
-    PHONE, Session, artefacts_dir, assert_fits_width, browser, on_path, screenshot, session,
-    skipped, start_driver, start_up, wait_until,
+    BrowserTest, DEADLINE, PHONE, Page, assert_fits_width, code_from_outbox, on_path, outbox_lines,
+    screenshot, skipped, type_into, wait_until,
 };
-use support::{command, http, temp_dir};
+use support::{command, http};
 
-/// How long the page may take to show a step's answer, and the outbox to receive the code.
-const DEADLINE: Duration = Duration::from_secs(20);
+/// The portal page's steps and message.
+const PAGE: Page = Page {
+    steps: &["identity-step", "code-step", "certificates"],
+    messages: &["message"],
+};
 
 /// The holder as the dose confirmation gives them, and as the page writes the name.
 const HOLDER_NAME: &str = "Trần Thị Đào";
@@ -93,72 +95,10 @@ fn verify(base: &str, data: &Path, hc1: &str) -> Value {
         .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&output.stderr)))
 }
 
-/// The 6-digit code of the last message to [`PHONE_NUMBER`] in the development outbox, once there.
-async fn code_from_outbox(outbox: &Path) -> String {
-    let message = wait_until(DEADLINE, || async {
-        let text = std::fs::read_to_string(outbox).ok()?;
-        let line = text.lines().last()?;
-        serde_json::from_str::<Value>(line).ok()
-    })
-    .await
-    .unwrap_or_else(|| panic!("no message in {} within {DEADLINE:?}", outbox.display()));
-    assert_eq!(message["kind"], "one_time_code", "{message}");
-    assert_eq!(message["to"], PHONE_NUMBER, "{message}");
-    message["text"]
-        .as_str()
-        .unwrap()
-        .split(|c: char| !c.is_ascii_digit())
-        .find(|part| part.len() == 6)
-        .unwrap_or_else(|| panic!("no 6-digit code in {message}"))
-        .to_owned()
-}
-
-/// What the page shows: each step's visibility, `#message`'s class and text; for assertion messages.
-async fn shown(client: &Client) -> String {
-    let mut parts = Vec::new();
-    for id in ["identity-step", "code-step", "certificates"] {
-        let hidden = client
-            .find(Locator::Id(id))
-            .await
-            .unwrap()
-            .attr("hidden")
-            .await
-            .unwrap()
-            .is_some();
-        parts.push(format!("#{id} {}", if hidden { "hidden" } else { "shown" }));
-    }
-    let message = client.find(Locator::Id("message")).await.unwrap();
-    let class = message.attr("class").await.unwrap().unwrap_or_default();
-    let text = message.text().await.unwrap();
-    parts.push(format!("#message [{class}] {text:?}"));
-    parts.join("; ")
-}
-
-/// Waits (bounded) until the element `id` is shown (no `hidden` attribute).
-async fn wait_shown(client: &Client, id: &str) {
-    let element = &client.find(Locator::Id(id)).await.unwrap();
-    let in_time = wait_until(DEADLINE, move || async move {
-        element
-            .attr("hidden")
-            .await
-            .unwrap()
-            .is_none()
-            .then_some(())
-    })
-    .await;
-    assert!(
-        in_time.is_some(),
-        "#{id} not shown: {}",
-        shown(client).await
-    );
-}
-
 /// Types `text` into the (emptied) input `id` and clicks the submit button of the form `form`.
 async fn submit(client: &Client, form: &str, fields: &[(&str, &str)]) {
     for (id, text) in fields {
-        let input = client.find(Locator::Id(id)).await.unwrap();
-        input.clear().await.unwrap();
-        input.send_keys(text).await.unwrap();
+        type_into(client, id, text).await;
     }
     client
         .find(Locator::Css(&format!("#{form} [type=submit]")))
@@ -196,42 +136,37 @@ fn render_pdf(pdf: &[u8], dir: &Path, name: &str) -> Vec<u8> {
 
 #[test]
 fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_certificate() {
-    let Some((chromium, driver)) = browser() else {
+    let Some(test) = BrowserTest::start("portal-browser") else {
         return;
     };
-    let artefacts = artefacts_dir();
-    let dir = temp_dir("portal-browser");
-    std::fs::create_dir_all(&dir).unwrap();
-    let data = dir.join("data");
-    let (up, base) = start_up(&data);
-    let hc1 = issue(&base, &data);
+    let BrowserTest {
+        data,
+        artefacts,
+        base,
+        ..
+    } = &test;
+    let hc1 = issue(base, data);
     let outbox = data.join("outbox/sms.jsonl");
 
-    let (_driver, driver_url) = start_driver(&driver, &dir.join("chromedriver.log"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let (png_href, pdf_href, session_value) = runtime.block_on(async {
-        let client = session(&driver_url, &chromium, Session::Desktop).await;
-        client.set_window_size(1024, 900).await.unwrap();
-        client.goto(&format!("{base}/citizen/")).await.unwrap();
-        wait_shown(&client, "identity-step").await;
-        let state = shown(&client).await;
+    let (png_href, pdf_href, session_value) = test.runtime.block_on(async {
+        let client = test.desktop(&format!("{base}/citizen/")).await;
+        PAGE.wait_shown(&client, "identity-step").await;
+        let state = PAGE.shown(&client).await;
         assert!(state.contains("#code-step hidden"), "{state}");
         assert!(state.contains("#certificates hidden"), "{state}");
-        screenshot(&client, &artefacts, "portal-1-login.png").await;
+        screenshot(&client, artefacts, "portal-1-login.png").await;
 
         // The identity: a code goes to the phone on record.
+        let before = outbox_lines(&outbox).len();
         submit(
             &client,
             "code-form",
             &[("id-number", ID_NUMBER), ("dob", HOLDER_DOB)],
         )
         .await;
-        wait_shown(&client, "code-step").await;
-        let code = code_from_outbox(&outbox).await;
-        screenshot(&client, &artefacts, "portal-2-code.png").await;
+        PAGE.wait_shown(&client, "code-step").await;
+        let code = code_from_outbox(&outbox, before, PHONE_NUMBER).await;
+        screenshot(&client, artefacts, "portal-2-code.png").await;
 
         // A wrong code first: the error in plain words, still on the code step.
         let wrong = format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000);
@@ -241,8 +176,12 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
             (message.attr("class").await.unwrap().as_deref() == Some("message error")).then_some(())
         })
         .await;
-        assert!(error.is_some(), "no error shown: {}", shown(&client).await);
-        let state = shown(&client).await;
+        assert!(
+            error.is_some(),
+            "no error shown: {}",
+            PAGE.shown(&client).await
+        );
+        let state = PAGE.shown(&client).await;
         let text = message.text().await.unwrap();
         assert_eq!(
             text.lines().map(str::trim).collect::<Vec<_>>(),
@@ -250,16 +189,16 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
             "{state}"
         );
         assert!(state.contains("#code-step shown"), "{state}");
-        screenshot(&client, &artefacts, "portal-3-wrong-code.png").await;
+        screenshot(&client, artefacts, "portal-3-wrong-code.png").await;
 
         // The right code: the certificate, the holder's name, active.
         submit(&client, "session-form", &[("code", &code)]).await;
-        wait_shown(&client, "certificates").await;
+        PAGE.wait_shown(&client, "certificates").await;
         let cards = client
             .find_all(Locator::Css("#certificate-list li.certificate"))
             .await
             .unwrap();
-        assert_eq!(cards.len(), 1, "{}", shown(&client).await);
+        assert_eq!(cards.len(), 1, "{}", PAGE.shown(&client).await);
         let card = &cards[0];
         let name = card
             .find(Locator::Css("h3"))
@@ -285,12 +224,12 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
                 .await
                 .unwrap_or_else(|_| panic!("no a.{link}"));
         }
-        let state = shown(&client).await;
+        let state = PAGE.shown(&client).await;
         assert!(state.contains("#message [message] \"\""), "{state}");
-        screenshot(&client, &artefacts, "portal-4-certificates.png").await;
+        screenshot(&client, artefacts, "portal-4-certificates.png").await;
         client.set_window_size(PHONE.0, PHONE.1).await.unwrap();
         assert_fits_width(&client).await;
-        screenshot(&client, &artefacts, "portal-5-certificates-phone.png").await;
+        screenshot(&client, artefacts, "portal-5-certificates-phone.png").await;
         client
             .execute(
                 "document.querySelector('#certificate-list .downloads').scrollIntoView(false);",
@@ -298,7 +237,7 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
             )
             .await
             .unwrap();
-        screenshot(&client, &artefacts, "portal-6-downloads-phone.png").await;
+        screenshot(&client, artefacts, "portal-6-downloads-phone.png").await;
 
         let href = |class: &'static str| async move {
             card.find(Locator::Css(&format!("a.{class}")))
@@ -325,14 +264,14 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
     assert_eq!(status, 200);
     let read = hcert::read_qr(&png, &hcert::ImageLimits::default()).unwrap();
     assert_eq!(read, hc1);
-    let report = verify(&base, &data, &read);
+    let report = verify(base, data, &read);
     assert_eq!(report["valid"], true, "{report}");
 
     let (status, pdf) = download(&format!("{base}{pdf_href}"), Some(&session_value));
     assert_eq!(status, 200);
     assert!(pdf.starts_with(b"%PDF-"));
     if on_path(&["pdftoppm"]).is_some() {
-        let page = render_pdf(&pdf, &artefacts, "portal-7-certificate-pdf");
+        let page = render_pdf(&pdf, artefacts, "portal-7-certificate-pdf");
         let read = hcert::read_qr(&page, &hcert::ImageLimits::default()).unwrap();
         assert_eq!(read, hc1);
     } else {
@@ -342,7 +281,5 @@ fn a_citizen_logs_in_to_the_portal_with_the_texted_code_and_downloads_a_valid_ce
         );
         skipped("the PDF's QR check skipped: pdftoppm not installed (scripts/install-pdf-tools)");
     }
-    drop(up);
-    eprintln!("screenshots in {}", artefacts.display());
-    std::fs::remove_dir_all(&dir).unwrap();
+    test.finish();
 }

@@ -11,13 +11,16 @@
 //! | `/site/v1/appointments/{id}/check-in\|screening\|dose`, `/site/v1/doses/{id}/attestation`, `/site/v1/registrations/{id}/classification` | a site's staff | `site_workflow` |
 //! | `/registry/v1/doses/{id}/confirmation` | the national registry (a registry bearer token) | `registry` |
 //!
-//! Bearer tokens are checked by `auth` (401 unknown, 403 another role). Errors are
+//! Bearer tokens are checked by `auth` (401 unknown, 403 another role). Every request body, on every
+//! prefix, is read by `body`: 415 unless `application/json` (`text/csv` for staff lists), 413 beyond
+//! [`MAX_JSON_BYTES`] (2 MiB for staff lists). Errors are
 //! `{"error": "...", "field": "..."}` with the status of [`Problem`]; nothing from a request
 //! is echoed in an error (a field is named, its value never). Log lines name the route and the outcome,
 //! never a name, a date of birth, a document or phone number.
 
 mod appointments;
 mod auth;
+mod body;
 mod limits;
 #[cfg(test)]
 mod openapi_check;
@@ -40,9 +43,9 @@ use crate::policy::PolicyBook;
 use crate::store::Intake;
 
 pub use auth::{bearer_holder, require_role};
+pub use body::MAX_JSON_BYTES;
 pub use limits::CodeRate;
 pub use problem::Problem;
-pub use public::MAX_JSON_BYTES;
 pub use session::{SESSION_COOKIE, session_phone};
 
 /// The OpenAPI 3.1 document of every intake route, served at `/openapi.json`.

@@ -14,7 +14,7 @@
 //! | `GET /intake/v1/sites` | 200 `{"sites": [...]}` |
 //! | `POST /intake/v1/organisations/staff` (`text/csv`, organisation bearer token) | 201 `{"imported": n}`; 401/403; 413; 415; 422 `{"error", "rejected": [{row, field, error}]}`, nothing imported |
 //!
-//! JSON bodies are at most 16 KiB, CSV files 2 MiB. Every answer is `Cache-Control: no-store`; the log
+//! JSON bodies are at most 16 KiB, CSV files 2 MiB (read by `super::body`, as on every route). Every answer is `Cache-Control: no-store`; the log
 //! line of a request names the method, the route and the status, nothing else. "Today" is the day in
 //! Viet Nam (UTC+7).
 
@@ -23,17 +23,17 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{MatchedPath, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{Next, from_fn};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::Date;
 
+use super::body::{read_body, read_json, require_media_type};
 use super::limits::CodeLimiter;
 use super::session::{CLEARED_COOKIE, session_cookie, session_phone, session_token};
 use super::{CodeRate, IntakeState, Problem, require_role};
@@ -42,9 +42,6 @@ use crate::staff_csv::{self, RejectedRow, StaffCsvError};
 use crate::store::{
     BulkPerson, CodeError, Conflict, LoginError, Registration, Role, Site, StoreError, local_day,
 };
-
-/// The largest JSON body, bytes.
-pub const MAX_JSON_BYTES: usize = 16 * 1024;
 
 /// The public routes (merged into [`super::router`]).
 pub(crate) fn routes(code_rate: CodeRate) -> Router<IntakeState> {
@@ -121,65 +118,6 @@ fn known_field(path: &str) -> bool {
     TOP.contains(&path)
 }
 
-/// Reads a JSON body of at most [`MAX_JSON_BYTES`] into `T`; a 422 names the field at fault when it is
-/// one of ours (never an unknown key or a value of the request).
-async fn read_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Problem> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.trim_start().starts_with("application/json"));
-    if !is_json {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be application/json",
-        ));
-    }
-    let bytes = read_body(body, MAX_JSON_BYTES).await?;
-    let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
-    let value: T = match serde_path_to_error::deserialize(&mut deserializer) {
-        Ok(value) => value,
-        Err(error) => {
-            let path = error.path().to_string();
-            let inner = error.into_inner();
-            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                return Err(Problem::invalid("body", "the body is not JSON"));
-            }
-            let message = inner.to_string();
-            let candidate = match message
-                .strip_prefix("missing field `")
-                .and_then(|rest| rest.split_once('`'))
-            {
-                Some((name, _)) if path == "." => name.to_owned(),
-                Some((name, _)) => format!("{path}.{name}"),
-                None => path,
-            };
-            let field = if known_field(&candidate) {
-                candidate
-            } else {
-                "body".to_owned()
-            };
-            return Err(Problem::invalid(
-                field,
-                "a field is missing, unknown or of the wrong type",
-            ));
-        }
-    };
-    deserializer
-        .end()
-        .map_err(|_| Problem::invalid("body", "the body is not JSON"))?;
-    Ok(value)
-}
-
-/// The body, at most `limit` bytes (413 beyond).
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "the request body is too large or was cut short",
-        )
-    })
-}
-
 /// `{"phone"}`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -216,7 +154,7 @@ async fn request_code(
     }
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
-    let request: PhoneBody = read_json(&headers, body).await?;
+    let request: PhoneBody = read_json(&headers, body, known_field).await?;
     let phone = phone_problem(&request.phone)?;
     let code = state
         .intake
@@ -249,7 +187,7 @@ async fn log_in(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Problem> {
-    let request: LoginBody = read_json(&headers, body).await?;
+    let request: LoginBody = read_json(&headers, body, known_field).await?;
     let phone = phone_problem(&request.phone)?;
     if request.code.len() > 16 {
         return Err(Problem::invalid("code", "must be the 6 digits sent"));
@@ -352,7 +290,7 @@ async fn register(
     body: Body,
 ) -> Result<Response, Problem> {
     let phone = session_phone(&state, &headers).await?;
-    let form: RegistrationForm = read_json(&headers, body).await?;
+    let form: RegistrationForm = read_json(&headers, body, known_field).await?;
     let registration = validate(&form, today(&state), &state.policies)
         .map_err(|error| Problem::invalid(error.field, error.message))?;
     // One site looked up, not the whole list: this is the registration's hot path.
@@ -512,17 +450,7 @@ async fn import_staff_inner(
     body: Body,
 ) -> Result<Response, Refused> {
     let holder = require_role(&state.intake, headers, Role::Organisation).await?;
-    let is_csv = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.trim_start().starts_with("text/csv"));
-    if !is_csv {
-        return Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "the body must be text/csv",
-        )
-        .into());
-    }
+    require_media_type(headers, "text/csv")?;
     let bytes = read_body(body, staff_csv::MAX_BYTES).await?;
     let rows =
         staff_csv::parse(&bytes, today(state), &state.policies).map_err(|error| match error {

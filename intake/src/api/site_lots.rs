@@ -4,10 +4,12 @@
 //! |---|---|---|
 //! | `POST /site/v1/lots` | `{lot_number, product, doses_per_vial, expires_on, doses}` | 201 the lot / 409 (the site has it) / 422 |
 //! | `GET /site/v1/lots` | — | 200 `{lots: [...]}` |
+//!
+//! The body is `application/json` of at most 16 KiB (415, 413 otherwise).
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
@@ -16,7 +18,7 @@ use serde_json::{Value, json};
 use time::Date;
 use time::macros::format_description;
 
-use super::site_workflow::parse_body;
+use super::body::{one_of, read_json};
 use super::{IntakeState, Problem, require_role};
 use crate::store::{Lot, Role};
 use crate::vaccines;
@@ -89,10 +91,17 @@ fn lot_json(lot: &Lot) -> Value {
 async fn add(
     State(state): State<IntakeState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<(StatusCode, Json<Value>), Problem> {
     let holder = require_role(&state.intake, &headers, Role::Site).await?;
-    let lot = lot(parse_body(&body)?)?;
+    let fields = one_of(&[
+        "lot_number",
+        "product",
+        "doses_per_vial",
+        "expires_on",
+        "doses",
+    ]);
+    let lot = lot(read_json(&headers, body, fields).await?)?;
     state.intake.add_lot(&holder.subject, &lot).await?;
     Ok((StatusCode::CREATED, Json(lot_json(&lot))))
 }

@@ -9,8 +9,10 @@
 //! | `GET /site/v1/appointments?day=YYYY-MM-DD` | 200 `{appointments: [...]}` |
 //! | `POST /site/v1/appointments/{id}/no-show` | 200 the appointment |
 //! | `GET /intake/v1/rounds/{id}` | 200 the round (the seed once it has run) |
+//!
+//! The capacity body is `application/json` of at most 16 KiB (415, 413 otherwise).
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +21,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::site_workflow::parse_body;
+use super::body::{one_of, read_json};
 use super::{IntakeState, Problem, require_role};
 use crate::store::{Appointment, Lot, Role, StoreError, TokenHolder, parse_day};
 use crate::vaccines;
@@ -58,10 +60,11 @@ async fn site_staff(state: &IntakeState, headers: &HeaderMap) -> Result<TokenHol
 async fn publish_capacity(
     State(state): State<IntakeState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, Problem> {
     let holder = site_staff(&state, &headers).await?;
-    let request: CapacityRequest = parse_body(&body)?;
+    let fields = one_of(&["day", "session", "product", "slots"]);
+    let request: CapacityRequest = read_json(&headers, body, fields).await?;
     if parse_day(&request.day).is_none() {
         return Err(Problem::invalid("day", "a day is YYYY-MM-DD"));
     }

@@ -1,9 +1,9 @@
 //! `/site/v1/…`: a site's day, for its staff (a site token; every action only on the token's site,
-//! anything else 404).
+//! anything else 404). Bodies are `application/json` of at most 16 KiB (415, 413 otherwise).
 //!
 //! | method and path | body | answers |
 //! |---|---|---|
-//! | `POST /site/v1/appointments/{id}/check-in` | — | 200 `{appointment_id, status}` / 404 / 409 (cancelled, …) |
+//! | `POST /site/v1/appointments/{id}/check-in` | — | 200 `{appointment_id, status}` / 404 / 409 (cancelled, …, or not the appointment's day) |
 //! | `POST /site/v1/appointments/{id}/screening` | `{answers, vitals}` | 200 `{outcome, reasons, postpone_days?, postponed_until?, appointment_status}` / 404 / 409 / 422 |
 //! | `POST /site/v1/appointments/{id}/dose` | `{lot_number, vaccinated_on, dose_number, total_doses}` | 201 `{dose_event_id, record_hash}` / 404 / 409 / 422 |
 //! | `POST /site/v1/doses/{dose_event_id}/attestation` | — | 200 `{dose_event_id, attested_by, attested_at}` / 404 / 409 |
@@ -11,17 +11,17 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use time::Date;
 use time::macros::{date, format_description};
 
+use super::body::{one_of, read_json};
 use super::{IntakeState, Problem, require_role};
 use crate::screening::{Outcome, ScreeningAnswers, VitalSigns, screen};
 use crate::store::{DoseInput, Role, local_day};
@@ -37,16 +37,6 @@ pub fn routes() -> Router<IntakeState> {
             "/site/v1/registrations/{id}/classification",
             post(classification),
         )
-}
-
-/// The JSON body as `T`, or 422 without quoting it.
-pub(super) fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Problem> {
-    serde_json::from_slice(body).map_err(|_| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "the body is not the expected JSON object",
-        )
-    })
 }
 
 async fn check_in(
@@ -73,10 +63,11 @@ async fn screening(
     State(state): State<IntakeState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, Problem> {
     let holder = require_role(&state.intake, &headers, Role::Site).await?;
-    let request: ScreeningRequest = parse_body(&body)?;
+    let request: ScreeningRequest =
+        read_json(&headers, body, one_of(&["answers", "vitals"])).await?;
     let screening = screen(&request.answers, &request.vitals)
         .map_err(|error| Problem::invalid(error.field(), "outside the plausible range"))?;
     let effect = state
@@ -162,11 +153,12 @@ async fn dose(
     State(state): State<IntakeState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<impl IntoResponse, Problem> {
     let holder = require_role(&state.intake, &headers, Role::Site).await?;
     let now = state.now();
-    let input = dose_input(parse_body(&body)?, now)?;
+    let fields = one_of(&["lot_number", "vaccinated_on", "dose_number", "total_doses"]);
+    let input = dose_input(read_json(&headers, body, fields).await?, now)?;
     let recorded = state
         .intake
         .record_dose(&holder.subject, &holder.name, &id, &input, now)
@@ -210,10 +202,11 @@ async fn classification(
     State(state): State<IntakeState>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Json<Value>, Problem> {
     let holder = require_role(&state.intake, &headers, Role::Site).await?;
-    let request: ClassificationRequest = parse_body(&body)?;
+    let request: ClassificationRequest =
+        read_json(&headers, body, one_of(&["priority_group", "reason"])).await?;
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(Problem::invalid("reason", "1 to 500 characters"));

@@ -126,6 +126,12 @@ pub enum Conflict {
     /// The appointment is not open (invited or confirmed) any more.
     #[error("the appointment is no longer open")]
     AppointmentClosed,
+    /// A check-in on another day than the appointment's (the day in Viet Nam).
+    #[error("the appointment is for {day}, not today")]
+    NotToday {
+        /// The appointment's day.
+        day: time::Date,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

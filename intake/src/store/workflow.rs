@@ -89,6 +89,8 @@ pub struct Classification {
 struct Appointment {
     registration_id: String,
     capacity_id: String,
+    /// The capacity's day, `YYYY-MM-DD`.
+    day: String,
     status: String,
     dose_number: i64,
     booking_code: String,
@@ -104,7 +106,7 @@ async fn appointment_at(
     appointment_id: &str,
 ) -> Result<Appointment, StoreError> {
     let row = sqlx::query(
-        "SELECT a.registration_id, a.capacity_id, a.status, a.dose_number, a.booking_code, \
+        "SELECT a.registration_id, a.capacity_id, c.day, a.status, a.dose_number, a.booking_code, \
                 c.product, s.hospital_grade, r.full_name, r.phone \
          FROM appointments a \
          JOIN capacity c ON c.capacity_id = a.capacity_id \
@@ -120,6 +122,7 @@ async fn appointment_at(
     Ok(Appointment {
         registration_id: row.try_get("registration_id")?,
         capacity_id: row.try_get("capacity_id")?,
+        day: row.try_get("day")?,
         status: row.try_get("status")?,
         dose_number: row.try_get("dose_number")?,
         booking_code: row.try_get("booking_code")?,
@@ -179,11 +182,13 @@ fn random_bytes<const N: usize>() -> Result<[u8; N], StoreError> {
 }
 
 impl Intake {
-    /// Checks the person in: `invited` or `confirmed` → `checked_in` (already checked in: nothing to do).
+    /// Checks the person in on the appointment's day (the day in Viet Nam at `now`): `invited` or
+    /// `confirmed` → `checked_in` (already checked in that day: nothing to do).
     ///
     /// # Errors
     /// [`StoreError::NotFound`] for an appointment not at `site_code`; [`Conflict::AppointmentStatus`]
-    /// for one cancelled, postponed, refused, vaccinated or missed; [`StoreError::Storage`].
+    /// for one cancelled, postponed, refused, vaccinated or missed; [`Conflict::NotToday`] on any other
+    /// day than the appointment's; [`StoreError::Storage`].
     pub async fn check_in(
         &self,
         site_code: &str,
@@ -192,6 +197,17 @@ impl Intake {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().begin().await?;
         let appointment = appointment_at(&mut tx, site_code, appointment_id).await?;
+        if !matches!(
+            appointment.status.as_str(),
+            "invited" | "confirmed" | "checked_in"
+        ) {
+            return Err(StoreError::Conflict(Conflict::AppointmentStatus));
+        }
+        let day =
+            super::parse_day(&appointment.day).ok_or(StoreError::Conflict(Conflict::InvalidDay))?;
+        if day != local_day(now) {
+            return Err(StoreError::Conflict(Conflict::NotToday { day }));
+        }
         match appointment.status.as_str() {
             "checked_in" => return Ok(()),
             "invited" | "confirmed" => {

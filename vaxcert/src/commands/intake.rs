@@ -8,6 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use intake::store::{Role, Site};
 
 use crate::intake_node::IntakeDatabaseArgs;
+use crate::output::outln;
 use crate::serving::runtime;
 
 /// Arguments of `vaxcert intake`.
@@ -103,7 +104,7 @@ pub fn run(args: IntakeCommandArgs) -> Result<ExitCode> {
                     .await;
                 intake.close().await;
                 added.with_context(|| format!("cannot add site {}", site.code))?;
-                println!("site {} added", site.code);
+                outln!("site {} added", site.code)?;
             }
             IntakeCommand::TokenCreate(token) => {
                 let intake = token
@@ -125,7 +126,7 @@ pub fn run(args: IntakeCommandArgs) -> Result<ExitCode> {
                 }
                 let created = intake.create_token(role, subject, &token.name, now).await;
                 intake.close().await;
-                println!("{}", created.context("cannot create the token")?);
+                outln!("{}", created.context("cannot create the token")?)?;
             }
         }
         Ok(ExitCode::SUCCESS)

@@ -29,6 +29,7 @@ use issuer::service::system_clock;
 use tokio::task::JoinHandle;
 
 use crate::node::{NodeArgs, bootstrap_keys, open_node};
+use crate::output::outln;
 
 /// Arguments of `vaxcert issue`.
 #[derive(Debug, Args)]
@@ -88,10 +89,15 @@ async fn issue(args: IssueArgs) -> Result<ExitCode> {
     ledger.close().await;
     run.progress.bar.finish_and_clear();
     let counts = run.counts;
-    println!("{}", counts.summary(elapsed));
-    if args.timings {
-        println!("{}", run.timings);
-    }
+    // A closed stdout loses the summary, not the exit code.
+    let printed = outln!("{}", counts.summary(elapsed)).and_then(|()| {
+        if args.timings {
+            outln!("{}", run.timings)
+        } else {
+            Ok(())
+        }
+    });
+    crate::output::unless_closed(printed)?;
     outcome?;
     Ok(if counts.all_issued() {
         ExitCode::SUCCESS

@@ -139,7 +139,7 @@ fn init(args: &InitArgs) -> Result<()> {
     .context("cannot create the keystore")?;
     let written = write_files(&args.dir, &keystore.to_files()?)?;
 
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     writeln!(
         out,
         "Created the {} keystore in {}:",
@@ -181,7 +181,7 @@ fn rotate(args: &RotateArgs) -> Result<()> {
         .context("cannot rotate the DSC")?;
     let written = write_files(&args.dir, &keystore.to_files()?)?;
 
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     writeln!(out, "Rotated the DSC in {}:", args.dir.display())?;
     for (name, kind) in &written {
         writeln!(out, "  wrote {name:<28} {}", kind_label(*kind))?;
@@ -199,7 +199,7 @@ fn list(args: &ListArgs) -> Result<()> {
     let validity = certificate_validity(args.certificate_validity_days)?;
     let keystore = open(&args.dir)?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     if args.json {
         writeln!(out, "{}", list_json(&keystore, now, validity))?;
         return Ok(());

@@ -8,6 +8,7 @@ use clap::Args;
 use issuer::service::system_clock;
 
 use crate::node::{NodeArgs, open_node};
+use crate::output::outln;
 
 /// Arguments of `vaxcert renew`.
 #[derive(Debug, Args)]
@@ -33,17 +34,24 @@ pub fn run(args: RenewArgs) -> Result<ExitCode> {
             .await;
         ledger.close().await;
         let summary = summary?;
-        println!(
+        // A closed stdout loses the summary, not the exit code.
+        let printed = outln!(
             "renewed {} certificate(s); {} could not be renewed",
-            summary.renewed, summary.failed
-        );
-        if summary.not_extended > 0 {
-            println!(
-                "{} certificate(s) left as they are: the current DSC expires before a renewal would \
-                 (rotate it with `vaxcert keys rotate`)",
-                summary.not_extended
-            );
-        }
+            summary.renewed,
+            summary.failed
+        )
+        .and_then(|()| {
+            if summary.not_extended > 0 {
+                outln!(
+                    "{} certificate(s) left as they are: the current DSC expires before a renewal \
+                     would (rotate it with `vaxcert keys rotate`)",
+                    summary.not_extended
+                )
+            } else {
+                Ok(())
+            }
+        });
+        crate::output::unless_closed(printed)?;
         Ok(if summary.failed == 0 {
             ExitCode::SUCCESS
         } else {

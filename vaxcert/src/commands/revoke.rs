@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use issuer::service::RevocationReason;
 
 use crate::node::NodeArgs;
+use crate::output::outln;
 
 /// Arguments of `vaxcert revoke`.
 #[derive(Debug, Args)]
@@ -60,12 +61,12 @@ pub fn run(args: RevokeArgs) -> Result<ExitCode> {
         ledger.close().await;
         match outcome {
             Ok(record) => {
-                println!(
+                outln!(
                     "revoked ({}); the next revocation list carries it (certificate generation {}, dose event {})",
                     reason.as_str(),
                     record.generation,
                     record.dose_event_id
-                );
+                )?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(issuer::ledger::LedgerError::NotFound) => {

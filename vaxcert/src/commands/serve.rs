@@ -26,6 +26,7 @@ use trust_list::PinnedKey;
 use crate::commands::up::shutdown_signal;
 use crate::config::ConfigArgs;
 use crate::logging::LogArgs;
+use crate::output::banner;
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::value_sets::LoadedValueSets;
 use crate::verifier_service::limits::VerifierLimitArgs;
@@ -181,30 +182,30 @@ fn run_verifier(args: VerifierArgs) -> Result<ExitCode> {
             .await
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let base = format!("http://{}", listener.local_addr()?);
-        println!("vaxcert serve verifier: listening on {base}");
-        println!("  verifier             POST {base}{VERIFY_PATH}");
-        println!("  scanner page         {base}/");
-        println!("  health               {base}/healthz");
-        println!("  OpenAPI              {base}/openapi.json");
-        println!("  metrics              {base}/metrics");
-        println!("  trust list           {}", args.trust_list);
+        banner!("vaxcert serve verifier: listening on {base}");
+        banner!("  verifier             POST {base}{VERIFY_PATH}");
+        banner!("  scanner page         {base}/");
+        banner!("  health               {base}/healthz");
+        banner!("  OpenAPI              {base}/openapi.json");
+        banner!("  metrics              {base}/metrics");
+        banner!("  trust list           {}", args.trust_list);
         if let Some(revocation) = &args.revocation_list {
-            println!("  revocation list      {revocation}");
+            banner!("  revocation list      {revocation}");
         }
         for list in &args.dsc_lists {
-            println!("  DSC list             {list}");
+            banner!("  DSC list             {list}");
         }
-        println!(
+        banner!(
             "  refreshed every      {} s (trust list stale after {} h)",
             args.refresh_every.as_secs(),
             args.trust_list_max_age_hours
         );
-        println!("  EU value sets        {value_sets}");
-        println!("vaxcert serve verifier: ready (Ctrl-C stops)");
+        banner!("  EU value sets        {value_sets}");
+        banner!("vaxcert serve verifier: ready (Ctrl-C stops)");
         let refresher = tokio::spawn(keep_fresh(trust, clock, args.refresh_every));
         serve(listener, app, &ApiConfig::default(), shutdown_signal()).await;
         refresher.abort();
-        println!("vaxcert serve verifier: stopped");
+        banner!("vaxcert serve verifier: stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -8,6 +8,7 @@ use issuer::ledger::Scope;
 use issuer::tokens::NewToken;
 
 use crate::node::NodeArgs;
+use crate::output::outln;
 
 /// Arguments of `vaxcert tokens`.
 #[derive(Debug, Args)]
@@ -89,7 +90,7 @@ fn disable(args: &NamedArgs) -> Result<ExitCode> {
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
         match ledger.disable_client(&args.name, now).await {
             Ok(()) => {
-                println!("disabled API client {}", args.name);
+                outln!("disabled API client {}", args.name)?;
                 Ok(ExitCode::SUCCESS)
             }
             Err(issuer::ledger::LedgerError::NotFound) => {
@@ -110,7 +111,7 @@ fn list(args: &ListArgs) -> Result<ExitCode> {
             } else {
                 "enabled"
             };
-            println!("{:<32} {:<9} {}", client.name, state, scopes.join(","));
+            outln!("{:<32} {:<9} {}", client.name, state, scopes.join(","))?;
         }
         Ok(ExitCode::SUCCESS)
     })
@@ -163,7 +164,7 @@ fn create(args: &CreateArgs) -> Result<ExitCode> {
             .with_context(|| format!("cannot create the client {}", args.name));
         ledger.close().await;
         created?;
-        println!("{}", token.expose());
+        outln!("{}", token.expose())?;
         let names: Vec<&str> = scopes.iter().map(|scope| scope.as_str()).collect();
         eprintln!(
             "created API client {} ({}); the token above is shown once — store it in the client's secret store",

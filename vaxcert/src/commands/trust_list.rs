@@ -27,6 +27,7 @@ use super::keys::{
     DAY_S, PUBLIC_MODE, PassphraseArgs, certificate_validity, open, read_passphrase,
     write_atomically,
 };
+use crate::output::outln;
 
 /// Arguments of `vaxcert trust-list`.
 #[derive(Debug, Args)]
@@ -131,7 +132,7 @@ fn build(args: &BuildArgs) -> Result<()> {
         write_atomically(&args.out, name, contents, PUBLIC_MODE)
             .with_context(|| format!("cannot write {}", args.out.join(name).display()))?;
     }
-    println!(
+    outln!(
         "trust list version {version}: {} DSC(s), valid until {} — written to {}",
         builder.len(),
         OffsetDateTime::from_unix_timestamp(expires_at)
@@ -141,15 +142,15 @@ fn build(args: &BuildArgs) -> Result<()> {
                 .ok())
             .unwrap_or_default(),
         args.out.display()
-    );
-    println!(
+    )?;
+    outln!(
         "revocation list: {} revoked certificate(s)",
         revocations.len() / 3
-    );
-    println!(
+    )?;
+    outln!(
         "pin of the trust-list signing key: {}",
         keystore.trust_list_signer_pin()
-    );
+    )?;
     Ok(())
 }
 

@@ -29,6 +29,7 @@ use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
     bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,
 };
+use crate::output::banner;
 use crate::serving::{bind, runtime};
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::verifier_service::dsc_lists::{DscLists, ForeignDscs, keep_dsc_lists_fresh};
@@ -166,14 +167,14 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         (None, String::from(off))
     };
     let data = args.node.data.display();
-    println!("vaxcert up: listening on {base}");
-    println!("  issuer internal API  {base}/internal/v1/dose-confirmations");
-    println!("  certificate status   {base}/internal/v1/certificates/{{uvci}}");
-    println!(
+    banner!("vaxcert up: listening on {base}");
+    banner!("  issuer internal API  {base}/internal/v1/dose-confirmations");
+    banner!("  certificate status   {base}/internal/v1/certificates/{{uvci}}");
+    banner!(
         "  trust list           {base}/trust-list  (gateway view /trust-list/dsc, anchors /trust-list/anchors)"
     );
-    println!("  revocation list      {base}/revocation-list");
-    println!(
+    banner!("  revocation list      {base}/revocation-list");
+    banner!(
         "  verifier             POST {base}{VERIFY_PATH}  (full report with the operator token {data}/{OPERATOR_TOKEN_FILE}{})",
         if created_operator_token {
             ", created"
@@ -181,8 +182,8 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             ""
         }
     );
-    println!("  scanner page         {base}/");
-    println!(
+    banner!("  scanner page         {base}/");
+    banner!(
         "  citizen portal       {base}/citizen/  (one-time codes to {outbox_path}{})",
         if created_portal_secret {
             "; portal secret created"
@@ -190,47 +191,47 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             ""
         }
     );
-    println!("  registration         {base}/intake/  (one-time codes to {outbox_path})");
-    println!("  site staff API       {base}/site/v1/  (tokens: vaxcert intake token-create)");
-    println!(
+    banner!("  registration         {base}/intake/  (one-time codes to {outbox_path})");
+    banner!("  site staff API       {base}/site/v1/  (tokens: vaxcert intake token-create)");
+    banner!(
         "  intake database      {}",
         args.intake.description(&args.node.data)
     );
-    println!("  intake → issuer      {delivery}");
+    banner!("  intake → issuer      {delivery}");
     if created_dev_site {
-        println!(
+        banner!(
             "  development site     {DEV_SITE} (staff token {data}/{DEV_SITE_TOKEN_FILE}, registry token {data}/{DEV_REGISTRY_TOKEN_FILE})"
         );
     }
-    println!("  health               {base}/healthz");
-    println!("  OpenAPI              {base}/openapi.json");
-    println!("  metrics              {base}/metrics");
-    println!("  ledger               {}", args.node.ledger_description());
-    println!("  EU value sets        {}", node.value_sets);
-    println!("  keystore             {}", args.node.keys_dir().display());
-    println!(
+    banner!("  health               {base}/healthz");
+    banner!("  OpenAPI              {base}/openapi.json");
+    banner!("  metrics              {base}/metrics");
+    banner!("  ledger               {}", args.node.ledger_description());
+    banner!("  EU value sets        {}", node.value_sets);
+    banner!("  keystore             {}", args.node.keys_dir().display());
+    banner!(
         "  trust-list key       {data}/{TRUST_LIST_KEY_FILE} (pin {})",
         node.trust_list_pin
     );
     for list in &args.dsc_lists {
-        println!(
+        banner!(
             "  DSC list             {list} (re-read every {} s)",
             args.refresh_every.as_secs()
         );
     }
     if created_keys {
-        println!(
+        banner!(
             "  created development keys; their passphrase is in {data}/{DEV_PASSPHRASE_FILE} (development only: production sets VAXCERT_KEYSTORE_PASSPHRASE or --passphrase-file)"
         );
     }
     if dev_mode {
-        println!(
+        banner!(
             "  API token            {data}/{TOKEN_FILE}{}",
             if created_token { " (created)" } else { "" }
         );
     }
 
-    println!("vaxcert up: ready (Ctrl-C stops)");
+    banner!("vaxcert up: ready (Ctrl-C stops)");
 
     let intake_workers = start_workers(&args.intake, &intake_state, outbox, issuer_client);
     let config = ApiConfig::default();
@@ -253,7 +254,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
     follower.abort();
     dsc_refresher.abort();
     ledger.close().await;
-    println!("vaxcert up: stopped");
+    banner!("vaxcert up: stopped");
     Ok(ExitCode::SUCCESS)
 }
 

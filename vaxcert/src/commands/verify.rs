@@ -1,6 +1,7 @@
 //! `vaxcert verify`: the stable CLI contract of `design.md`.
 //!
-//! Exit codes: one input → 0 valid, 1 invalid; batch (`-`) → 0 once every line has its report; 2 on a
+//! Exit codes: one input → 0 valid, 1 invalid (also when stdout was closed before the report was
+//! written); batch (`-`) → 0 once every line has its report, or once stdout is closed (`| head`); 2 on a
 //! usage or I/O error.
 
 use std::io::{BufRead, Write};
@@ -86,12 +87,13 @@ pub fn run(args: VerifyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let report = verify_one(&verifier, &args.input, at, detail)?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        writeln!(out, "{}", report.to_json_line())?;
+    let mut out = crate::output::stdout();
+    let written = if args.json {
+        writeln!(out, "{}", report.to_json_line()).map_err(anyhow::Error::from)
     } else {
-        write_human(&mut out, &report)?;
-    }
+        write_human(&mut out, &report)
+    };
+    crate::output::unless_closed(written)?;
     Ok(if report.valid {
         ExitCode::SUCCESS
     } else {
@@ -124,7 +126,7 @@ fn verify_one(
 /// buffers are written to stdout in order.
 fn verify_batch(verifier: &Verifier, at: OffsetDateTime, detail: Detail) -> Result<()> {
     let mut stdin = std::io::stdin().lock();
-    let mut out = std::io::stdout().lock();
+    let mut out = crate::output::stdout();
     let mut lines: Vec<Vec<u8>> = Vec::new();
     loop {
         let count = read_lines(&mut stdin, &mut lines)?;

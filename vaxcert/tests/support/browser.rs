@@ -1,6 +1,7 @@
 //! What the browser tests share: Chromium and chromedriver found (or the test skipped, a failure in CI),
 //! `vaxcert up` and chromedriver started and killed with their process groups, a headless session,
-//! screenshots in the artefacts folder, bounded waiting.
+//! screenshots in the artefacts folder, bounded waiting, a page's steps and messages, and the one-time
+//! code read from the development outbox.
 
 #![allow(clippy::unwrap_used, clippy::panic)]
 
@@ -12,14 +13,18 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fantoccini::{Client, ClientBuilder};
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-use super::{command, http};
+use super::{command, http, temp_dir};
 
 /// How long chromedriver may take to answer its first `/status`.
 const DRIVER_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How long a page may take to show a step's answer, and the outbox to receive a code.
+pub const DEADLINE: Duration = Duration::from_secs(20);
 
 /// A phone's screen in CSS pixels (a common 6.1-inch phone).
 pub const PHONE: (u32, u32) = (390, 844);
@@ -167,6 +172,80 @@ pub fn start_driver(driver: &Path, log: &Path) -> (Killed, String) {
     }
 }
 
+/// What a browser test starts from: a fresh folder, `vaxcert up` on its own data, chromedriver, and a
+/// runtime to drive the browser on. The processes are killed when their fields are dropped.
+pub struct BrowserTest {
+    /// Chromium.
+    pub chromium: PathBuf,
+    /// The test's folder.
+    pub dir: PathBuf,
+    /// `vaxcert up`'s data folder in it.
+    pub data: PathBuf,
+    /// Where screenshots go.
+    pub artefacts: PathBuf,
+    /// `vaxcert up`.
+    pub up: Killed,
+    /// `vaxcert up`'s base URL.
+    pub base: String,
+    /// chromedriver.
+    pub driver: Killed,
+    /// chromedriver's URL.
+    pub driver_url: String,
+    /// A current-thread runtime.
+    pub runtime: tokio::runtime::Runtime,
+}
+
+impl BrowserTest {
+    /// Starts everything in a new folder named after `label`; `None` (the test skipped, a failure in CI)
+    /// when Chromium or chromedriver is missing.
+    pub fn start(label: &str) -> Option<BrowserTest> {
+        let (chromium, driver) = browser()?;
+        let artefacts = artefacts_dir();
+        let dir = temp_dir(label);
+        std::fs::create_dir_all(&dir).unwrap();
+        let data = dir.join("data");
+        let (up, base) = start_up(&data);
+        let (driver, driver_url) = start_driver(&driver, &dir.join("chromedriver.log"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Some(BrowserTest {
+            chromium,
+            dir,
+            data,
+            artefacts,
+            up,
+            base,
+            driver,
+            driver_url,
+            runtime,
+        })
+    }
+
+    /// A desktop session (1024 × 900), opened at `url`.
+    pub async fn desktop(&self, url: &str) -> Client {
+        let client = session(&self.driver_url, &self.chromium, Session::Desktop).await;
+        client.set_window_size(1024, 900).await.unwrap();
+        client.goto(url).await.unwrap();
+        client
+    }
+
+    /// Stops `vaxcert up` and chromedriver, says where the screenshots are and removes the folder.
+    pub fn finish(self) {
+        let BrowserTest {
+            dir,
+            artefacts,
+            up,
+            driver,
+            ..
+        } = self;
+        drop((up, driver));
+        eprintln!("screenshots in {}", artefacts.display());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
 /// What a browser session is.
 pub enum Session<'a> {
     /// A desktop window.
@@ -249,4 +328,119 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The element `id` of the page.
+pub async fn by_id(client: &Client, id: &str) -> Element {
+    client
+        .find(Locator::Id(id))
+        .await
+        .unwrap_or_else(|_| panic!("no #{id} on the page"))
+}
+
+/// Types `text` into the emptied input `id`.
+pub async fn type_into(client: &Client, id: &str, text: &str) {
+    let input = by_id(client, id).await;
+    input.clear().await.unwrap();
+    input.send_keys(text).await.unwrap();
+}
+
+/// A page's steps (shown one at a time) and message areas, to say what the page shows when an assertion
+/// fails.
+pub struct Page {
+    /// Elements shown or hidden (the `hidden` attribute).
+    pub steps: &'static [&'static str],
+    /// Elements whose class and text matter.
+    pub messages: &'static [&'static str],
+}
+
+impl Page {
+    /// What the page shows: each step's visibility, each message's class and text.
+    pub async fn shown(&self, client: &Client) -> String {
+        let mut parts = Vec::new();
+        for id in self.steps {
+            let hidden = by_id(client, id)
+                .await
+                .attr("hidden")
+                .await
+                .unwrap()
+                .is_some();
+            parts.push(format!("#{id} {}", if hidden { "hidden" } else { "shown" }));
+        }
+        for id in self.messages {
+            let element = by_id(client, id).await;
+            let class = element.attr("class").await.unwrap().unwrap_or_default();
+            let text = element.text().await.unwrap();
+            parts.push(format!("#{id} [{class}] {text:?}"));
+        }
+        parts.join("; ")
+    }
+
+    /// Waits (bounded) until the element `id` is shown (no `hidden` attribute).
+    pub async fn wait_shown(&self, client: &Client, id: &str) {
+        let element = &by_id(client, id).await;
+        let in_time = wait_until(DEADLINE, move || async move {
+            element
+                .attr("hidden")
+                .await
+                .unwrap()
+                .is_none()
+                .then_some(())
+        })
+        .await;
+        assert!(
+            in_time.is_some(),
+            "#{id} not shown: {}",
+            self.shown(client).await
+        );
+    }
+}
+
+/// The lines of the development outbox, none if it is not there yet.
+pub fn outbox_lines(outbox: &Path) -> Vec<String> {
+    std::fs::read_to_string(outbox)
+        .map(|text| text.lines().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// The same phone number: the last nine digits agree (`+84912345678` and `0912345678`).
+pub fn same_phone(a: &str, b: &str) -> bool {
+    let digits = |text: &str| {
+        text.chars()
+            .filter(char::is_ascii_digit)
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (digits(a), digits(b));
+    a.len() >= 9 && b.len() >= 9 && a[a.len() - 9..] == b[b.len() - 9..]
+}
+
+/// The 6-digit code in the latest `one_time_code` message to `phone` after line `after` of the
+/// development outbox, once there. Intake's sender writes the number as `phone`, the portal's as `to`.
+pub async fn code_from_outbox(outbox: &Path, after: usize, phone: &str) -> String {
+    let message = wait_until(DEADLINE, || async {
+        outbox_lines(outbox)
+            .iter()
+            .skip(after)
+            .rev()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .find(|message| {
+                let to = message["phone"].as_str().or(message["to"].as_str());
+                message["kind"] == "one_time_code" && to.is_some_and(|to| same_phone(to, phone))
+            })
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "no one_time_code message for the phone in {} within {DEADLINE:?}: {:?}",
+            outbox.display(),
+            outbox_lines(outbox)
+        )
+    });
+    message["text"]
+        .as_str()
+        .unwrap()
+        .split(|c: char| !c.is_ascii_digit())
+        .find(|part| part.len() == 6)
+        .unwrap_or_else(|| panic!("no 6-digit code in {message}"))
+        .to_owned()
 }

@@ -64,6 +64,12 @@ pub fn http() -> ureq::Agent {
         .new_agent()
 }
 
+/// Today in Viet Nam (UTC+7): the day sites publish capacity for and check people in on.
+pub fn today_in_viet_nam() -> time::Date {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap();
+    time::OffsetDateTime::now_utc().to_offset(offset).date()
+}
+
 /// `text` percent-encoded for a URL path segment (every byte but ASCII letters and digits).
 pub fn percent_encode(text: &str) -> String {
     text.bytes()

@@ -27,6 +27,7 @@ use crate::config::ConfigArgs;
 use crate::intake_node::{IntakeArgs, start_workers};
 use crate::logging::LogArgs;
 use crate::node::TOKEN_FILE;
+use crate::output::banner;
 use crate::serving::{bind, runtime, with_metrics};
 
 /// Arguments of `vaxcert serve intake`.
@@ -72,7 +73,7 @@ pub fn run(args: IntakeServeArgs) -> Result<ExitCode> {
             .merge(health_router(intake.clone()))
             .merge(openapi_router(intake::api::OPENAPI));
         let app = with_metrics(routes, metrics);
-        println!("vaxcert serve intake: listening on {base}");
+        banner!("vaxcert serve intake: listening on {base}");
         for (label, path) in [
             ("registration page", "/intake/"),
             ("registration API", "/intake/v1/"),
@@ -82,27 +83,28 @@ pub fn run(args: IntakeServeArgs) -> Result<ExitCode> {
             ("OpenAPI", "/openapi.json"),
             ("metrics", "/metrics"),
         ] {
-            println!("  {label:<20} {base}{path}");
+            banner!("  {label:<20} {base}{path}");
         }
-        println!(
+        banner!(
             "  {:<20} {}",
             "database",
             args.intake.description(&args.data)
         );
-        println!(
+        banner!(
             "  {:<20} {}/internal/v1/dose-confirmations",
-            "issuer", args.issuer_url
+            "issuer",
+            args.issuer_url
         );
-        println!(
+        banner!(
             "  {:<20} {} (development sender)",
             "text messages",
             outbox.path().display()
         );
-        println!("vaxcert serve intake: ready (Ctrl-C stops)");
+        banner!("vaxcert serve intake: ready (Ctrl-C stops)");
         serve(listener, app, &ApiConfig::default(), shutdown_signal()).await;
         drop(workers);
         intake.close().await;
-        println!("vaxcert serve intake: stopped");
+        banner!("vaxcert serve intake: stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -19,6 +19,7 @@ use crate::commands::up::shutdown_signal;
 use crate::config::ConfigArgs;
 use crate::logging::LogArgs;
 use crate::node::{NodeArgs, production_prerequisites};
+use crate::output::banner;
 use crate::serving::{bind, openapi_subset, runtime, with_metrics};
 
 /// Options of `serve issuer` and `serve trust-list`.
@@ -90,22 +91,22 @@ pub(crate) fn run_node_service(
         let served = open(&args.node, opened).await?;
         let app = with_metrics(served.routes.merge(openapi_router(openapi)), metrics);
         let (listener, base) = bind(args.listen).await?;
-        println!("vaxcert serve {name}: listening on {base}");
+        banner!("vaxcert serve {name}: listening on {base}");
         for (label, path) in served.endpoints.iter().chain(&[
             ("health", "/healthz"),
             ("OpenAPI", "/openapi.json"),
             ("metrics", "/metrics"),
         ]) {
-            println!("  {label:<20} {base}{path}");
+            banner!("  {label:<20} {base}{path}");
         }
-        println!("  {:<20} {}", "ledger", args.node.ledger_description());
+        banner!("  {:<20} {}", "ledger", args.node.ledger_description());
         for (label, value) in &served.facts {
-            println!("  {label:<20} {value}");
+            banner!("  {label:<20} {value}");
         }
-        println!("vaxcert serve {name}: ready (Ctrl-C stops)");
+        banner!("vaxcert serve {name}: ready (Ctrl-C stops)");
         serve(listener, app, &ApiConfig::default(), shutdown_signal()).await;
         ledger.close().await;
-        println!("vaxcert serve {name}: stopped");
+        banner!("vaxcert serve {name}: stopped");
         Ok(ExitCode::SUCCESS)
     })
 }

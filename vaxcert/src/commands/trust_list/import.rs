@@ -24,6 +24,7 @@ use trust_list::{
 
 use crate::commands::keys::{PUBLIC_MODE, write_atomically};
 use crate::fetch;
+use crate::output::outln;
 
 /// Arguments of `vaxcert trust-list import`.
 #[derive(Debug, Args)]
@@ -105,16 +106,23 @@ pub(super) fn run(args: &ImportArgs) -> Result<()> {
         Some(anchors) => import(&entries, anchors, now, Backend::default()),
         None => import_without_csca(&entries, now),
     };
-    print_summary(args, format, anchors.as_deref(), &entries, &outcome);
+    // The summary is a courtesy: a closed stdout does not stop the list from being written.
+    crate::output::unless_closed(print_summary(
+        args,
+        format,
+        anchors.as_deref(),
+        &entries,
+        &outcome,
+    ))?;
     if outcome.accepted.is_empty() && !entries.is_empty() {
         bail!("no DSC of {} was accepted: nothing written", args.from);
     }
     write_list(&args.out, &outcome, now)?;
-    println!(
+    outln!(
         "written: {} DSC(s) to {} (use with `vaxcert verify --dsc-list`)",
         outcome.accepted.len(),
         args.out.display()
-    );
+    )?;
     Ok(())
 }
 
@@ -176,31 +184,31 @@ fn print_summary(
     anchors: Option<&[Certificate]>,
     entries: &[ImportEntry],
     outcome: &ImportOutcome,
-) {
-    println!(
+) -> std::io::Result<()> {
+    outln!(
         "{}: {} entr(ies) read from {}",
         format.name(),
         entries.len(),
         args.from
-    );
+    )?;
     match anchors {
-        Some(anchors) => println!(
+        Some(anchors) => outln!(
             "CSCA check: each DSC must chain to a CSCA of its own country ({} anchor(s))",
             anchors.len()
-        ),
-        None => println!(
+        )?,
+        None => outln!(
             "CSCA check: NONE (--no-csca-check) — DSCs were accepted without checking who issued them"
-        ),
+        )?,
     }
     let mut imported: BTreeMap<&str, usize> = BTreeMap::new();
     for dsc in &outcome.accepted {
         *imported.entry(dsc.country()).or_default() += 1;
     }
-    println!("imported: {}", outcome.accepted.len());
+    outln!("imported: {}", outcome.accepted.len())?;
     for (country, count) in &imported {
-        println!("  {country}: {count}");
+        outln!("  {country}: {count}")?;
     }
-    println!("refused: {}", outcome.rejected.len());
+    outln!("refused: {}", outcome.rejected.len())?;
     let mut refused: BTreeMap<(&str, String), usize> = BTreeMap::new();
     for rejection in &outcome.rejected {
         *refused
@@ -208,8 +216,9 @@ fn print_summary(
             .or_default() += 1;
     }
     for ((country, reason), count) in &refused {
-        println!("  {country}: {count} — {reason}");
+        outln!("  {country}: {count} — {reason}")?;
     }
+    Ok(())
 }
 
 /// Writes the accepted DSCs in the gateway shape, stamped `now`, unsigned.
