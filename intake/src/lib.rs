@@ -15,17 +15,21 @@
 //! [`staff_csv`] (organisations' uploads), [`confirmation`] (the issuer's request body). The service
 //! layer owns storage and network: [`store`] (SQLite or PostgreSQL through the `storage` crate),
 //! [`api`] (the axum routers), [`delivery`] (the issuer outbox's worker) and [`notify`] (the
-//! notification outbox's worker and its pluggable sender).
+//! notification outbox's worker and its pluggable sender), behind the default feature `service`.
 
+#[cfg(feature = "service")]
 pub mod api;
 pub mod confirmation;
+#[cfg(feature = "service")]
 pub mod delivery;
 pub mod notification;
+#[cfg(feature = "service")]
 pub mod notify;
 pub mod policy;
 pub mod registration;
 pub mod scheduling;
 pub mod screening;
 pub mod staff_csv;
+#[cfg(feature = "service")]
 pub mod store;
 pub mod vaccines;

@@ -1291,9 +1291,12 @@ async fn postgres_ledgers_live_in_their_own_schema() {
         return;
     };
     let schema = support::create_schema(&database_url).await;
-    let ledger = Ledger::open(&support::with_search_path(&database_url, &schema))
-        .await
-        .unwrap();
+    let ledger = Ledger::open(&storage::test_support::with_search_path(
+        &database_url,
+        &schema,
+    ))
+    .await
+    .unwrap();
     assert_eq!(ledger.backend(), LedgerBackend::Postgres);
     issue(&ledger, &Event::new(NOW + YEAR)).await;
     ledger.close().await;
@@ -1328,7 +1331,7 @@ async fn postgres_ledgers_live_in_their_own_schema() {
         .unwrap();
     assert_eq!(count, 1);
     // Opening it again (`postgresql://` is accepted too) applies nothing twice.
-    let url = support::with_search_path(&database_url, &schema);
+    let url = storage::test_support::with_search_path(&database_url, &schema);
     let url = url.replacen("postgres://", "postgresql://", 1);
     let reopened = Ledger::open(&url).await.unwrap();
     assert_eq!(reopened.counts().await.unwrap(), (1, 1));

@@ -9,6 +9,9 @@
 //!
 //! Errors never carry a query parameter, a row value or a credential: [`describe`] names the failure,
 //! [`redacted_url`] is how a database URL appears in any message.
+//!
+//! Feature `test-support`: `test_support`, fresh SQLite directories and PostgreSQL schemas for the
+//! services' tests.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -23,6 +26,9 @@ use sqlx::Executor as _;
 use sqlx::any::AnyPoolOptions;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{MigrateError, MigrationSource, MigrationType, Migrator};
+
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 /// Which database engine a [`Database`] runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

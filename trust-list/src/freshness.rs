@@ -173,6 +173,27 @@ pub struct Freshness {
     pub expired: bool,
 }
 
+impl Freshness {
+    /// The freshness at `now` (Unix seconds) of list `version`, issued at `issued_at` and expiring at
+    /// `expires_at`, that may be `max_age_s` seconds old: stale past that age or once expired.
+    pub fn at(
+        version: u64,
+        issued_at: i64,
+        expires_at: i64,
+        max_age_s: u64,
+        now: i64,
+    ) -> Freshness {
+        let age_s = u64::try_from(now.saturating_sub(issued_at)).unwrap_or(0);
+        let expired = now > expires_at;
+        Freshness {
+            version,
+            age_s,
+            stale: expired || age_s > max_age_s,
+            expired,
+        }
+    }
+}
+
 impl<L: VersionedList> ListState<L> {
     /// No list yet; lists must verify under one of `pinned`, and become stale `max_age_s` seconds after
     /// they were issued.
@@ -230,14 +251,13 @@ impl<L: VersionedList> ListState<L> {
     /// The current list's freshness at `now`; `None` before any list was accepted.
     pub fn status(&self, now: i64) -> Option<Freshness> {
         self.current.as_ref().map(|list| {
-            let age_s = u64::try_from(now.saturating_sub(list.list_issued_at())).unwrap_or(0);
-            let expired = now > list.list_expires_at();
-            Freshness {
-                version: list.list_version(),
-                age_s,
-                stale: expired || age_s > self.max_age_s,
-                expired,
-            }
+            Freshness::at(
+                list.list_version(),
+                list.list_issued_at(),
+                list.list_expires_at(),
+                self.max_age_s,
+                now,
+            )
         })
     }
 }

@@ -10,6 +10,7 @@ pub mod fetch;
 pub mod intake_node;
 pub mod logging;
 pub mod node;
+pub mod node_health;
 mod output;
 pub mod serving;
 pub mod trust;

@@ -457,10 +457,19 @@ fn up_trusts_a_refreshed_foreign_dsc_list() {
     let de = foreign_test_pki("DE");
     let german = certificate_of("DE", &de.es256);
     assert_eq!(verify(&up, &german)["code"], "E_KID_UNKNOWN");
+    // A configured list never loaded makes `up`'s /healthz 503, naming it (and nothing else).
+    let (status, body) = health(&up);
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["unhealthy"], json!(["dsc_lists"]), "{body}");
+    assert_eq!(body["dsc_lists"][0]["loaded"], false, "{body}");
     std::fs::write(&dsc_list, gateway_list("DE", &de.es256)).unwrap();
     eventually("up trusts the imported DSC list", || {
         verify(&up, &german)["valid"] == true
     });
+    eventually("up's /healthz sees the DSC list loaded", || {
+        health(&up).0 == 200
+    });
+    assert_eq!(health(&up).1["dsc_lists"][0]["count"], 1);
     drop(up);
     let _ = std::fs::remove_dir_all(&data);
 }

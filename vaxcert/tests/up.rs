@@ -141,15 +141,24 @@ fn up_runs_from_an_empty_directory_with_the_built_in_value_sets() {
     let (status, issued) = post(&up, &token, &confirmation("dose-fresh-1"));
     assert_eq!(status, 201, "{issued}");
 
-    let health = http()
-        .get(format!("{}/healthz", up.base))
-        .call()
-        .unwrap()
-        .into_body()
-        .read_to_string()
-        .unwrap();
+    let health = http().get(format!("{}/healthz", up.base)).call().unwrap();
+    assert_eq!(health.status().as_u16(), 200);
+    let health = health.into_body().read_to_string().unwrap();
     let health: Value = serde_json::from_str(&health).unwrap();
     assert_eq!(health["value_sets"]["version"], "2023-05-05", "{health}");
+    // Everything `up` runs answers for itself: the verifier's lists and both databases.
+    assert_eq!(health["status"], "ok", "{health}");
+    assert_eq!(health["unhealthy"], json!([]), "{health}");
+    assert_eq!(
+        health["databases"],
+        json!({"ledger": "ok", "intake": "ok"}),
+        "{health}"
+    );
+    for list in ["trust_list", "revocation_list"] {
+        assert_eq!(health[list]["loaded"], true, "{health}");
+        assert_eq!(health[list]["stale"], false, "{health}");
+    }
+    assert!(health.get("dsc_lists").is_none(), "{health}");
 
     // The scanner page shares the port with the issuer's routes.
     let page = http().get(format!("{}/", up.base)).call().unwrap();
@@ -537,6 +546,18 @@ fn up_verifies_what_it_issued_on_the_same_port() {
     .unwrap();
     assert!(openapi["paths"]["/v1/verify"]["post"].is_object());
     assert!(openapi["paths"]["/internal/v1/dose-confirmations"]["post"].is_object());
+    // `/healthz` described as `up` answers it, with the list schemas it refers to.
+    assert_eq!(
+        openapi.pointer("/paths/~1healthz/get/responses/200/content/application~1json/schema/$ref"),
+        Some(&json!("#/components/schemas/NodeHealth")),
+        "{openapi}"
+    );
+    for schema in ["NodeHealth", "ListFreshness", "DscListState"] {
+        assert!(
+            openapi["components"]["schemas"][schema].is_object(),
+            "{schema}"
+        );
+    }
 
     // Revoked through the API: the verifier re-reads the re-signed revocation list within seconds.
     let uvci = issued["uvci"].as_str().unwrap().replace('#', "%23");

@@ -8,7 +8,9 @@ use hcert::{Algorithm, CertType, Claims, CoseSign1, Dcc, ImageLimits, ValueSets}
 use keys::{CertKind, KeyType, SignatureAlgorithm, VerifyingKey};
 use serde_json::json;
 use time::OffsetDateTime;
-use trust_list::{HashType, RevocationList, RevocationQuery, TrustList, TrustStore, TrustedDsc};
+use trust_list::{
+    Freshness, HashType, RevocationList, RevocationQuery, TrustList, TrustStore, TrustedDsc,
+};
 
 use crate::display::escape_for_display;
 use crate::report::{Check, CheckState, Checks, Code, Holder, Report, TrustListStatus};
@@ -90,11 +92,12 @@ pub struct Verifier {
     revocation: Option<Arc<RevocationList>>,
 }
 
-/// The trust list the store came from: its version, issue time, and how old it may grow.
+/// The trust list the store came from: its version, issue and expiry times, and how old it may grow.
 #[derive(Debug, Clone, Copy)]
 struct ListInUse {
     version: u64,
     issued_at: i64,
+    expires_at: i64,
     max_age_s: i64,
 }
 
@@ -231,6 +234,7 @@ impl Verifier {
         verifier.list = Some(ListInUse {
             version: list.version(),
             issued_at: list.issued_at(),
+            expires_at: list.expires_at(),
             max_age_s,
         });
         verifier
@@ -268,6 +272,38 @@ impl Verifier {
     /// When the revocation list in use was issued, Unix seconds; `None` without one.
     pub fn revocation_list_issued_at(&self) -> Option<i64> {
         self.revocation.as_ref().map(|list| list.issued_at())
+    }
+
+    /// How fresh the trust list in use is at `now` (Unix seconds), by the rules of [`Freshness`]: stale
+    /// past the verifier's maximum age or the list's expiry. `None` for DSCs trusted without a list.
+    pub fn trust_list_freshness(&self, now: i64) -> Option<Freshness> {
+        self.list.map(|list| {
+            let max_age_s = u64::try_from(list.max_age_s).unwrap_or(0);
+            Freshness::at(
+                list.version,
+                list.issued_at,
+                list.expires_at,
+                max_age_s,
+                now,
+            )
+        })
+    }
+
+    /// How fresh the revocation list in use is at `now` (Unix seconds): stale past its expiry or the
+    /// trust list's maximum age (its expiry alone without a trust list). `None` without one.
+    pub fn revocation_list_freshness(&self, now: i64) -> Option<Freshness> {
+        let max_age_s = self
+            .list
+            .map_or(u64::MAX, |list| u64::try_from(list.max_age_s).unwrap_or(0));
+        self.revocation.as_ref().map(|list| {
+            Freshness::at(
+                list.version(),
+                list.issued_at(),
+                list.expires_at(),
+                max_age_s,
+                now,
+            )
+        })
     }
 
     /// Verifies one certificate at the validation clock `at`, returning the full report.

@@ -139,8 +139,24 @@ pub fn router_sharing_metrics(
     openapi: impl Into<Arc<str>>,
     metrics: Arc<metrics::Metrics>,
 ) -> Router {
+    let health = health_router(Arc::clone(&service), &config);
+    router_with_health(service, publisher, config, openapi, metrics, health)
+}
+
+/// As [`router_sharing_metrics`], with `GET /healthz` answered by `health` instead of
+/// [`health_router`] (`health` routes nothing else this router routes): `vaxcert up` reports on
+/// everything it runs, not the ledger alone.
+pub fn router_with_health(
+    service: Arc<IssuanceService>,
+    publisher: Arc<Publisher>,
+    config: ApiConfig,
+    openapi: impl Into<Arc<str>>,
+    metrics: Arc<metrics::Metrics>,
+    health: Router,
+) -> Router {
     let clock = service.clock();
-    let routes = internal_router(service, config, &metrics)
+    let routes = internal_routes(service, config, &metrics)
+        .merge(health)
         .merge(documents_router(publisher, clock, &config))
         .merge(openapi_router(openapi));
     metrics::count_requests(routes, &metrics).merge(metrics::metrics_router(metrics))
@@ -150,6 +166,25 @@ pub fn router_sharing_metrics(
 /// (200 while the ledger answers), certificates issued counted in `metrics`. Requests are not counted
 /// here: the caller wraps the routes it serves in [`metrics::count_requests`].
 pub fn internal_router(
+    service: Arc<IssuanceService>,
+    config: ApiConfig,
+    metrics: &Arc<metrics::Metrics>,
+) -> Router {
+    let health = health_router(Arc::clone(&service), &config);
+    internal_routes(service, config, metrics).merge(health)
+}
+
+/// `GET /healthz` of the issuer: 200 while the ledger answers, with the release of the value sets in
+/// use; 503 otherwise.
+pub fn health_router(service: Arc<IssuanceService>, config: &ApiConfig) -> Router {
+    Router::new()
+        .route("/healthz", get(health))
+        .layer(request_timeout(config))
+        .with_state(service)
+}
+
+/// [`internal_router`] without `GET /healthz`.
+fn internal_routes(
     service: Arc<IssuanceService>,
     config: ApiConfig,
     metrics: &Arc<metrics::Metrics>,
@@ -167,7 +202,6 @@ pub fn internal_router(
         .route("/internal/v1/dose-confirmations", post(confirm))
         .route("/internal/v1/certificates/{uvci}", get(certificate_status))
         .route("/internal/v1/certificates/{uvci}/revocation", post(revoke))
-        .route("/healthz", get(health))
         .layer(request_timeout(&config))
         .with_state(app)
 }
@@ -415,11 +449,11 @@ fn status_json(record: &CertificateRecord) -> serde_json::Value {
 }
 
 /// `GET /healthz`: 200 when the ledger answers, with the release of the value sets in use.
-async fn health(State(app): State<Arc<App>>) -> Response {
-    match app.service.ledger().revocation_version().await {
-        Ok(_) => axum::Json(json!({
+async fn health(State(service): State<Arc<IssuanceService>>) -> Response {
+    match service.ledger().ping().await {
+        Ok(()) => axum::Json(json!({
             "status": "ok",
-            "value_sets": {"version": app.service.value_sets().version()},
+            "value_sets": {"version": service.value_sets().version()},
         }))
         .into_response(),
         Err(_) => Problem::Unavailable.into_response(),

@@ -639,6 +639,18 @@ impl Ledger {
         Ok((get(&row, "dose_events")?, get(&row, "certificates")?))
     }
 
+    /// Whether the ledger answers (`SELECT 1`), for `/healthz`.
+    ///
+    /// # Errors
+    /// [`LedgerError::Unavailable`].
+    pub async fn ping(&self) -> Result<(), LedgerError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.read)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
     /// SQLite's `PRAGMA integrity_check` (and foreign keys); a trivial query on PostgreSQL.
     ///
     /// # Errors

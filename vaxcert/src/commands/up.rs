@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use issuer::api::citizen::{self, CitizenConfig};
 use issuer::api::metrics::Metrics;
-use issuer::api::{ApiConfig, OPENAPI, router_sharing_metrics, serve};
+use issuer::api::{ApiConfig, OPENAPI, router_with_health, serve};
 use issuer::citizen::{LoginPolicy, Portal};
 use issuer::service::system_clock;
 use keys::Backend;
@@ -29,12 +29,14 @@ use crate::node::{
     DEV_PASSPHRASE_FILE, NodeArgs, OPERATOR_TOKEN_FILE, TOKEN_FILE, TRUST_LIST_KEY_FILE,
     bootstrap_keys, bootstrap_operator_token, bootstrap_token, open_node,
 };
+use crate::node_health::{NODE_HEALTH_OPENAPI, NodeHealth, health_router};
 use crate::output::banner;
 use crate::serving::{bind, runtime};
 use crate::trust::DEFAULT_TRUST_LIST_MAX_AGE_HOURS;
 use crate::verifier_service::dsc_lists::{DscLists, ForeignDscs, keep_dsc_lists_fresh};
 use crate::verifier_service::limits::VerifierLimitArgs;
 use crate::verifier_service::published::{PublishedTrust, REFRESH_INTERVAL, follow_publisher};
+use crate::verifier_service::refreshed::HEALTH_OPENAPI;
 use crate::verifier_service::{
     self, OperatorToken, VERIFY_PATH, VerifierHandle, VerifierService, system_validation_clock,
 };
@@ -128,7 +130,7 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         Some(std::sync::Arc::clone(&node.value_sets.sets)),
         DEFAULT_TRUST_LIST_MAX_AGE_HOURS * 3600,
     )
-    .with_foreign(foreign);
+    .with_foreign(foreign.clone());
     let (verifier, versions) = published
         .verifier(clock())
         .await
@@ -144,6 +146,14 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
         clock.clone(),
         REFRESH_INTERVAL,
     ));
+    let health = NodeHealth {
+        ledger: std::sync::Arc::clone(&ledger),
+        intake: intake.clone(),
+        verifier: verifier.clone(),
+        foreign,
+        value_sets_version: node.service.value_sets().version().map(str::to_owned),
+        clock: clock.clone(),
+    };
     let verifier_service =
         VerifierService::new(verifier, system_validation_clock(), args.limits.config())
             .with_operator_token(OperatorToken::new(&operator_token))
@@ -240,14 +250,24 @@ async fn up(args: UpArgs) -> Result<ExitCode> {
             verifier_service::merge_openapi(&issuer, verifier_service::OPENAPI, "vaxcert")
         })
         .and_then(|all| verifier_service::merge_openapi(&all, intake::api::OPENAPI, "vaxcert"))
+        .and_then(|all| verifier_service::merge_openapi(&all, HEALTH_OPENAPI, "vaxcert"))
+        .and_then(|all| verifier_service::merge_openapi(&all, NODE_HEALTH_OPENAPI, "vaxcert"))
         .context("the OpenAPI documents do not merge")?;
-    let app = router_sharing_metrics(node.service, node.publisher, config, openapi, metrics)
-        .merge(verifier_service::router(verifier_service))
-        .merge(citizen::router(
-            std::sync::Arc::new(portal),
-            CitizenConfig::default(),
-        ))
-        .merge(intake::api::router(intake_state));
+    let health = health_router(health);
+    let app = router_with_health(
+        node.service,
+        node.publisher,
+        config,
+        openapi,
+        metrics,
+        health,
+    )
+    .merge(verifier_service::router(verifier_service))
+    .merge(citizen::router(
+        std::sync::Arc::new(portal),
+        CitizenConfig::default(),
+    ))
+    .merge(intake::api::router(intake_state));
     serve(listener, app, &config, shutdown_signal()).await;
     drop(intake_workers);
     intake.close().await;

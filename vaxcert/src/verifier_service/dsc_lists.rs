@@ -167,31 +167,54 @@ pub fn statuses_json(statuses: &[DscListStatus], now: i64) -> Value {
     )
 }
 
-/// The foreign DSCs a verifier trusts, shared with the task keeping them fresh, and a generation
-/// counter that moves whenever they change.
+/// The foreign DSCs a verifier trusts, shared with the task keeping them fresh, a generation counter
+/// that moves whenever they change, and the lists' states for `/healthz`.
 #[derive(Debug, Clone, Default)]
-pub struct ForeignDscs(Arc<RwLock<(u64, Arc<[ListedDsc]>)>>);
+pub struct ForeignDscs(Arc<RwLock<Foreign>>);
+
+#[derive(Debug, Default)]
+struct Foreign {
+    generation: u64,
+    dscs: Arc<[ListedDsc]>,
+    statuses: Vec<DscListStatus>,
+}
 
 impl ForeignDscs {
     /// The DSCs `lists` hold now.
     pub fn new(lists: &DscLists) -> ForeignDscs {
-        ForeignDscs(Arc::new(RwLock::new((0, Arc::from(lists.dscs())))))
+        ForeignDscs(Arc::new(RwLock::new(Foreign {
+            generation: 0,
+            dscs: Arc::from(lists.dscs()),
+            statuses: lists.statuses(),
+        })))
     }
 
     /// The generation and the DSCs of it.
     pub fn current(&self) -> (u64, Arc<[ListedDsc]>) {
         let current = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        (current.0, Arc::clone(&current.1))
+        (current.generation, Arc::clone(&current.dscs))
     }
 
-    fn replace(&self, dscs: Vec<ListedDsc>) {
+    /// Each list's state as last refreshed, in the order of the sources (empty without `--dsc-list`).
+    pub fn statuses(&self) -> Vec<DscListStatus> {
+        let current = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        current.statuses.clone()
+    }
+
+    /// Takes the states of `lists` just refreshed and, when their DSCs `changed`, the DSCs (a new
+    /// generation).
+    fn update(&self, lists: &DscLists, changed: bool) {
         let mut current = self.0.write().unwrap_or_else(PoisonError::into_inner);
-        *current = (current.0.wrapping_add(1), Arc::from(dscs));
+        current.statuses = lists.statuses();
+        if changed {
+            current.generation = current.generation.wrapping_add(1);
+            current.dscs = Arc::from(lists.dscs());
+        }
     }
 }
 
 /// Refreshes `lists` at `clock` every `every` (the fetches off the async workers) and publishes each
-/// change in `foreign`, forever: run it as a task and abort it at shutdown.
+/// change and every list's state in `foreign`, forever: run it as a task and abort it at shutdown.
 pub async fn keep_dsc_lists_fresh(
     mut lists: DscLists,
     foreign: ForeignDscs,
@@ -211,9 +234,7 @@ pub async fn keep_dsc_lists_fresh(
             return;
         };
         lists = refreshed;
-        if changed {
-            foreign.replace(lists.dscs());
-        }
+        foreign.update(&lists, changed);
     }
 }
 

@@ -18,7 +18,7 @@ use axum::routing::get;
 use hcert::ValueSets;
 use issuer::service::Clock;
 use keys::Backend;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use trust_list::{
     Accepted, Freshness, PinnedKey, RevocationList, RevocationListState, TrustList, TrustListState,
 };
@@ -238,36 +238,69 @@ impl TrustHealth {
     /// The `/healthz` answer at `now`.
     pub fn report(&self, now: i64) -> (StatusCode, Value) {
         let state = self.0.read().unwrap_or_else(PoisonError::into_inner);
-        let trust = state.trust_list.status(now);
-        let revocation = state.revocation_list.as_ref().map(|list| list.status(now));
-        let trust_ok = trust.is_some_and(|freshness| !freshness.stale);
-        let revocation_ok = match revocation {
-            None => true,
-            Some(freshness) => freshness.is_some_and(|freshness| !freshness.expired),
-        };
-        let dscs_ok = state.dsc_lists.iter().all(|list| list.loaded);
-        let healthy = trust_ok && revocation_ok && dscs_ok;
-        let mut body = json!({
-            "status": if healthy { "ok" } else { "unavailable" },
-            "trust_list": freshness_json(trust),
-            "value_sets": {"version": state.value_sets_version},
-        });
-        if let (Some(revocation), Some(object)) = (revocation, body.as_object_mut()) {
-            object.insert(String::from("revocation_list"), freshness_json(revocation));
-        }
-        if let (false, Some(object)) = (state.dsc_lists.is_empty(), body.as_object_mut()) {
-            object.insert(
-                String::from("dsc_lists"),
-                statuses_json(&state.dsc_lists, now),
-            );
-        }
-        let status = if healthy {
-            StatusCode::OK
-        } else {
-            StatusCode::SERVICE_UNAVAILABLE
-        };
-        (status, body)
+        let (mut body, unhealthy) = lists_health(
+            state.trust_list.status(now),
+            state.revocation_list.as_ref().map(|list| list.status(now)),
+            &state.dsc_lists,
+            now,
+        );
+        body.insert(
+            String::from("value_sets"),
+            json!({"version": state.value_sets_version}),
+        );
+        health_answer(body, &unhealthy)
     }
+}
+
+/// The lists' part of a `/healthz` body at `now` — `trust_list`, `revocation_list` (when one is
+/// configured: `Some`, `Some(None)` before it loaded) and `dsc_lists` (when any) — and the names of
+/// those unhealthy: the trust list not loaded or stale, the revocation list not loaded or expired, a DSC
+/// list never loaded.
+pub(crate) fn lists_health(
+    trust: Option<Freshness>,
+    revocation: Option<Option<Freshness>>,
+    dsc_lists: &[DscListStatus],
+    now: i64,
+) -> (Map<String, Value>, Vec<&'static str>) {
+    let mut body = Map::new();
+    let mut unhealthy = Vec::new();
+    if trust.is_none_or(|freshness| freshness.stale) {
+        unhealthy.push("trust_list");
+    }
+    body.insert(String::from("trust_list"), freshness_json(trust));
+    if let Some(revocation) = revocation {
+        if revocation.is_none_or(|freshness| freshness.expired) {
+            unhealthy.push("revocation_list");
+        }
+        body.insert(String::from("revocation_list"), freshness_json(revocation));
+    }
+    if !dsc_lists.is_empty() {
+        if !dsc_lists.iter().all(|list| list.loaded) {
+            unhealthy.push("dsc_lists");
+        }
+        body.insert(String::from("dsc_lists"), statuses_json(dsc_lists, now));
+    }
+    (body, unhealthy)
+}
+
+/// A `/healthz` answer: `body` with `status` (`ok`, or `unavailable` when anything is `unhealthy`) and
+/// `unhealthy` (the names of what is not); 200 or 503.
+pub(crate) fn health_answer(
+    mut body: Map<String, Value>,
+    unhealthy: &[&'static str],
+) -> (StatusCode, Value) {
+    let healthy = unhealthy.is_empty();
+    body.insert(
+        String::from("status"),
+        json!(if healthy { "ok" } else { "unavailable" }),
+    );
+    body.insert(String::from("unhealthy"), json!(unhealthy));
+    let status = if healthy {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Value::Object(body))
 }
 
 /// A list's freshness as JSON; `{"loaded": false}` before any list was accepted.

@@ -93,6 +93,52 @@ fn a_stale_list_calls_nothing_valid() {
     assert_eq!(at_limit.code, Code::Ok);
 }
 
+/// What a service's `/healthz` reads of the lists in use: stale past the maximum age or the expiry,
+/// the revocation list held to the trust list's maximum age too.
+#[test]
+fn the_lists_freshness_follows_age_and_expiry() {
+    let list = trust_list(&[&pki().es256]);
+    let verifier = from_list(&list);
+    let check = |freshness: Option<trust_list::Freshness>, expected: (u64, u64, bool, bool)| {
+        let freshness = freshness.unwrap();
+        assert_eq!(
+            (
+                freshness.version,
+                freshness.age_s,
+                freshness.stale,
+                freshness.expired
+            ),
+            expected
+        );
+    };
+    check(verifier.trust_list_freshness(AT), (7, 3600, false, false));
+    let limit = AT - 3600 + MAX_AGE;
+    check(
+        verifier.trust_list_freshness(limit + 1),
+        (7, 3600 + MAX_AGE as u64 - 3600 + 1, true, false),
+    );
+    check(
+        verifier.trust_list_freshness(AT + 86_400 * 30 + 1),
+        (7, 3600 + 86_400 * 30 + 1, true, true),
+    );
+    assert!(verifier.revocation_list_freshness(AT).is_none());
+
+    let verifier = verifier.with_revocation(revocation(|_| {}));
+    check(
+        verifier.revocation_list_freshness(AT),
+        (3, 60, false, false),
+    );
+    check(
+        verifier.revocation_list_freshness(AT + 86_400 + 1),
+        (3, 60 + 86_400 + 1, true, true),
+    );
+    let untrusting = Verifier::new(
+        Arc::new(trust_list::TrustStore::new(Backend::default())),
+        None,
+    );
+    assert!(untrusting.trust_list_freshness(AT).is_none());
+}
+
 #[test]
 fn a_dsc_removed_from_the_list_invalidates_what_it_signed() {
     let without_es256 = trust_list(&[&pki().ps256]);
