@@ -5,6 +5,7 @@
 //! Reading accepts PNG and JPEG, sniffed from their magic numbers, and refuses a picture that exceeds its
 //! [`ImageLimits`] before decoding any pixel.
 
+mod binarize;
 mod mask;
 mod read;
 mod render;

@@ -5,7 +5,7 @@
 use std::io::Cursor;
 
 use image::{DynamicImage, GrayImage, ImageFormat, ImageReader};
-use rxing::common::{GlobalHistogramBinarizer, HybridBinarizer};
+use rxing::common::GlobalHistogramBinarizer;
 use rxing::qrcode::QRCodeReader;
 use rxing::qrcode::cpp_port::QrReader;
 use rxing::{Binarizer, BinaryBitmap, DecodeHints, Luma8Source, Reader};
@@ -14,6 +14,7 @@ use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 use zune_jpeg::JpegDecoder;
 
+use super::binarize::LocalThreshold;
 use super::{ImageLimit, QrError};
 
 /// Bounds a picture must respect to be decoded at all.
@@ -241,7 +242,7 @@ fn scan_hybrid(luma: &GrayImage) -> Option<String> {
     let (width, height) = luma.dimensions();
     Luma8Source::new_with_slice(luma.as_raw(), width, height)
         .ok()
-        .and_then(|s| decode_with(HybridBinarizer::new(s)))
+        .and_then(|s| decode_with(LocalThreshold::new(s)))
 }
 
 /// Pictures of at least this many pixels (a 1280×800 frame, a 1-megapixel photo) are searched at half
@@ -283,7 +284,7 @@ fn upscaled(luma: &GrayImage) -> Option<String> {
     let (width, height) = big.dimensions();
     Luma8Source::new_with_slice(big.as_raw(), width, height)
         .ok()
-        .and_then(|s| decode_with(HybridBinarizer::new(s)))
+        .and_then(|s| decode_with(LocalThreshold::new(s)))
 }
 
 /// Pictures up to this side get the [`upscaled`] pass: a version-40 code at 1.5 px a module.
